@@ -1,0 +1,129 @@
+"""The `refinery` command. Exit codes: 0 ok, 1 a stage failed, 2 bad usage or config."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+import yaml
+
+from refinery.config import ENVIRONMENTS, Config, ConfigError, load_config, masked
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STAGE_COMMANDS = ("ingest", "curate", "dedup", "publish")
+
+log = logging.getLogger("refinery")
+
+
+class UsageError(Exception):
+    """Bad command-line usage, config or input location: exit 2 with one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--pipeline", default="web_text", help="pipeline name (conf/pipelines/<name>.yaml)")
+    common.add_argument("--env", default="local", choices=ENVIRONMENTS, help="environment overlay (conf/env/)")
+    common.add_argument("--lake", help="lake root (overrides lake.root)")
+    common.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config value, e.g. --set publish.num_shards=16 (repeatable)")
+    common.add_argument("--conf-dir", help="folder with base.yaml, env/ and pipelines/ (default: ./conf)")
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+
+    parser = argparse.ArgumentParser(prog="refinery", description="Raw lake data -> versioned Delta tables for ML.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", parents=[common], help="run ingest, curate, dedup and publish")
+    for stage in STAGE_COMMANDS:
+        commands.add_parser(stage, parents=[common], help=f"run the {stage} stage only")
+    commands.add_parser("conf", parents=[common], help="print the resolved config (secrets masked)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one-line message
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    _configure_logging(args.quiet)
+    try:
+        config = _load(args)
+        if args.command == "conf":
+            print(yaml.safe_dump(masked(config), sort_keys=False), end="")
+            return EXIT_OK
+        return _run(config, list(STAGE_COMMANDS) if args.command == "run" else [args.command])
+    except (ConfigError, UsageError) as exc:
+        print(f"refinery: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _load(args: argparse.Namespace) -> Config:
+    config = load_config(args.pipeline, args.env, args.overrides, conf_dir=args.conf_dir)
+    if args.lake:
+        config = replace(config, lake=replace(config.lake, root=args.lake))
+    return config
+
+
+def _run(config: Config, stage_names: list[str]) -> int:
+    from refinery.io.lines import RawPathError
+    from refinery.lake import Lake
+    from refinery.session import get_session
+    from refinery.stages import run_stages
+    from refinery.stages.base import MissingInputError, StageContext, StageFailed
+
+    clock = time.perf_counter()
+    spark = get_session(config.spark)
+    ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
+    print(f"refinery {' '.join(stage_names)} · pipeline {config.pipeline} · env {config.env} · run {ctx.run_id}")
+    try:
+        results = run_stages(ctx, stage_names)
+    except (RawPathError, MissingInputError) as exc:
+        print(f"refinery: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StageFailed as exc:
+        print(f"refinery: {exc} (ledger: {ctx.lake.table('runs')}, run {ctx.run_id})", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_summary(results, time.perf_counter() - clock))
+    return EXIT_OK
+
+
+def format_summary(results, total_seconds: float) -> str:
+    """A one-screen table: rows in/out/rejected per stage, output versions, time, rejects by rule."""
+    header = f"{'stage':<8} {'in':>9} {'out':>9} {'rejected':>9} {'version':>7} {'time':>7}  output"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        lines.append(
+            f"{r.stage:<8} {r.rows_in:>9,} {r.rows_out:>9,} {r.rows_rejected:>9,} {r.output_version:>7} "
+            f"{r.seconds:>6.1f}s  {_short_path(r.output_table)}"
+        )
+    for r in results:
+        if r.rejected_by_rule:
+            rules = ", ".join(f"{rule} {n:,}" for rule, n in sorted(r.rejected_by_rule.items(), key=lambda kv: -kv[1]))
+            lines.append(f"  {r.stage} rejected: {rules}")
+        extra = {k: v for k, v in r.metrics.items() if not k.startswith("rejected.")}
+        if extra:
+            lines.append(f"  {r.stage} metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())))
+    lines.append(f"total {total_seconds:.1f}s")
+    return "\n".join(lines)
+
+
+def _short_path(path: str) -> str:
+    cwd = os.getcwd() + os.sep
+    return path[len(cwd):] if path.startswith(cwd) else path
+
+
+def _configure_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""Typed configuration: conf/base.yaml <- conf/env/<env>.yaml <- conf/pipelines/<p>.yaml <- --set k=v.
+
+Every section is a frozen dataclass. `load_config` merges the YAML layers, then builds the
+dataclasses, rejecting unknown keys and wrong types with a `ConfigError` that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+ENVIRONMENTS = ("local", "cluster", "databricks")
+SPLIT_NAMES = ("train", "validation", "test")
+PiiAction = Literal["redact", "keep", "drop"]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key and what is wrong."""
+
+
+# ---------------------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """Where tables live: a path root, or Unity Catalog / metastore names when `catalog` is set."""
+
+    root: str = "./lake"
+    catalog: str | None = None
+    schema: str = "refinery"
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """How to get a SparkSession when none is active (an active one is always reused as is)."""
+
+    master: str | None = None
+    app_name: str = "refinery"
+    jars_dir: str | None = None
+    packages: list[str] = field(default_factory=list)
+    log_level: str = "WARN"
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Raw JSONL records -> bronze. Field names say where each bronze column comes from."""
+
+    format: Literal["jsonl"] = "jsonl"
+    path: str | None = None
+    glob: str = "*.jsonl*"
+    id_field: str = "id"
+    text_field: str = "text"
+    url_field: str = "url"
+    source_field: str = "source"
+    meta_field: str = "meta"
+    max_record_chars: int = 5_000_000
+    reject_record_chars: int = 10_000
+
+    def __post_init__(self) -> None:
+        _require_positive("ingest.max_record_chars", self.max_record_chars)
+        _require_positive("ingest.reject_record_chars", self.reject_record_chars)
+
+
+@dataclass(frozen=True)
+class PiiConfig:
+    """What curate does with each kind of PII found in text."""
+
+    email: PiiAction = "redact"
+    phone: PiiAction = "redact"
+
+
+@dataclass(frozen=True)
+class CurateConfig:
+    """Bronze -> silver: normalization, PII policy and the minimum document length."""
+
+    min_words: int = 5
+    lang_meta_key: str = "lang"
+    pii: PiiConfig = field(default_factory=PiiConfig)
+
+    def __post_init__(self) -> None:
+        _require_positive("curate.min_words", self.min_words)
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Silver -> silver_dedup."""
+
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """Silver_dedup -> gold: deterministic keyed-hash splits and shards."""
+
+    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
+    group_key: Literal["doc_id", "url_host"] = "doc_id"
+    num_shards: int = 8
+    salt: str = "refinery-split-v1"
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.splits) - set(SPLIT_NAMES))
+        if unknown:
+            raise ConfigError(f"config key 'publish.splits.{unknown[0]}': split names are {', '.join(SPLIT_NAMES)}")
+        if any(ratio < 0 for ratio in self.splits.values()):
+            raise ConfigError("config key 'publish.splits': ratios must be >= 0")
+        if abs(sum(self.splits.values()) - 1.0) > 1e-6:
+            raise ConfigError(f"config key 'publish.splits': ratios must sum to 1, got {sum(self.splits.values()):g}")
+        _require_positive("publish.num_shards", self.num_shards)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved configuration of one pipeline in one environment."""
+
+    pipeline: str
+    env: str
+    kind: Literal["text"] = "text"
+    lake: LakeConfig = field(default_factory=LakeConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    curate: CurateConfig = field(default_factory=CurateConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def config_hash(self) -> str:
+        """Hash of everything that decides the output rows (not where they are written or how Spark runs)."""
+        relevant = {k: v for k, v in self.to_dict().items() if k not in ("env", "lake", "spark")}
+        canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+
+def project_root() -> Path:
+    """The folder holding conf/ and schemas/: $REFINERY_HOME, the working directory, or the source checkout."""
+    if home := os.environ.get("REFINERY_HOME"):
+        return Path(home)
+    if (Path.cwd() / "conf" / "base.yaml").exists():
+        return Path.cwd()
+    return Path(__file__).resolve().parents[2]
+
+
+def load_config(
+    pipeline: str = "web_text",
+    env: str = "local",
+    overrides: list[str] | tuple[str, ...] = (),
+    conf_dir: str | Path | None = None,
+) -> Config:
+    """Merge the YAML layers and `key.path=value` overrides into a validated `Config`."""
+    conf_dir = Path(conf_dir) if conf_dir else project_root() / "conf"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"unknown env '{env}': choose one of {', '.join(ENVIRONMENTS)}")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", pipeline):
+        raise ConfigError(f"pipeline name '{pipeline}' must be snake_case (letters, digits, underscores)")
+    pipeline_file = conf_dir / "pipelines" / f"{pipeline}.yaml"
+    if not pipeline_file.exists():
+        known = sorted(p.stem for p in (conf_dir / "pipelines").glob("*.yaml"))
+        raise ConfigError(f"unknown pipeline '{pipeline}': no {pipeline_file} (known: {', '.join(known) or 'none'})")
+
+    merged: dict[str, Any] = {}
+    for layer in (conf_dir / "base.yaml", conf_dir / "env" / f"{env}.yaml", pipeline_file):
+        merged = deep_merge(merged, _read_yaml(layer))
+    for override in overrides:
+        merged = deep_merge(merged, parse_override(override))
+    merged["pipeline"] = pipeline
+    merged["env"] = env
+    return build(Config, merged)
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """`publish.splits.train=0.8` -> {'publish': {'splits': {'train': 0.8}}} (the value is read as YAML)."""
+    key, sep, raw_value = text.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z_][\w.\-]*", key.strip()):
+        raise ConfigError(f"--set expects key.path=value, got '{text}'")
+    try:
+        value = yaml.safe_load(raw_value) if raw_value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value is not valid YAML ({exc.__class__.__name__})") from None
+    nested: dict[str, Any] = {}
+    cursor = nested
+    parts = key.strip().split(".")
+    # spark.conf keys contain dots themselves: everything after `spark.conf.` is one key.
+    if parts[:2] == ["spark", "conf"] and len(parts) > 2:
+        parts = ["spark", "conf", ".".join(parts[2:])]
+    for part in parts[:-1]:
+        cursor = cursor.setdefault(part, {})
+    cursor[parts[-1]] = value
+    return nested
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """A new dict: `update` over `base`, merging nested mappings key by key."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def build(cls: type, data: Any, where: str = "") -> Any:
+    """Build dataclass `cls` from a mapping, checking every key and value type."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config key '{where or '<root>'}': expected a mapping, got {_type_name(data)}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"unknown config key '{_join(where, key)}' (allowed here: {', '.join(known)})")
+    values = {key: _coerce(hints[key], value, _join(where, key)) for key, value in data.items()}
+    try:
+        return cls(**values)
+    except TypeError as exc:  # a required field without a value
+        raise ConfigError(f"config section '{where or '<root>'}': {exc}") from None
+
+
+def masked(config: Config) -> dict[str, Any]:
+    """The config as a dict with secret-looking values replaced by '***'."""
+    return _mask(config.to_dict())
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+_SECRET_KEY = re.compile(r"(secret|password|passwd|token|credential|access[._-]?key|account[._-]?key|sas)", re.I)
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    if value is not None and _SECRET_KEY.search(key):
+        return "***"
+    return value
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        non_null = [a for a in args if a is not type(None)]
+        return _coerce(non_null[0], value, where)
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"config key '{where}': expected one of {choices}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{where}': expected a mapping, got {_type_name(value)}")
+        key_type, value_type = args
+        return {
+            _coerce(key_type, k, f"{where}.{k}"): _coerce(value_type, v, f"{where}.{k}") for k, v in value.items()
+        }
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"config key '{where}': expected a list, got {_type_name(value)}")
+        return [_coerce(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool) and where.startswith("spark.conf"):
+        return str(value)  # Spark settings are strings; YAML reads `4` as an int
+    if hint is str and isinstance(value, bool) and where.startswith("spark.conf"):
+        return str(value).lower()
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"config key '{where}': expected {hint.__name__}, got {_type_name(value)} {value!r}")
+    return value
+
+
+def _require_positive(key: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"config key '{key}': must be > 0, got {value}")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__

@@ -1,0 +1,133 @@
+"""Where tables live and how they are written: one Delta writer for every stage.
+
+A table is addressed by layer and pipeline. With a path root the lake layout is
+`<root>/<layer>/<pipeline>` (and `<root>/_refinery/runs`); with `catalog` set the same tables
+are `<catalog>.<schema>.<layer>_<pipeline>`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from refinery.config import LakeConfig
+from refinery.schemas import TableSchema
+
+log = logging.getLogger(__name__)
+
+PIPELINE_LAYERS = ("bronze", "silver", "silver_dedup", "gold", "rejects")
+SYSTEM_TABLES = ("runs", "releases")
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """One Delta table: by path, or by catalog name when the lake uses a catalog."""
+
+    path: str | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return self.name or self.path or "?"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write committed: the table version and the rows it wrote."""
+
+    version: int
+    rows_written: int
+
+
+class Lake:
+    """Reads and writes the lake's Delta tables for one SparkSession."""
+
+    def __init__(self, spark: SparkSession, config: LakeConfig):
+        self.spark = spark
+        self.config = config
+
+    # ----------------------------------------------------------------- addressing
+
+    def table(self, layer: str, pipeline: str | None = None) -> TableRef:
+        if layer in SYSTEM_TABLES:
+            if self.config.catalog:
+                return TableRef(name=f"{self._namespace}.refinery_{layer}")
+            return TableRef(path=self._path("_refinery", layer))
+        if layer not in PIPELINE_LAYERS:
+            raise ValueError(f"unknown lake layer '{layer}' (known: {', '.join(PIPELINE_LAYERS + SYSTEM_TABLES)})")
+        if not pipeline:
+            raise ValueError(f"layer '{layer}' needs a pipeline name")
+        if self.config.catalog:
+            return TableRef(name=f"{self._namespace}.{layer}_{pipeline}")
+        return TableRef(path=self._path(layer, pipeline))
+
+    def raw_path(self, pipeline: str) -> str:
+        return self._path("raw", pipeline)
+
+    @property
+    def _namespace(self) -> str:
+        return f"{self.config.catalog}.{self.config.schema}"
+
+    def _path(self, *parts: str) -> str:
+        root = self.config.root.rstrip("/")
+        if "://" in root or root.startswith("dbfs:"):
+            return "/".join((root, *parts))
+        return str(Path(root).resolve().joinpath(*parts))
+
+    # ----------------------------------------------------------------- reading
+
+    def exists(self, ref: TableRef) -> bool:
+        if ref.name:
+            return self.spark.catalog.tableExists(ref.name)
+        return DeltaTable.isDeltaTable(self.spark, ref.path)
+
+    def delta_table(self, ref: TableRef) -> DeltaTable:
+        return DeltaTable.forName(self.spark, ref.name) if ref.name else DeltaTable.forPath(self.spark, ref.path)
+
+    def version(self, ref: TableRef) -> int | None:
+        """The latest committed version, or None when the table does not exist."""
+        if not self.exists(ref):
+            return None
+        return self.delta_table(ref).history(1).select("version").first()["version"]
+
+    def read(self, ref: TableRef, version: int | None = None) -> DataFrame:
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.table(ref.name) if ref.name else reader.load(ref.path)
+
+    # ----------------------------------------------------------------- writing
+
+    def ensure_table(self, ref: TableRef, schema: TableSchema) -> None:
+        """Create the table from its declared schema when it does not exist yet."""
+        builder = DeltaTable.createIfNotExists(self.spark)
+        builder = builder.tableName(ref.name) if ref.name else builder.location(ref.path)
+        builder = builder.addColumns(schema.struct)
+        if schema.partition_by:
+            builder = builder.partitionedBy(*schema.partition_by)
+        builder.execute()
+
+    def overwrite(self, ref: TableRef, df: DataFrame, schema: TableSchema, replace_where: str | None = None) -> WriteResult:
+        """Replace the table's rows (or only those matching `replace_where`) with `df`. Idempotent."""
+        return self._write(ref, df, schema, mode="overwrite", options={"replaceWhere": replace_where})
+
+    def append(self, ref: TableRef, df: DataFrame, schema: TableSchema) -> WriteResult:
+        return self._write(ref, df, schema, mode="append", options={})
+
+    def _write(self, ref: TableRef, df: DataFrame, schema: TableSchema, mode: str, options: dict) -> WriteResult:
+        self.ensure_table(ref, schema)
+        writer = schema.conform(df).write.format("delta").mode(mode)
+        for key, value in options.items():
+            if value is not None:
+                writer = writer.option(key, value)
+        if ref.name:
+            writer.saveAsTable(ref.name)
+        else:
+            writer.save(ref.path)
+        last = self.delta_table(ref).history(1).select("version", "operationMetrics").first()
+        rows = int((last["operationMetrics"] or {}).get("numOutputRows", 0))
+        log.info("wrote %d rows to %s (version %d)", rows, ref, last["version"])
+        return WriteResult(version=last["version"], rows_written=rows)

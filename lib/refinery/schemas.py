@@ -1,0 +1,108 @@
+"""Declared table schemas: `schemas/*.yaml` loaded into Spark StructTypes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pyspark.sql import DataFrame
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    DateType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from refinery.config import project_root
+
+_PRIMITIVES: dict[str, DataType] = {
+    "string": StringType(),
+    "int": IntegerType(),
+    "bigint": LongType(),
+    "double": DoubleType(),
+    "float": FloatType(),
+    "boolean": BooleanType(),
+    "timestamp": TimestampType(),
+    "date": DateType(),
+}
+
+
+class SchemaMismatchError(ValueError):
+    """A DataFrame does not have the columns and types its table declares."""
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A table's declared columns and partitioning."""
+
+    name: str
+    struct: StructType
+    partition_by: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [f.name for f in self.struct.fields]
+
+    def conform(self, df: DataFrame) -> DataFrame:
+        """Select the declared columns in order, after checking names and types (nullability is Delta's check)."""
+        actual = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+        missing = [name for name in self.column_names if name not in actual]
+        if missing:
+            raise SchemaMismatchError(f"table {self.name}: missing column(s) {', '.join(missing)}")
+        wrong = [
+            f"{f.name} is {actual[f.name]}, declared {f.dataType.simpleString()}"
+            for f in self.struct.fields
+            if actual[f.name] != f.dataType.simpleString()
+        ]
+        if wrong:
+            raise SchemaMismatchError(f"table {self.name}: {'; '.join(wrong)}")
+        return df.select(*self.column_names)
+
+
+def load_schema(name: str, schemas_dir: str | Path | None = None) -> TableSchema:
+    """Load `schemas/<name>.yaml` (e.g. 'rejects', 'text/bronze')."""
+    path = Path(schemas_dir or project_root() / "schemas") / f"{name}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"schema {name}: no file {path}")
+    spec = yaml.safe_load(path.read_text())
+    fields = [
+        StructField(col["name"], parse_type(col["type"]), bool(col.get("nullable", True)),
+                    {"comment": col["comment"]} if col.get("comment") else None)
+        for col in spec["columns"]
+    ]
+    return TableSchema(name=name, struct=StructType(fields), partition_by=tuple(spec.get("partition_by") or ()))
+
+
+def parse_type(text: str) -> DataType:
+    """Parse a type such as `string`, `array<string>` or `map<string,int>`."""
+    text = text.strip().lower()
+    if text in _PRIMITIVES:
+        return _PRIMITIVES[text]
+    match = re.fullmatch(r"(array|map)<(.*)>", text)
+    if not match:
+        raise ValueError(f"unsupported column type '{text}'")
+    kind, inner = match.groups()
+    if kind == "array":
+        return ArrayType(parse_type(inner))
+    key, value = _split_top_level(inner)
+    return MapType(parse_type(key), parse_type(value))
+
+
+def _split_top_level(text: str) -> tuple[str, str]:
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"<": 1, ">": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            return text[:i], text[i + 1 :]
+    raise ValueError(f"map type needs key and value types, got '{text}'")

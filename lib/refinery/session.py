@@ -1,0 +1,51 @@
+"""The one place that builds a SparkSession: local (cached Delta jars), cluster (spark-submit) or Databricks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from refinery.config import ConfigError, SparkConfig
+from refinery.jars import cached_jars
+
+log = logging.getLogger(__name__)
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+def get_session(config: SparkConfig) -> SparkSession:
+    """Reuse the active session (spark-submit, Databricks, tests) or start one from `config`.
+
+    A reused session is returned untouched: its master, jars and packages belong to whoever started it.
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+
+    builder = SparkSession.builder.appName(config.app_name)
+    if config.master:
+        builder = builder.master(config.master)
+    if (config.master or "").startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        # Local Python workers must run this interpreter (the venv), not whatever `python3` is on PATH.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    if config.jars_dir:
+        jars = cached_jars(config.jars_dir)
+        if not jars:
+            raise ConfigError(f"Delta jars not found in {config.jars_dir}; run `make setup` (or set spark.jars_dir)")
+        builder = builder.config("spark.jars", ",".join(jars))
+    if config.packages:
+        builder = builder.config("spark.jars.packages", ",".join(config.packages))
+    builder = builder.config("spark.sql.extensions", DELTA_EXTENSION).config(
+        "spark.sql.catalog.spark_catalog", DELTA_CATALOG
+    )
+    for key, value in config.conf.items():
+        builder = builder.config(key, value)
+
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(config.log_level)
+    log.info("spark %s session started (master=%s)", session.version, session.sparkContext.master)
+    return session

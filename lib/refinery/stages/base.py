@@ -1,0 +1,192 @@
+"""What every stage shares: its context, its result, the rejects writer, and the ledgered execution."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from refinery.config import Config
+from refinery.lake import Lake, TableRef, WriteResult
+from refinery.ledger import LedgerEntry, RunLedger
+from refinery.schemas import TableSchema, load_schema
+from refinery.transforms.pii import redact_text
+
+log = logging.getLogger(__name__)
+
+# Layers whose schema is another layer's (silver_dedup keeps silver's columns).
+_SCHEMA_OF_LAYER = {"silver_dedup": "silver"}
+_MAX_ERROR_CHARS = 500
+
+
+class StageFailed(RuntimeError):
+    """A stage raised; the ledger has a `failed` row with the (redacted) error."""
+
+    def __init__(self, stage: str, error: str):
+        super().__init__(f"stage {stage} failed: {error}")
+        self.stage = stage
+        self.error = error
+
+
+class ReconciliationError(RuntimeError):
+    """A stage's rows in != rows out + rows rejected."""
+
+
+@dataclass
+class StageContext:
+    """Everything a stage needs: session, config, lake, and the identity of this run."""
+
+    spark: SparkSession
+    config: Config
+    lake: Lake
+    run_id: str = field(default_factory=lambda: new_run_id())
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def pipeline(self) -> str:
+        return self.config.pipeline
+
+    def table(self, layer: str) -> TableRef:
+        return self.lake.table(layer, self.pipeline)
+
+    def schema(self, layer: str) -> TableSchema:
+        if layer in ("rejects", "runs"):
+            return load_schema(layer)
+        return load_schema(f"{self.config.kind}/{_SCHEMA_OF_LAYER.get(layer, layer)}")
+
+    def read_input(self, layer: str) -> tuple[TableRef, int, DataFrame]:
+        """The latest version of an input table, pinned: (ref, version, DataFrame at that version)."""
+        ref = self.table(layer)
+        version = self.lake.version(ref)
+        if version is None:
+            raise MissingInputError(f"input table {ref} does not exist; run the stage that writes {layer} first")
+        return ref, version, self.lake.read(ref, version)
+
+
+class MissingInputError(RuntimeError):
+    """A stage's input table has not been written yet."""
+
+
+@dataclass
+class StageResult:
+    """What a stage read, wrote and removed; counts must reconcile."""
+
+    stage: str
+    input_table: str | None
+    input_version: int | None
+    output_table: str
+    output_version: int
+    rows_in: int
+    rows_out: int
+    rows_rejected: int
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def check_reconciles(self) -> None:
+        if self.rows_in != self.rows_out + self.rows_rejected:
+            raise ReconciliationError(
+                f"{self.stage}: rows in {self.rows_in} != out {self.rows_out} + rejected {self.rows_rejected}"
+            )
+        if sum(self.rejected_by_rule.values()) != self.rows_rejected:
+            raise ReconciliationError(f"{self.stage}: rejects by rule do not add up to {self.rows_rejected}")
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+def write_rejects(ctx: StageContext, stage: str, rejected: DataFrame) -> tuple[WriteResult, dict[str, int]]:
+    """Replace this stage's rows in `rejects` with `rejected`; return the write and the count per rule.
+
+    Requires: `rule`, `detail`; optional `doc_id`, `record`, `_file`, `_line` (null when absent).
+    """
+    schema = ctx.schema("rejects")
+    present = set(rejected.columns)
+    columns = [
+        F.col(f.name) if f.name in present else F.lit(None).cast(f.dataType).alias(f.name)
+        for f in schema.struct.fields
+        if f.name not in ("stage", "_run_id", "_at")
+    ]
+    rows = rejected.select(
+        *columns,
+        F.lit(stage).alias("stage"),
+        F.lit(ctx.run_id).alias("_run_id"),
+        F.lit(ctx.started_at).alias("_at"),
+    )
+    ref = ctx.table("rejects")
+    written = ctx.lake.overwrite(ref, rows, schema, replace_where=f"stage = '{stage}'")
+    by_rule = (
+        ctx.lake.read(ref, written.version).where(F.col("stage") == stage).groupBy("rule").count().collect()
+    )  # one row per rule: a small aggregate
+    return written, {row["rule"]: row["count"] for row in by_rule}
+
+
+def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageResult]) -> StageResult:
+    """Run one stage, check that its counts reconcile, and append its ledger row (ok or failed)."""
+    ledger = RunLedger(ctx.lake)
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    log.info("%s: started (run %s)", stage, ctx.run_id)
+    try:
+        result = body(ctx)
+        result.check_reconciles()
+    except MissingInputError:
+        raise
+    except Exception as exc:
+        error = describe_error(exc)
+        ledger.record(
+            LedgerEntry(
+                run_id=ctx.run_id,
+                pipeline=ctx.pipeline,
+                stage=stage,
+                status="failed",
+                started_at=started,
+                ended_at=datetime.now(UTC),
+                config_hash=ctx.config.config_hash,
+                error=error,
+            )
+        )
+        raise StageFailed(stage, error) from exc
+    result.seconds = time.perf_counter() - clock
+    metrics = {f"rejected.{rule}": str(n) for rule, n in sorted(result.rejected_by_rule.items())}
+    metrics.update(result.metrics)
+    metrics["seconds"] = f"{result.seconds:.2f}"
+    ledger.record(
+        LedgerEntry(
+            run_id=ctx.run_id,
+            pipeline=ctx.pipeline,
+            stage=stage,
+            status="ok",
+            started_at=started,
+            ended_at=datetime.now(UTC),
+            config_hash=ctx.config.config_hash,
+            input_table=result.input_table,
+            input_version=result.input_version,
+            output_table=result.output_table,
+            output_version=result.output_version,
+            rows_in=result.rows_in,
+            rows_out=result.rows_out,
+            rows_rejected=result.rows_rejected,
+            metrics=metrics,
+        )
+    )
+    log.info("%s: done in %.1fs", stage, result.seconds)
+    return result
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for users and the ledger: the error's class and first line, PII-redacted and truncated."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    # A Python worker's error arrives wrapped in a traceback: its last `SomeError: ...` line says what happened.
+    raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
+    first_line = raised[-1] if "Traceback" in str(exc) and raised else (lines or [""])[0]
+    text = redact_text(f"{type(exc).__name__}: {first_line}")
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"

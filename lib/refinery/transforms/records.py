@@ -1,0 +1,94 @@
+"""Typing raw JSON records: parse each line, check field types, flag what cannot be typed.
+
+Parsing uses Spark's VARIANT (`try_parse_json`), so a value of the wrong JSON type is seen as
+such (`{"text": 123}` is a BIGINT, not the string "123") instead of being coerced silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from refinery.transforms.rules import Rule, flag_rejects
+
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+
+
+@dataclass(frozen=True)
+class RecordFields:
+    """Names of the JSON fields that hold each bronze column."""
+
+    id: str = "id"
+    text: str = "text"
+    url: str = "url"
+    source: str = "source"
+    meta: str = "meta"
+
+
+def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars: int) -> DataFrame:
+    """Parse JSON lines into typed columns and flag records that cannot be typed.
+
+    Requires: `value` (one raw line). Adds: `id`, `text`, `url`, `source` (strings), `meta`
+    (map<string,string>) and the reject flags. Rules: `empty_line`, `record_too_large`,
+    `invalid_utf8`, `malformed_json`, `not_an_object`, `missing_field:<f>`, `wrong_type:<f>`.
+    Text must be a JSON string; id may be a string or an integer; url and source strings or null;
+    meta an object whose values are kept as strings.
+    """
+    parsed = df.withColumn("_json", F.when(F.length("value") <= max_record_chars, F.try_parse_json("value")))
+    types = {name: _json_type(fields_name) for name, fields_name in _field_names(fields).items()}
+    rules = [
+        Rule("empty_line", F.trim("value") == "", F.lit("blank line")),
+        Rule(
+            "record_too_large",
+            F.length("value") > max_record_chars,
+            F.format_string(f"%d characters > max_record_chars {max_record_chars}", F.length("value")),
+        ),
+        Rule("invalid_utf8", F.col("value").contains("\ufffd"), F.lit("line is not valid UTF-8")),
+        Rule("malformed_json", F.col("_json").isNull(), F.lit("not valid JSON (or duplicate keys)")),
+        Rule("not_an_object", ~F.ltrim("value").startswith("{"), F.lit("JSON value is not an object")),
+        Rule(f"missing_field:{fields.text}", _is_absent(types["text"]), F.lit(f"field '{fields.text}' is missing or null")),
+        _wrong_type_rule(fields.text, types["text"], ("STRING",)),
+        _wrong_type_rule(fields.id, types["id"], ("STRING", *_INTEGER_TYPES)),
+        _wrong_type_rule(fields.url, types["url"], ("STRING",)),
+        _wrong_type_rule(fields.source, types["source"], ("STRING",)),
+        _wrong_type_rule(fields.meta, types["meta"], ("OBJECT",)),
+    ]
+    typed = flag_rejects(parsed, rules).withColumns(
+        {
+            "id": F.try_variant_get("_json", _path(fields.id), "string"),
+            "text": F.try_variant_get("_json", _path(fields.text), "string"),
+            "url": F.try_variant_get("_json", _path(fields.url), "string"),
+            "source": F.try_variant_get("_json", _path(fields.source), "string"),
+            "meta": F.try_variant_get("_json", _path(fields.meta), "map<string,string>"),
+        }
+    )
+    return typed.drop("_json")
+
+
+def _field_names(fields: RecordFields) -> dict[str, str]:
+    return {"id": fields.id, "text": fields.text, "url": fields.url, "source": fields.source, "meta": fields.meta}
+
+
+def _path(field_name: str) -> str:
+    escaped = field_name.replace("\\", "\\\\").replace("'", "\\'")
+    return f"$['{escaped}']"
+
+
+def _json_type(field_name: str) -> Column:
+    """The JSON type of a top-level field: STRING, BIGINT, OBJECT<...>, VOID (JSON null), or null (absent)."""
+    return F.schema_of_variant(F.variant_get("_json", _path(field_name), "variant"))
+
+
+def _is_absent(type_column: Column) -> Column:
+    return type_column.isNull() | (type_column == "VOID")
+
+
+def _wrong_type_rule(field_name: str, type_column: Column, allowed: tuple[str, ...]) -> Rule:
+    """Breaks when the field is present and not null but of a type outside `allowed`."""
+    base_type = F.regexp_extract(type_column, r"^([A-Z]+)", 1)
+    breaks = ~_is_absent(type_column) & ~base_type.isin(*allowed)
+    expected = " or ".join(a.lower() for a in allowed)
+    detail = F.format_string(f"field '{field_name}' is %s, expected {expected}", F.lower(base_type))
+    return Rule(f"wrong_type:{field_name}", breaks, detail)

@@ -1,0 +1,82 @@
+"""Text normalization and simple text signals (word counts, content hash, declared language)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import StringType
+
+from refinery.transforms.rules import Rule, flag_rejects
+
+# Java regexes (Spark's regexp_replace): control characters except tab and newline; horizontal space runs.
+_CONTROL_CHARS = r"[\p{Cc}\p{Cf}&&[^\t\n\u200c\u200d]]"
+_HORIZONTAL_SPACE = r"[\h\t]+"
+
+
+@pandas_udf(StringType())
+def nfc(texts: pd.Series) -> pd.Series:
+    """Unicode NFC normalization (no Spark built-in does it); ASCII and already-NFC text pass through."""
+
+    def normalize(text: str | None) -> str | None:
+        if text is None or text.isascii() or unicodedata.is_normalized("NFC", text):
+            return text
+        return unicodedata.normalize("NFC", text)
+
+    return texts.map(normalize)
+
+
+def normalize_text_column(text: Column) -> Column:
+    """NFC, no control characters, `\\n` line endings, single spaces, no blank-line runs, trimmed."""
+    text = F.regexp_replace(text, r"\r\n?", "\n")
+    text = F.regexp_replace(nfc(text), _CONTROL_CHARS, "")
+    text = F.regexp_replace(text, _HORIZONTAL_SPACE, " ")
+    text = F.regexp_replace(text, r" ?\n ?", "\n")
+    text = F.regexp_replace(text, r"\n{3,}", "\n\n")
+    return F.trim(text)
+
+
+def normalize_text(df: DataFrame, *, column: str = "text") -> DataFrame:
+    """Normalize Unicode and whitespace in place.
+
+    Requires: `column`. Adds: nothing (rewrites `column`).
+    """
+    return df.withColumn(column, normalize_text_column(F.col(column)))
+
+
+def word_count(text: Column) -> Column:
+    """Number of whitespace-separated words."""
+    trimmed = F.trim(text)
+    return F.when(trimmed == "", F.lit(0)).otherwise(F.size(F.split(trimmed, r"\s+")))
+
+
+def add_text_signals(df: DataFrame) -> DataFrame:
+    """Requires: `text`. Adds: `n_words` (int), `content_hash` (sha256 of lower-cased, whitespace-collapsed text)."""
+    canonical = F.regexp_replace(F.lower(F.trim("text")), r"\s+", " ")
+    return df.withColumns({"n_words": word_count(F.col("text")).cast("int"), "content_hash": F.sha2(canonical, 256)})
+
+
+def add_declared_language(df: DataFrame, *, meta_key: str) -> DataFrame:
+    """Language as declared by the source in `meta[meta_key]`; 'und' when not declared.
+
+    Requires: `meta`. Adds: `lang` (lower-case code), `lang_score` (null: declared, not detected).
+    """
+    declared = F.lower(F.trim(F.col("meta").getItem(meta_key)))
+    lang = F.when(declared.rlike(r"^[a-z]{2,3}$"), declared).otherwise(F.lit("und"))
+    return df.withColumns({"lang": lang, "lang_score": F.lit(None).cast("double")})
+
+
+def flag_short_docs(df: DataFrame, *, min_words: int) -> DataFrame:
+    """Flag documents with fewer than `min_words` words (rule `min_words`).
+
+    Requires: `n_words`. Adds: the reject flags.
+    """
+    rule = Rule(
+        "min_words",
+        F.col("n_words") < min_words,
+        F.format_string(f"%d words < min_words {min_words}", F.col("n_words")),
+    )
+    return flag_rejects(df, [rule])

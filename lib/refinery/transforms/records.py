@@ -39,7 +39,7 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
     parsed = df.withColumn("_json", F.when(F.length("value") <= max_record_chars, F.try_parse_json("value")))
     types = {name: _json_type(fields_name) for name, fields_name in _field_names(fields).items()}
     rules = [
-        Rule("empty_line", F.trim("value") == "", F.lit("blank line")),
+        Rule("empty_line", F.col("value").rlike(r"^\s*$"), F.lit("blank line")),
         Rule(
             "record_too_large",
             F.length("value") > max_record_chars,

@@ -36,7 +36,12 @@ def normalize_text_column(text: Column) -> Column:
     text = F.regexp_replace(text, _HORIZONTAL_SPACE, " ")
     text = F.regexp_replace(text, r" ?\n ?", "\n")
     text = F.regexp_replace(text, r"\n{3,}", "\n\n")
-    return F.trim(text)
+    return strip_whitespace(text)
+
+
+def strip_whitespace(text: Column) -> Column:
+    """Remove leading and trailing whitespace of any kind (Spark's `trim` only removes spaces)."""
+    return F.regexp_replace(text, r"^\s+|\s+$", "")
 
 
 def normalize_text(df: DataFrame, *, column: str = "text") -> DataFrame:
@@ -49,13 +54,13 @@ def normalize_text(df: DataFrame, *, column: str = "text") -> DataFrame:
 
 def word_count(text: Column) -> Column:
     """Number of whitespace-separated words."""
-    trimmed = F.trim(text)
+    trimmed = strip_whitespace(text)
     return F.when(trimmed == "", F.lit(0)).otherwise(F.size(F.split(trimmed, r"\s+")))
 
 
 def add_text_signals(df: DataFrame) -> DataFrame:
     """Requires: `text`. Adds: `n_words` (int), `content_hash` (sha256 of lower-cased, whitespace-collapsed text)."""
-    canonical = F.regexp_replace(F.lower(F.trim("text")), r"\s+", " ")
+    canonical = F.regexp_replace(F.lower(strip_whitespace(F.col("text"))), r"\s+", " ")
     return df.withColumns({"n_words": word_count(F.col("text")).cast("int"), "content_hash": F.sha2(canonical, 256)})
 
 

@@ -1,0 +1,91 @@
+import pytest
+
+from refinery.cli import main
+from refinery.config import ConfigError, load_config, masked, parse_override
+
+
+def test_defaults_resolve_for_the_sample_pipeline():
+    config = load_config("web_text", "local")
+    assert (config.pipeline, config.env, config.kind) == ("web_text", "local", "text")
+    assert config.lake.root == "./lake"
+    assert config.spark.master == "local[2]"
+    assert config.spark.conf["spark.sql.shuffle.partitions"] == "4"
+    assert config.publish.splits == {"train": 0.9, "validation": 0.05, "test": 0.05}
+
+
+def test_overrides_are_typed_and_win_over_files():
+    config = load_config(
+        "web_text",
+        "local",
+        ["publish.num_shards=16", "curate.pii.phone=drop", "spark.conf.spark.sql.shuffle.partitions=8"],
+    )
+    assert config.publish.num_shards == 16
+    assert config.curate.pii.phone == "drop"
+    assert config.spark.conf["spark.sql.shuffle.partitions"] == "8"
+
+
+def test_env_overlay_changes_spark_settings_only():
+    cluster = load_config("web_text", "cluster")
+    assert cluster.spark.master is None and cluster.spark.jars_dir is None
+    assert cluster.config_hash == load_config("web_text", "local").config_hash
+
+
+def test_config_hash_follows_output_relevant_settings_only():
+    base = load_config("web_text", "local")
+    assert load_config("web_text", "local", ["lake.root=/elsewhere"]).config_hash == base.config_hash
+    assert load_config("web_text", "local", ["publish.salt=other"]).config_hash != base.config_hash
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("publish.nope=1", "publish.nope"),
+        ("curate.min_words=abc", "curate.min_words"),
+        ("curate.min_words=true", "curate.min_words"),
+        ("curate.pii.email=shred", "curate.pii.email"),
+        ("publish.splits.train=0.5", "publish.splits"),
+        ("publish.splits.holdout=0.0", "publish.splits.holdout"),
+        ("ingest.max_record_chars=0", "ingest.max_record_chars"),
+        ("lake=somewhere", "lake"),
+    ],
+)
+def test_bad_values_name_the_key(override, named):
+    with pytest.raises(ConfigError, match=f"'{named}'"):
+        load_config("web_text", "local", [override])
+
+
+def test_override_syntax_errors():
+    with pytest.raises(ConfigError, match="key.path=value"):
+        parse_override("no-equals-sign")
+    assert parse_override("spark.conf.spark.sql.ansi.enabled=true") == {
+        "spark": {"conf": {"spark.sql.ansi.enabled": True}}
+    }
+
+
+def test_unknown_pipeline_and_env():
+    with pytest.raises(ConfigError, match="unknown pipeline 'nope'"):
+        load_config("nope", "local")
+    with pytest.raises(ConfigError, match="unknown env"):
+        load_config("web_text", "moon")
+
+
+def test_secrets_are_masked():
+    config = load_config("web_text", "cluster", ["spark.conf.fs.s3a.secret.key=hunter2"])
+    assert masked(config)["spark"]["conf"]["fs.s3a.secret.key"] == "***"
+
+
+def test_cli_bad_config_exits_2_with_one_line_naming_the_key(capsys):
+    assert main(["conf", "--set", "curate.bogus=1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "curate.bogus" in err
+
+
+def test_cli_conf_prints_resolved_config(capsys):
+    assert main(["conf", "--pipeline", "web_text", "--set", "publish.num_shards=3"]) == 0
+    out = capsys.readouterr().out
+    assert "num_shards: 3" in out and "pipeline: web_text" in out
+
+
+def test_cli_unknown_command_exits_2():
+    assert main(["fly"]) == 2

@@ -1,0 +1,66 @@
+from chispa import assert_df_equality
+
+from refinery.transforms.records import RecordFields, parse_json_records
+
+LINES = [
+    ('{"id": "a", "text": "Hello there", "url": "https://x.example.com/1", "meta": {"lang": "en", "n": 3}}',),
+    ('{"id": 17, "text": "numeric ids are fine", "source": "feed"}',),
+    ('{"text": "no id at all"}',),
+    ("",),
+    ("{broken json",),
+    ('["an", "array"]',),
+    ('{"id": "b"}',),
+    ('{"id": "c", "text": null}',),
+    ('{"id": "d", "text": 12345}',),
+    ('{"id": "e", "text": "ok", "meta": "en"}',),
+    ('{"id": "f", "text": "ok", "url": 42}',),
+    ('{"id": {"nested": true}, "text": "ok"}',),
+    ('{"id": "g", "text": "bad \ufffd byte"}',),
+    ('{"id": "h", "text": "' + "x" * 200 + '"}',),
+    ('{"id": "i", "text": "dup", "text": "keys"}',),
+]
+
+
+def parse(spark):
+    df = spark.createDataFrame(LINES, "value string")
+    return parse_json_records(df, fields=RecordFields(), max_record_chars=150)
+
+
+def test_each_record_is_typed_or_flagged_with_a_named_rule(spark):
+    actual = parse(spark).select("id", "text", "_reject_rule")
+    expected = spark.createDataFrame(
+        [
+            ("a", "Hello there", None),
+            ("17", "numeric ids are fine", None),
+            (None, "no id at all", None),
+            (None, None, "empty_line"),
+            (None, None, "malformed_json"),
+            (None, None, "not_an_object"),
+            ("b", None, "missing_field:text"),
+            ("c", None, "missing_field:text"),
+            ("d", "12345", "wrong_type:text"),
+            ("e", "ok", "wrong_type:meta"),
+            ("f", "ok", "wrong_type:url"),
+            ('{"nested":true}', "ok", "wrong_type:id"),
+            ("g", "bad \ufffd byte", "invalid_utf8"),
+            (None, None, "record_too_large"),
+            (None, None, "malformed_json"),
+        ],
+        "id string, text string, _reject_rule string",
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_typed_columns_and_details(spark):
+    rows = {r["id"]: r for r in parse(spark).where("id in ('a', 'd', 'f')").collect()}
+    assert rows["a"]["meta"] == {"lang": "en", "n": "3"}
+    assert rows["a"]["url"] == "https://x.example.com/1"
+    assert rows["d"]["_reject_detail"] == "field 'text' is bigint, expected string"
+    assert rows["f"]["_reject_detail"] == "field 'url' is bigint, expected string"
+
+
+def test_field_names_come_from_config(spark):
+    df = spark.createDataFrame([('{"key": "k1", "body": "the body", "link": "u"}',)], "value string")
+    fields = RecordFields(id="key", text="body", url="link")
+    row = parse_json_records(df, fields=fields, max_record_chars=1000).first()
+    assert (row["id"], row["text"], row["url"], row["_reject_rule"]) == ("k1", "the body", "u", None)

@@ -105,7 +105,12 @@ SENTENCES = {
     ],
 }
 HOSTS = {
-    "en": ["dailyherald.example.com", "kitchenjournal.example.org", "www.techweekly.example.net", "trailnotes.example.com"],
+    "en": [
+        "dailyherald.example.com",
+        "kitchenjournal.example.org",
+        "www.techweekly.example.net",
+        "trailnotes.example.com",
+    ],
     "de": ["www.stadtanzeiger.example.de", "gartenblog.example.de", "technik-heute.example.de"],
     "fr": ["www.lequotidien.example.fr", "cuisine-maison.example.fr"],
     "es": ["www.eldiario.example.es", "recetas.example.es"],
@@ -117,8 +122,20 @@ SPAM_LINES = [
     "Win a free phone!!! Limited offer, click the link below and enter your details now.",
     "Home | About us | Contact | Privacy policy | Terms of use | Sitemap | Newsletter signup",
 ]
-SHORT_DOCS = ["Click here.", "Page not found", "Loading...", "404", "Read more", "OK thanks!", "Subscribe now",
-              "Next page", "Hello world", "Sign in", "Menu", "Share this"]
+SHORT_DOCS = [
+    "Click here.",
+    "Page not found",
+    "Loading...",
+    "404",
+    "Read more",
+    "OK thanks!",
+    "Subscribe now",
+    "Next page",
+    "Hello world",
+    "Sign in",
+    "Menu",
+    "Share this",
+]
 PII_TEMPLATES = [
     "For questions about the order, write to {email} or call {phone} during office hours.",
     "Für Rückfragen erreichen Sie mich unter {email} oder telefonisch unter {phone}.",
@@ -127,8 +144,16 @@ PII_TEMPLATES = [
 ]
 PII_LANG = ["en", "de", "fr", "es"]
 NAMES = ["anna.schmidt", "j.doe", "maria.garcia", "pierre.martin", "li.wei", "sam_okafor", "lena.k", "tom.berg"]
-PHONES = ["+1 415 555 0132", "+49 30 1234567", "+33 1 42 68 53 00", "+34 912 345 678", "(415) 555-0199",
-          "212-555-0147", "+44 20 7946 0958", "+31 20 123 4567"]
+PHONES = [
+    "+1 415 555 0132",
+    "+49 30 1234567",
+    "+33 1 42 68 53 00",
+    "+34 912 345 678",
+    "(415) 555-0199",
+    "212-555-0147",
+    "+44 20 7946 0958",
+    "+31 20 123 4567",
+]
 
 
 def main() -> None:
@@ -157,33 +182,70 @@ def main() -> None:
         for _ in range(how_many):
             n += 1
             host = rng.choice(HOSTS[lang])
-            add("clean", {"id": f"doc-{n:05d}", "text": unique_body(lang), "url": f"https://{host}/article/{n}",
-                          "meta": {"lang": lang, "crawl": "2026-10"}})
+            add(
+                "clean",
+                {
+                    "id": f"doc-{n:05d}",
+                    "text": unique_body(lang),
+                    "url": f"https://{host}/article/{n}",
+                    "meta": {"lang": lang, "crawl": "2026-10"},
+                },
+            )
     for i in range(12):
         lang = PII_LANG[i % 4]
         n += 1
         body = unique_body(lang)
-        html = (f"<html><head><title>Article {n}</title></head><body><nav>Home | News | Contact</nav>"
-                f"<article><p>{body.replace(chr(10) + chr(10), '</p><p>')}</p></article>"
-                f"<footer>&copy; 2026 Example Media</footer></body></html>")
-        add("html", {"id": f"doc-{n:05d}", "text": html, "url": f"https://{rng.choice(HOSTS[lang])}/page/{n}",
-                     "meta": {"lang": lang, "content_type": "text/html"}})
+        html = (
+            f"<html><head><title>Article {n}</title></head><body><nav>Home | News | Contact</nav>"
+            f"<article><p>{body.replace(chr(10) + chr(10), '</p><p>')}</p></article>"
+            f"<footer>&copy; 2026 Example Media</footer></body></html>"
+        )
+        add(
+            "html",
+            {
+                "id": f"doc-{n:05d}",
+                "text": html,
+                "url": f"https://{rng.choice(HOSTS[lang])}/page/{n}",
+                "meta": {"lang": lang, "content_type": "text/html"},
+            },
+        )
     for i in range(20):
         lang = PII_LANG[i % 4]
         n += 1
         sentence = PII_TEMPLATES[i % 4].format(email=f"{NAMES[i % 8]}@mail{i}.example.com", phone=PHONES[i % 8])
         body = unique_body(lang) + "\n\n" + sentence
-        add("pii", {"id": f"doc-{n:05d}", "text": body, "url": f"https://{rng.choice(HOSTS[lang])}/contact/{n}",
-                    "meta": {"lang": lang}})
+        add(
+            "pii",
+            {
+                "id": f"doc-{n:05d}",
+                "text": body,
+                "url": f"https://{rng.choice(HOSTS[lang])}/contact/{n}",
+                "meta": {"lang": lang},
+            },
+        )
     for i in range(10):
         n += 1
         lines = [SPAM_LINES[(i + j) % len(SPAM_LINES)] for j in range(rng.randint(3, 6))] * 3
-        add("spam", {"id": f"doc-{n:05d}", "text": "\n".join(lines) + f"\nOffer code {i:03d}.",
-                     "url": f"http://spam{i}.example.biz/offer", "meta": {"lang": "en"}})
+        add(
+            "spam",
+            {
+                "id": f"doc-{n:05d}",
+                "text": "\n".join(lines) + f"\nOffer code {i:03d}.",
+                "url": f"http://spam{i}.example.biz/offer",
+                "meta": {"lang": "en"},
+            },
+        )
     for i, text in enumerate(SHORT_DOCS):
         n += 1
-        add("short", {"id": f"doc-{n:05d}", "text": text, "url": f"https://trailnotes.example.com/s/{i}",
-                      "meta": {"lang": "en"}})
+        add(
+            "short",
+            {
+                "id": f"doc-{n:05d}",
+                "text": text,
+                "url": f"https://trailnotes.example.com/s/{i}",
+                "meta": {"lang": "en"},
+            },
+        )
     originals = [d for d in docs if d["id"] <= "doc-00240"]
     for i, original in enumerate(rng.sample(originals, 15)):
         n += 1
@@ -208,10 +270,18 @@ def main() -> None:
     counts["forum_without_id"] = len(forum_docs)
 
     malformed = {
-        "malformed_json": ['{"id": "bad-1", "text": "unterminated string}', '{"id": "bad-2", text: no quotes}',
-                           '{"id": "bad-3", "text": "trailing comma",}', "this line is not json at all"],
-        "missing_field:text": ['{"id": "bad-5", "url": "https://x.example.com"}', '{"id": "bad-6", "text": null}',
-                               '{"id": "bad-7", "body": "text under the wrong key"}'],
+        "malformed_json": [
+            '{"id": "bad-1", "text": "unterminated string}',
+            '{"id": "bad-2", text: no quotes}',
+            '{"id": "bad-3", "text": "trailing comma",}',
+            "this line is not json at all",
+            '{"id": "bad-4", "text": "write to ops.desk@corp.example.com or +1 415 555 0100" oops}',
+        ],
+        "missing_field:text": [
+            '{"id": "bad-5", "url": "https://x.example.com"}',
+            '{"id": "bad-6", "text": null}',
+            '{"id": "bad-7", "body": "text under the wrong key"}',
+        ],
         "wrong_type:text": ['{"id": "bad-8", "text": 12345}', '{"id": "bad-9", "text": ["a", "list"]}'],
         "wrong_type:meta": ['{"id": "bad-10", "text": "Meta should be an object, not a string.", "meta": "en"}'],
         "wrong_type:url": ['{"id": "bad-11", "text": "The url field holds a number here.", "url": 42}'],
@@ -248,7 +318,10 @@ def main() -> None:
             "curate_rejected": {"min_words": counts["short"]},
             "silver": total - ingest_rejects - counts["short"],
             "dedup_rejected": {"exact": counts["exact_duplicate"] + counts["whitespace_duplicate"]},
-            "gold": total - ingest_rejects - counts["short"] - counts["exact_duplicate"]
+            "gold": total
+            - ingest_rejects
+            - counts["short"]
+            - counts["exact_duplicate"]
             - counts["whitespace_duplicate"],
             "pii": {"email": 20, "phone": 20},
         },

@@ -29,8 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--pipeline", default="web_text", help="pipeline name (conf/pipelines/<name>.yaml)")
     common.add_argument("--env", default="local", choices=ENVIRONMENTS, help="environment overlay (conf/env/)")
     common.add_argument("--lake", help="lake root (overrides lake.root)")
-    common.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config value, e.g. --set publish.num_shards=16 (repeatable)")
+    common.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. --set publish.num_shards=16 (repeatable)",
+    )
     common.add_argument("--conf-dir", help="folder with base.yaml, env/ and pipelines/ (default: ./conf)")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
 
@@ -69,11 +75,11 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _run(config: Config, stage_names: list[str]) -> int:
-    from refinery.io.lines import RawPathError
+    from refinery.errors import InputNotFoundError
     from refinery.lake import Lake
     from refinery.session import get_session
     from refinery.stages import run_stages
-    from refinery.stages.base import MissingInputError, StageContext, StageFailed
+    from refinery.stages.base import StageContext, StageFailed
 
     clock = time.perf_counter()
     spark = get_session(config.spark)
@@ -81,7 +87,7 @@ def _run(config: Config, stage_names: list[str]) -> int:
     print(f"refinery {' '.join(stage_names)} · pipeline {config.pipeline} · env {config.env} · run {ctx.run_id}")
     try:
         results = run_stages(ctx, stage_names)
-    except (RawPathError, MissingInputError) as exc:
+    except InputNotFoundError as exc:
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except StageFailed as exc:
@@ -113,7 +119,7 @@ def format_summary(results, total_seconds: float) -> str:
 
 def _short_path(path: str) -> str:
     cwd = os.getcwd() + os.sep
-    return path[len(cwd):] if path.startswith(cwd) else path
+    return path[len(cwd) :] if path.startswith(cwd) else path
 
 
 def _configure_logging(quiet: bool) -> None:

@@ -270,16 +270,19 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"config key '{where}': expected a mapping, got {_type_name(value)}")
         key_type, value_type = args
-        return {
-            _coerce(key_type, k, f"{where}.{k}"): _coerce(value_type, v, f"{where}.{k}") for k, v in value.items()
-        }
+        return {_coerce(key_type, k, f"{where}.{k}"): _coerce(value_type, v, f"{where}.{k}") for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"config key '{where}': expected a list, got {_type_name(value)}")
         return [_coerce(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool) and where.startswith("spark.conf"):
+    if (
+        hint is str
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and where.startswith("spark.conf")
+    ):
         return str(value)  # Spark settings are strings; YAML reads `4` as an int
     if hint is str and isinstance(value, bool) and where.startswith("spark.conf"):
         return str(value).lower()

@@ -110,7 +110,9 @@ class Lake:
             builder = builder.partitionedBy(*schema.partition_by)
         builder.execute()
 
-    def overwrite(self, ref: TableRef, df: DataFrame, schema: TableSchema, replace_where: str | None = None) -> WriteResult:
+    def overwrite(
+        self, ref: TableRef, df: DataFrame, schema: TableSchema, replace_where: str | None = None
+    ) -> WriteResult:
         """Replace the table's rows (or only those matching `replace_where`) with `df`. Idempotent."""
         return self._write(ref, df, schema, mode="overwrite", options={"replaceWhere": replace_where})
 

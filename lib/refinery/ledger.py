@@ -43,7 +43,9 @@ class RunLedger:
 
     def record(self, entry: LedgerEntry) -> None:
         row = asdict(entry)
-        df = self.lake.spark.createDataFrame([tuple(row[name] for name in self.schema.column_names)], self.schema.struct)
+        df = self.lake.spark.createDataFrame(
+            [tuple(row[name] for name in self.schema.column_names)], self.schema.struct
+        )
         self.lake.append(self.ref, df, self.schema)
 
     def read(self) -> DataFrame:

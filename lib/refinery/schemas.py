@@ -77,8 +77,12 @@ def load_schema(name: str, schemas_dir: str | Path | None = None) -> TableSchema
         raise FileNotFoundError(f"schema {name}: no file {path}")
     spec = yaml.safe_load(path.read_text())
     fields = [
-        StructField(col["name"], parse_type(col["type"]), bool(col.get("nullable", True)),
-                    {"comment": col["comment"]} if col.get("comment") else None)
+        StructField(
+            col["name"],
+            parse_type(col["type"]),
+            bool(col.get("nullable", True)),
+            {"comment": col["comment"]} if col.get("comment") else None,
+        )
         for col in spec["columns"]
     ]
     return TableSchema(name=name, struct=StructType(fields), partition_by=tuple(spec.get("partition_by") or ()))

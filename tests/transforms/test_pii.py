@@ -39,7 +39,9 @@ def sortable(df):
 
 
 def test_actions_keep_and_drop(spark):
-    df = spark.createDataFrame([("1", "a@b.example.org and 212-555-0147"), ("2", "clean")], "doc_id string, text string")
+    df = spark.createDataFrame(
+        [("1", "a@b.example.org and 212-555-0147"), ("2", "clean")], "doc_id string, text string"
+    )
     actual = redact_pii(df, actions={"email": "keep", "phone": "drop"}).select("doc_id", "text", "_reject_rule")
     expected = spark.createDataFrame(
         [("1", "a@b.example.org and 212-555-0147", "pii:phone"), ("2", "clean", None)],

@@ -15,7 +15,10 @@ def docs(spark, n):
 
 def test_split_ratios_hold_on_a_large_sample(spark):
     counts = dict(
-        assign_split(docs(spark, 40_000), ratios=RATIOS, group_key="doc_id", salt="s").groupBy("split").count().collect()
+        assign_split(docs(spark, 40_000), ratios=RATIOS, group_key="doc_id", salt="s")
+        .groupBy("split")
+        .count()
+        .collect()
     )
     for name, ratio in RATIOS.items():
         assert abs(counts[name] / 40_000 - ratio) < 0.01, (name, counts)
@@ -42,10 +45,14 @@ def test_url_host_groups_never_straddle_splits(spark):
 
 def test_url_host(spark):
     df = spark.createDataFrame(
-        [("https://WWW.Example.com:8080/a?b",), ("http://user@news.example.org/",), ("not a url",), (None,)], "url string"
+        [("https://WWW.Example.com:8080/a?b",), ("http://user@news.example.org/",), ("not a url",), (None,)],
+        "url string",
     )
     assert [r.host for r in df.select(url_host(F.col("url")).alias("host")).collect()] == [
-        "example.com", "news.example.org", None, None,
+        "example.com",
+        "news.example.org",
+        None,
+        None,
     ]
 
 

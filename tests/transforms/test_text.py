@@ -14,7 +14,12 @@ def test_normalize_text(spark):
         "doc_id string, text string",
     )
     expected = spark.createDataFrame(
-        [("1", "Café au lait\nsecond line"), ("2", "abcd"), ("3", "para one\n\npara two"), ("4", "emoji 👩\u200d💻 stays")],
+        [
+            ("1", "Café au lait\nsecond line"),
+            ("2", "abcd"),
+            ("3", "para one\n\npara two"),
+            ("4", "emoji 👩\u200d💻 stays"),
+        ],
         "doc_id string, text string",
     )
     assert_df_equality(normalize_text(df), expected, ignore_row_order=True)

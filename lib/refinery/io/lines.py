@@ -7,8 +7,10 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from refinery.errors import InputNotFoundError
 
-class RawPathError(FileNotFoundError):
+
+class RawPathError(InputNotFoundError):
     """The raw input path is missing or unreadable."""
 
 

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from refinery.config import Config
+from refinery.errors import InputNotFoundError
 from refinery.lake import Lake, TableRef, WriteResult
 from refinery.ledger import LedgerEntry, RunLedger
 from refinery.schemas import TableSchema, load_schema
@@ -70,7 +71,7 @@ class StageContext:
         return ref, version, self.lake.read(ref, version)
 
 
-class MissingInputError(RuntimeError):
+class MissingInputError(InputNotFoundError):
     """A stage's input table has not been written yet."""
 
 
@@ -138,8 +139,8 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
     try:
         result = body(ctx)
         result.check_reconciles()
-    except MissingInputError:
-        raise
+    except InputNotFoundError:
+        raise  # bad usage, not a broken stage: nothing ran, nothing to ledger
     except Exception as exc:
         error = describe_error(exc)
         ledger.record(

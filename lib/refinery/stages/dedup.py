@@ -13,9 +13,9 @@ STAGE = "dedup"
 
 def dedup(ctx: StageContext) -> StageResult:
     silver_ref, silver_version, silver = ctx.read_input("silver")
-    flagged = (
-        silver.transform(flag_exact_duplicates) if ctx.config.dedup.exact else flag_rejects(silver, [])
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    flagged = (silver.transform(flag_exact_duplicates) if ctx.config.dedup.exact else flag_rejects(silver, [])).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
     try:
         rows_in = silver.count()
         output = ctx.lake.overwrite(ctx.table("silver_dedup"), kept_rows(flagged), ctx.schema("silver_dedup"))

@@ -48,7 +48,11 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
         Rule("invalid_utf8", F.col("value").contains("\ufffd"), F.lit("line is not valid UTF-8")),
         Rule("malformed_json", F.col("_json").isNull(), F.lit("not valid JSON (or duplicate keys)")),
         Rule("not_an_object", ~F.ltrim("value").startswith("{"), F.lit("JSON value is not an object")),
-        Rule(f"missing_field:{fields.text}", _is_absent(types["text"]), F.lit(f"field '{fields.text}' is missing or null")),
+        Rule(
+            f"missing_field:{fields.text}",
+            _is_absent(types["text"]),
+            F.lit(f"field '{fields.text}' is missing or null"),
+        ),
         _wrong_type_rule(fields.text, types["text"], ("STRING",)),
         _wrong_type_rule(fields.id, types["id"], ("STRING", *_INTEGER_TYPES)),
         _wrong_type_rule(fields.url, types["url"], ("STRING",)),

@@ -53,23 +53,66 @@ class SparkConfig:
 
 
 @dataclass(frozen=True)
-class IngestConfig:
-    """Raw JSONL records -> bronze. Field names say where each bronze column comes from."""
+class FieldsConfig:
+    """Names of the raw fields (JSON keys, CSV columns, Parquet columns) that hold each bronze column."""
 
-    format: Literal["jsonl"] = "jsonl"
-    path: str | None = None
-    glob: str = "*.jsonl*"
-    id_field: str = "id"
-    text_field: str = "text"
-    url_field: str = "url"
-    source_field: str = "source"
-    meta_field: str = "meta"
-    max_record_chars: int = 5_000_000
-    reject_record_chars: int = 10_000
+    id: str = "id"
+    text: str = "text"
+    url: str = "url"
+    source: str = "source"
+    meta: str = "meta"
+
+
+@dataclass(frozen=True)
+class CsvConfig:
+    """How CSV sources are framed. Without a header, `column_names` names the columns (else _c0, _c1 ...)."""
+
+    header: bool = True
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str | None = None
+    column_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        _require_positive("ingest.max_record_chars", self.max_record_chars)
-        _require_positive("ingest.reject_record_chars", self.reject_record_chars)
+        for key in ("delimiter", "quote"):
+            if len(getattr(self, key)) != 1:
+                raise ConfigError(f"config key 'csv.{key}': must be one character, got {getattr(self, key)!r}")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One kind of raw file feeding the pipeline. `path` is relative to lake/raw/<pipeline> unless absolute."""
+
+    name: str = "raw"
+    format: Literal["jsonl", "json", "csv", "parquet", "text", "warc"] = "jsonl"
+    path: str | None = None
+    glob: str = "*"
+    fields: FieldsConfig = field(default_factory=FieldsConfig)
+    csv: CsvConfig = field(default_factory=CsvConfig)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+            raise ConfigError(f"config key 'ingest.sources.name': '{self.name}' must be snake_case")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Raw files -> bronze, incrementally: each file is ingested once, in batches committed exactly once."""
+
+    sources: list[SourceConfig] = field(default_factory=lambda: [SourceConfig()])
+    max_record_chars: int = 5_000_000
+    max_fields: int = 10_000
+    reject_record_chars: int = 10_000
+    max_files_per_batch: int = 100_000
+
+    def __post_init__(self) -> None:
+        for key in ("max_record_chars", "max_fields", "reject_record_chars", "max_files_per_batch"):
+            _require_positive(f"ingest.{key}", getattr(self, key))
+        names = [source.name for source in self.sources]
+        if not names:
+            raise ConfigError("config key 'ingest.sources': at least one source is needed")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"config key 'ingest.sources': source names must be unique, got {names}")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from refinery.schemas import TableSchema
 log = logging.getLogger(__name__)
 
 PIPELINE_LAYERS = ("bronze", "silver", "silver_dedup", "gold", "rejects")
-SYSTEM_TABLES = ("runs", "releases")
+SYSTEM_TABLES = ("runs", "releases", "ingest_files")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class WriteResult:
 
     version: int
     rows_written: int
+    skipped: bool = False  # an idempotent append whose transaction was already committed
 
 
 class Lake:
@@ -116,11 +117,17 @@ class Lake:
         """Replace the table's rows (or only those matching `replace_where`) with `df`. Idempotent."""
         return self._write(ref, df, schema, mode="overwrite", options={"replaceWhere": replace_where})
 
-    def append(self, ref: TableRef, df: DataFrame, schema: TableSchema) -> WriteResult:
-        return self._write(ref, df, schema, mode="append", options={})
+    def append(
+        self, ref: TableRef, df: DataFrame, schema: TableSchema, txn: tuple[str, int] | None = None
+    ) -> WriteResult:
+        """Append `df`. With `txn` = (app id, version) the append happens at most once per pair: a retry of
+        an already committed (app id, version) writes nothing and returns `skipped=True`."""
+        options = {"txnAppId": txn[0], "txnVersion": txn[1]} if txn else {}
+        return self._write(ref, df, schema, mode="append", options=options)
 
     def _write(self, ref: TableRef, df: DataFrame, schema: TableSchema, mode: str, options: dict) -> WriteResult:
         self.ensure_table(ref, schema)
+        before = self.version(ref)
         writer = schema.conform(df).write.format("delta").mode(mode)
         for key, value in options.items():
             if value is not None:
@@ -130,6 +137,9 @@ class Lake:
         else:
             writer.save(ref.path)
         last = self.delta_table(ref).history(1).select("version", "operationMetrics").first()
+        if last["version"] == before:
+            log.info("skipped a write to %s: transaction %s already committed", ref, options.get("txnVersion"))
+            return WriteResult(version=before, rows_written=0, skipped=True)
         rows = int((last["operationMetrics"] or {}).get("numOutputRows", 0))
         log.info("wrote %d rows to %s (version %d)", rows, ref, last["version"])
         return WriteResult(version=last["version"], rows_written=rows)

@@ -15,15 +15,16 @@ LINES = [
     ('{"id": "e", "text": "ok", "meta": "en"}',),
     ('{"id": "f", "text": "ok", "url": 42}',),
     ('{"id": {"nested": true}, "text": "ok"}',),
-    ('{"id": "g", "text": "bad \ufffd byte"}',),
+    ('{"id": "g", "text": "ok", "lang": "en", "tags": ["a", "b"], "meta": {"lang": "de"}}',),
     ('{"id": "h", "text": "' + "x" * 200 + '"}',),
     ('{"id": "i", "text": "dup", "text": "keys"}',),
+    ('{"id": "j", "text": "wide", "a": 1, "b": 2, "c": 3, "d": 4}',),
 ]
 
 
 def parse(spark):
     df = spark.createDataFrame(LINES, "value string")
-    return parse_json_records(df, fields=RecordFields(), max_record_chars=150)
+    return parse_json_records(df, fields=RecordFields(), max_record_chars=150, max_fields=5)
 
 
 def test_each_record_is_typed_or_flagged_with_a_named_rule(spark):
@@ -42,9 +43,10 @@ def test_each_record_is_typed_or_flagged_with_a_named_rule(spark):
             ("e", "ok", "wrong_type:meta"),
             ("f", "ok", "wrong_type:url"),
             ('{"nested":true}', "ok", "wrong_type:id"),
-            ("g", "bad \ufffd byte", "invalid_utf8"),
+            ("g", "ok", None),
             (None, None, "record_too_large"),
             (None, None, "malformed_json"),
+            ("j", "wide", "too_many_fields"),
         ],
         "id string, text string, _reject_rule string",
     )
@@ -52,8 +54,10 @@ def test_each_record_is_typed_or_flagged_with_a_named_rule(spark):
 
 
 def test_typed_columns_and_details(spark):
-    rows = {r["id"]: r for r in parse(spark).where("id in ('a', 'd', 'f')").collect()}
+    rows = {r["id"]: r for r in parse(spark).where("id in ('a', 'd', 'f', 'g', 'j')").collect()}
     assert rows["a"]["meta"] == {"lang": "en", "n": "3"}
+    assert rows["g"]["meta"] == {"lang": "de", "tags": '["a","b"]'}  # drifted fields kept; meta's own key wins
+    assert rows["j"]["_reject_detail"] == "6 fields > max_fields 5"
     assert rows["a"]["url"] == "https://x.example.com/1"
     assert rows["d"]["_reject_detail"] == "field 'text' is bigint, expected string"
     assert rows["f"]["_reject_detail"] == "field 'url' is bigint, expected string"
@@ -62,5 +66,13 @@ def test_typed_columns_and_details(spark):
 def test_field_names_come_from_config(spark):
     df = spark.createDataFrame([('{"key": "k1", "body": "the body", "link": "u"}',)], "value string")
     fields = RecordFields(id="key", text="body", url="link")
-    row = parse_json_records(df, fields=fields, max_record_chars=1000).first()
+    row = parse_json_records(df, fields=fields, max_record_chars=1000, max_fields=10).first()
     assert (row["id"], row["text"], row["url"], row["_reject_rule"]) == ("k1", "the body", "u", None)
+
+
+def test_reader_flags_are_kept(spark):
+    df = spark.createDataFrame(
+        [("{bad", "invalid_utf8", "byte 3")], "value string, _reject_rule string, _reject_detail string"
+    )
+    row = parse_json_records(df, fields=RecordFields(), max_record_chars=100, max_fields=10).first()
+    assert (row["_reject_rule"], row["_reject_detail"]) == ("invalid_utf8", "byte 3")

@@ -58,7 +58,7 @@ class StageContext:
         return self.lake.table(layer, self.pipeline)
 
     def schema(self, layer: str) -> TableSchema:
-        if layer in ("rejects", "runs"):
+        if layer in ("rejects", "runs", "ingest_files"):
             return load_schema(layer)
         return load_schema(f"{self.config.kind}/{_SCHEMA_OF_LAYER.get(layer, layer)}")
 
@@ -104,10 +104,14 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
-def write_rejects(ctx: StageContext, stage: str, rejected: DataFrame) -> tuple[WriteResult, dict[str, int]]:
-    """Replace this stage's rows in `rejects` with `rejected`; return the write and the count per rule.
+def write_rejects(
+    ctx: StageContext, stage: str, rejected: DataFrame, txn: tuple[str, int] | None = None
+) -> tuple[WriteResult, dict[str, int]]:
+    """Write a stage's rejects; return the write and the count per rule.
 
-    Requires: `rule`, `detail`; optional `doc_id`, `record`, `_file`, `_line` (null when absent).
+    Without `txn` the stage's rows in `rejects` are replaced (full-refresh stages); with `txn` they are
+    appended at most once (incremental stages). Requires: `rule`, `detail`; optional `doc_id`, `record`,
+    `_file`, `_line` (null when absent). Pass a persisted DataFrame: it is counted, then written.
     """
     schema = ctx.schema("rejects")
     present = set(rejected.columns)
@@ -122,12 +126,11 @@ def write_rejects(ctx: StageContext, stage: str, rejected: DataFrame) -> tuple[W
         F.lit(ctx.run_id).alias("_run_id"),
         F.lit(ctx.started_at).alias("_at"),
     )
+    by_rule = {row["rule"]: row["count"] for row in rejected.groupBy("rule").count().collect()}  # one row per rule
     ref = ctx.table("rejects")
-    written = ctx.lake.overwrite(ref, rows, schema, replace_where=f"stage = '{stage}'")
-    by_rule = (
-        ctx.lake.read(ref, written.version).where(F.col("stage") == stage).groupBy("rule").count().collect()
-    )  # one row per rule: a small aggregate
-    return written, {row["rule"]: row["count"] for row in by_rule}
+    if txn:
+        return ctx.lake.append(ref, rows, schema, txn=txn), by_rule
+    return ctx.lake.overwrite(ref, rows, schema, replace_where=f"stage = '{stage}'"), by_rule
 
 
 def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageResult]) -> StageResult:

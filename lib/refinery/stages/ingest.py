@@ -1,32 +1,43 @@
-"""Ingest: raw JSONL files -> bronze (typed, with lineage); untypeable records -> rejects."""
+"""Ingest: new raw files -> bronze (typed, with lineage); untypeable records -> rejects. Exactly once.
+
+Each run takes the files no earlier batch committed, logs them as a `planned` batch in
+`_refinery/ingest_files`, appends their records to bronze and rejects with Delta transaction ids
+(app id per pipeline, version = batch number), then logs the files `committed` with per-file counts.
+A run that died mid-way leaves a planned batch behind: the next run redoes exactly that batch, and
+Delta skips whichever append had already been committed.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime
+
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from refinery.io.lines import read_lines
+from refinery.config import SourceConfig
+from refinery.io.decode import CsvOptions
+from refinery.io.raw import list_files, read_records, relative_path
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.pii import redact_column
 from refinery.transforms.records import RecordFields, parse_json_records
-from refinery.transforms.rules import kept_rows, rejected_rows
+from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
 
 STAGE = "ingest"
 
 
-def add_lineage(df: DataFrame, *, run_id: str, ingested_at) -> DataFrame:
-    """Requires: `id`, `source`, `_file`, `_line`. Adds: `doc_id`, `_ingested_at`, `_run_id`; fills `source`.
+def add_lineage(df: DataFrame, *, run_id: str, ingested_at: datetime) -> DataFrame:
+    """Requires: `id`, `source`, `_source_name`, `_file`, `_line`. Adds: `doc_id`, `_ingested_at`, `_run_id`.
 
-    `doc_id` is the record's own id, else a hash of its file (relative to the raw root) and line, so it
-    is stable across reruns and lake moves. `source` defaults to the first component of the file path.
+    `doc_id` is the record's own id, else a hash of its file (relative to the raw root) and position, so
+    it is stable across reruns and lake moves. `source` defaults to the name of the configured source.
     """
-    position_id = F.substring(F.sha2(F.concat_ws(":", "_file", F.col("_line").cast("string")), 256), 1, 32)
-    default_source = F.regexp_extract("_file", r"^([^/.]+)", 1)
+    position = F.concat_ws(":", "_file", F.coalesce(F.col("_line").cast("string"), F.lit("file")))
     return df.withColumns(
         {
-            "doc_id": F.coalesce(F.nullif(F.trim("id"), F.lit("")), position_id),
-            "source": F.coalesce(F.nullif(F.trim("source"), F.lit("")), default_source),
+            "doc_id": F.coalesce(F.nullif(F.trim("id"), F.lit("")), F.substring(F.sha2(position, 256), 1, 32)),
+            "source": F.coalesce(F.nullif(F.trim("source"), F.lit("")), F.col("_source_name")),
             "_ingested_at": F.lit(ingested_at),
             "_run_id": F.lit(run_id),
         }
@@ -34,37 +45,194 @@ def add_lineage(df: DataFrame, *, run_id: str, ingested_at) -> DataFrame:
 
 
 def ingest(ctx: StageContext) -> StageResult:
-    """Read every raw file of the pipeline, type its records, and replace bronze and the ingest rejects."""
     cfg = ctx.config.ingest
-    raw_path = cfg.path or ctx.lake.raw_path(ctx.pipeline)
-    fields = RecordFields(
-        id=cfg.id_field, text=cfg.text_field, url=cfg.url_field, source=cfg.source_field, meta=cfg.meta_field
-    )
-    records = (
-        read_lines(ctx.spark, raw_path, glob=cfg.glob)
-        .transform(parse_json_records, fields=fields, max_record_chars=cfg.max_record_chars)
-        .transform(add_lineage, run_id=ctx.run_id, ingested_at=ctx.started_at)
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
+    raw_root = ctx.lake.raw_path(ctx.pipeline)
+    files_ref, files_schema = ctx.lake.table("ingest_files"), ctx.schema("ingest_files")
+    bronze_ref = ctx.table("bronze")
+    ctx.lake.ensure_table(bronze_ref, ctx.schema("bronze"))
+    ctx.lake.ensure_table(files_ref, files_schema)
+
+    batch, planned, resumed = _pending_batch(ctx)
+    if planned is None:
+        batch, planned = _plan_batch(ctx, raw_root)
+    if not planned:
+        return _nothing_new(ctx, raw_root)
+
+    records = _read_batch(ctx, planned, raw_root).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        rows_in = records.count()
-        files = records.select("_file").distinct().count()
-        bronze = ctx.lake.overwrite(ctx.table("bronze"), kept_rows(records), ctx.schema("bronze"))
+        per_file = _counts_per_file(records)
+        txn = (f"refinery-ingest-{ctx.pipeline}", batch)
+        bronze = ctx.lake.append(bronze_ref, kept_rows(records), ctx.schema("bronze"), txn=txn)
         quarantined = rejected_rows(records).withColumn(
             "record", redact_column(F.substring("value", 1, cfg.reject_record_chars))
         )
-        rejects, by_rule = write_rejects(ctx, STAGE, quarantined)
+        rejects, by_rule = write_rejects(ctx, STAGE, quarantined, txn=txn)
     finally:
         records.unpersist()
+
+    committed = [
+        {
+            **row,
+            "status": "committed",
+            "run_id": ctx.run_id,
+            "at": ctx.started_at,
+            **per_file.get(relative_path(row["path"], raw_root), {}),
+        }
+        for row in planned
+    ]
+    _log_files(ctx, [{"records": 0, "bronze_rows": 0, "rejected_rows": 0, **row} for row in committed])
+    rows_in = sum(row["records"] for row in per_file.values())
+    rows_out = sum(row["bronze_rows"] for row in per_file.values())
+    rows_rejected = rows_in - rows_out
+    for write, expected in ((bronze, rows_out), (rejects, rows_rejected)):
+        if not write.skipped and write.rows_written != expected:
+            raise RuntimeError(f"ingest batch {batch}: Delta wrote {write.rows_written} rows, expected {expected}")
     return StageResult(
         stage=STAGE,
-        input_table=raw_path,
+        input_table=raw_root,
         input_version=None,
-        output_table=str(ctx.table("bronze")),
-        output_version=bronze.version,
+        output_table=str(bronze_ref),
+        output_version=ctx.lake.version(bronze_ref),
         rows_in=rows_in,
-        rows_out=bronze.rows_written,
-        rows_rejected=rejects.rows_written,
+        rows_out=rows_out,
+        rows_rejected=rows_rejected,
         rejected_by_rule=by_rule,
-        metrics={"files": str(files)},
+        metrics={
+            "batch": str(batch),
+            "files": str(len(planned)),
+            "resumed": str(resumed).lower(),
+            **{f"files.{s.name}": str(sum(r["source"] == s.name for r in planned)) for s in cfg.sources},
+        },
+    )
+
+
+def _pending_batch(ctx: StageContext) -> tuple[int, list[dict] | None, bool]:
+    """The planned batch of a run that did not finish, if any: (batch, its file rows, True)."""
+    files = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)
+    done = files.where(F.col("status") == "committed").select("batch").distinct()
+    open_batches = files.where(F.col("status") == "planned").join(done, "batch", "left_anti")
+    first = open_batches.agg(F.min("batch").alias("batch")).first()["batch"]
+    if first is None:
+        return 0, None, False
+    rows = open_batches.where(F.col("batch") == first).select(*_PLAN_COLUMNS).orderBy("path").collect()
+    return first, [row.asDict() for row in rows], True
+
+
+_PLAN_COLUMNS = ("pipeline", "source", "path", "length", "modified_at", "batch")
+
+
+def _plan_batch(ctx: StageContext, raw_root: str) -> tuple[int, list[dict]]:
+    """List every source, keep files no batch committed, and log them as the next planned batch."""
+    cfg = ctx.config.ingest
+    files = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)
+    seen = files.where(F.col("status") == "committed").select("path")
+    listings = [
+        list_files(ctx.spark, _source_path(source, raw_root), glob=source.glob).withColumn("source", F.lit(source.name))
+        for source in cfg.sources
+    ]
+    listing = listings[0]
+    for other in listings[1:]:
+        listing = listing.unionByName(other)
+    new = (
+        listing.dropDuplicates(["path"])
+        .join(seen, "path", "left_anti")
+        .orderBy("path")
+        .limit(cfg.max_files_per_batch)
+        .collect()
+    )  # a file listing (paths and sizes), bounded by max_files_per_batch
+    if not new:
+        return 0, []
+    batch = (files.agg(F.max("batch").alias("b")).first()["b"] or 0) + 1
+    planned = [
+        {
+            "pipeline": ctx.pipeline,
+            "source": row["source"],
+            "path": row["path"],
+            "length": row["length"],
+            "modified_at": row["modificationTime"],
+            "batch": batch,
+        }
+        for row in new
+    ]
+    _log_files(ctx, [{**row, "status": "planned", "run_id": ctx.run_id, "at": ctx.started_at} for row in planned])
+    return batch, planned
+
+
+def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFrame:
+    """Typed records of the planned files of every source, with lineage and reject flags."""
+    cfg = ctx.config.ingest
+    parts = []
+    for source in cfg.sources:
+        paths = [row["path"] for row in planned if row["source"] == source.name]
+        if not paths:
+            continue
+        raw = read_records(ctx.spark, paths, root=raw_root, fmt=source.format, csv_options=_csv_options(source))
+        parts.append(
+            raw.transform(
+                parse_json_records,
+                fields=RecordFields(**asdict(source.fields)),
+                max_record_chars=cfg.max_record_chars,
+                max_fields=cfg.max_fields,
+            ).withColumn("_source_name", F.lit(source.name))
+        )
+    records = parts[0]
+    for part in parts[1:]:
+        records = records.unionByName(part)
+    return records.transform(add_lineage, run_id=ctx.run_id, ingested_at=ctx.started_at)
+
+
+def _counts_per_file(records: DataFrame) -> dict[str, dict[str, int]]:
+    """Records read and kept per file (one small row per file), keyed by `_file`."""
+    rows = (
+        records.groupBy("_file")
+        .agg(F.count("*").alias("records"), F.count_if(F.col(REJECT_RULE).isNull()).alias("bronze_rows"))
+        .collect()
+    )
+    return {
+        row["_file"]: {
+            "records": row["records"],
+            "bronze_rows": row["bronze_rows"],
+            "rejected_rows": row["records"] - row["bronze_rows"],
+        }
+        for row in rows
+    }
+
+
+def _log_files(ctx: StageContext, rows: list[dict]) -> None:
+    schema = ctx.schema("ingest_files")
+    values = [Row(**{name: row.get(name) for name in schema.column_names}) for row in rows]
+    ctx.lake.append(ctx.lake.table("ingest_files"), ctx.spark.createDataFrame(values, schema.struct), schema)
+
+
+def _nothing_new(ctx: StageContext, raw_root: str) -> StageResult:
+    bronze_ref = ctx.table("bronze")
+    return StageResult(
+        stage=STAGE,
+        input_table=raw_root,
+        input_version=None,
+        output_table=str(bronze_ref),
+        output_version=ctx.lake.version(bronze_ref),
+        rows_in=0,
+        rows_out=0,
+        rows_rejected=0,
+        metrics={"files": "0"},
+    )
+
+
+def _source_path(source: SourceConfig, raw_root: str) -> str:
+    if not source.path:
+        return raw_root
+    if "://" in source.path or source.path.startswith(("/", "dbfs:")):
+        return source.path
+    return f"{raw_root.rstrip('/')}/{source.path}"
+
+
+def _csv_options(source: SourceConfig) -> CsvOptions:
+    csv = source.csv
+    return CsvOptions(
+        header=csv.header,
+        delimiter=csv.delimiter,
+        quote=csv.quote,
+        escape=csv.escape,
+        column_names=tuple(csv.column_names),
     )

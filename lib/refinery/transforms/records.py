@@ -27,17 +27,19 @@ class RecordFields:
     meta: str = "meta"
 
 
-def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars: int) -> DataFrame:
-    """Parse JSON lines into typed columns and flag records that cannot be typed.
+def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars: int, max_fields: int) -> DataFrame:
+    """Parse JSON object strings into typed columns and flag records that cannot be typed.
 
-    Requires: `value` (one raw line). Adds: `id`, `text`, `url`, `source` (strings), `meta`
-    (map<string,string>) and the reject flags. Rules: `empty_line`, `record_too_large`,
-    `invalid_utf8`, `malformed_json`, `not_an_object`, `missing_field:<f>`, `wrong_type:<f>`.
-    Text must be a JSON string; id may be a string or an integer; url and source strings or null;
-    meta an object whose values are kept as strings.
+    Requires: `value` (one record as JSON text). Adds: `id`, `text`, `url`, `source` (strings), `meta`
+    (map<string,string>) and the reject flags (kept when a reader already flagged the record). Rules:
+    `empty_line`, `record_too_large`, `malformed_json`, `not_an_object`, `too_many_fields`,
+    `missing_field:<f>`, `wrong_type:<f>`. Text must be a JSON string; id a string or an integer; url
+    and source strings or null; meta an object. Fields beyond the five named ones (schema drift) are
+    kept in `meta` as strings (objects and arrays as JSON), unless meta already has that key.
     """
     parsed = df.withColumn("_json", F.when(F.length("value") <= max_record_chars, F.try_parse_json("value")))
-    types = {name: _json_type(fields_name) for name, fields_name in _field_names(fields).items()}
+    types = {name: _json_type(field_name) for name, field_name in _field_names(fields).items()}
+    all_fields = F.try_variant_get("_json", "$", "map<string,string>")
     rules = [
         Rule("empty_line", F.col("value").rlike(r"^\s*$"), F.lit("blank line")),
         Rule(
@@ -45,9 +47,13 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
             F.length("value") > max_record_chars,
             F.format_string(f"%d characters > max_record_chars {max_record_chars}", F.length("value")),
         ),
-        Rule("invalid_utf8", F.col("value").contains("\ufffd"), F.lit("line is not valid UTF-8")),
         Rule("malformed_json", F.col("_json").isNull(), F.lit("not valid JSON (or duplicate keys)")),
         Rule("not_an_object", ~F.ltrim("value").startswith("{"), F.lit("JSON value is not an object")),
+        Rule(
+            "too_many_fields",
+            F.size(all_fields) > max_fields,
+            F.format_string(f"%d fields > max_fields {max_fields}", F.size(all_fields)),
+        ),
         Rule(
             f"missing_field:{fields.text}",
             _is_absent(types["text"]),
@@ -65,10 +71,21 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
             "text": F.try_variant_get("_json", _path(fields.text), "string"),
             "url": F.try_variant_get("_json", _path(fields.url), "string"),
             "source": F.try_variant_get("_json", _path(fields.source), "string"),
-            "meta": F.try_variant_get("_json", _path(fields.meta), "map<string,string>"),
+            "meta": _meta_with_extra_fields(
+                F.try_variant_get("_json", _path(fields.meta), "map<string,string>"),
+                all_fields,
+                known=list(_field_names(fields).values()),
+            ),
         }
     )
     return typed.drop("_json")
+
+
+def _meta_with_extra_fields(meta: Column, all_fields: Column, *, known: list[str]) -> Column:
+    """`meta` plus every top-level field not in `known` (meta's own keys win)."""
+    given = F.coalesce(meta, F.create_map().cast("map<string,string>"))
+    extra = F.map_filter(all_fields, lambda k, _v: ~k.isin(*known) & ~F.array_contains(F.map_keys(given), k))
+    return F.when(F.coalesce(F.size(extra), F.lit(0)) <= 0, meta).otherwise(F.map_concat(given, extra))
 
 
 def _field_names(fields: RecordFields) -> dict[str, str]:

@@ -1,0 +1,139 @@
+"""Read raw files into records, distributed: one row per record with its file and position.
+
+Byte formats (jsonl, json, csv, text; optionally compressed) are read with Spark's `binaryFile`
+source and framed by `refinery.io.decode` inside `mapInArrow`, so a corrupt file becomes one
+`unreadable_file` reject instead of a failed job. Parquet is read by Spark's own reader, WARC by
+the `warc` Python data source. Every reader returns RAW_RECORD columns:
+`_file` (path relative to the source root), `_line` (position), `value` (the record as a JSON
+object string), `_reject_rule`, `_reject_detail` (set when the record is already known to be bad).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from refinery.errors import InputNotFoundError
+from refinery.io.decode import CsvOptions, file_records
+
+RAW_RECORD_SCHEMA = "_file string, _line bigint, value string, _reject_rule string, _reject_detail string"
+BYTE_FORMATS = ("jsonl", "json", "csv", "text")
+_BATCH_ROWS = 4096
+
+
+class RawPathError(InputNotFoundError):
+    """The raw input path is missing or unreadable."""
+
+
+def check_raw_path(path: str) -> None:
+    """Fail with one clear line when a local raw path does not exist (remote paths are checked by Spark)."""
+    if "://" in path and not path.startswith("file:"):
+        return
+    local = Path(path.removeprefix("file:"))
+    if not local.exists():
+        raise RawPathError(f"raw path {path} does not exist; run `make run` to seed the sample or set the source path")
+
+
+def list_files(spark: SparkSession, path: str, *, glob: str) -> DataFrame:
+    """Files under `path` (recursively) whose name matches `glob`: `path`, `length`, `modificationTime`.
+
+    Only metadata is read: the `binaryFile` source skips file contents that are not selected.
+    Spark lists no 0-byte files; they hold no records, so nothing is lost by not logging them.
+    """
+    check_raw_path(path)
+    return (
+        spark.read.format("binaryFile")
+        .option("pathGlobFilter", glob)
+        .option("recursiveFileLookup", True)
+        .load(path)
+        .select("path", "length", "modificationTime")
+    )
+
+
+def read_records(
+    spark: SparkSession,
+    files: Sequence[str],
+    *,
+    root: str,
+    fmt: str,
+    csv_options: CsvOptions | None = None,
+) -> DataFrame:
+    """Records of the given files (full paths as listed by `list_files`) in RAW_RECORD columns."""
+    if not files:
+        return spark.createDataFrame([], RAW_RECORD_SCHEMA)
+    if fmt == "parquet":
+        return _parquet_records(spark, files, root)
+    if fmt not in BYTE_FORMATS:
+        raise ValueError(f"unknown raw format '{fmt}' (known: {', '.join((*BYTE_FORMATS, 'parquet'))})")
+    contents = spark.read.format("binaryFile").load(list(files)).select("path", "content")
+    return contents.mapInArrow(_frame_records(fmt, root, csv_options), RAW_RECORD_SCHEMA)
+
+
+def relative_path(path: str, root: str) -> str:
+    """`path` relative to `root` ('file:/lake/raw/p/a/b.jsonl', '/lake/raw/p' -> 'a/b.jsonl')."""
+    marker = root.removeprefix("file:").rstrip("/") + "/"
+    at = path.find(marker)
+    return path[at + len(marker) :] if at >= 0 else path
+
+
+def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
+    """A mapInArrow function: binaryFile batches (path, content) -> RAW_RECORD batches."""
+
+    def frame(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        columns: dict[str, list] = {name: [] for name in ("_file", "_line", "value", "_reject_rule", "_reject_detail")}
+        for batch in batches:
+            for path, content in zip(
+                batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True
+            ):
+                name = relative_path(path, root)
+                for record in file_records(name, content or b"", fmt, csv_options):
+                    columns["_file"].append(name)
+                    columns["_line"].append(record.position)
+                    columns["value"].append(record.value)
+                    columns["_reject_rule"].append(record.rule)
+                    columns["_reject_detail"].append(record.detail)
+                    if len(columns["_file"]) >= _BATCH_ROWS:
+                        yield _to_batch(columns)
+        if columns["_file"]:
+            yield _to_batch(columns)
+
+    return frame
+
+
+def _to_batch(columns: dict[str, list]) -> pa.RecordBatch:
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "_file": pa.array(columns["_file"], pa.string()),
+            "_line": pa.array(columns["_line"], pa.int64()),
+            "value": pa.array(columns["value"], pa.string()),
+            "_reject_rule": pa.array(columns["_reject_rule"], pa.string()),
+            "_reject_detail": pa.array(columns["_reject_detail"], pa.string()),
+        }
+    )
+    for values in columns.values():
+        values.clear()
+    return batch
+
+
+def _parquet_records(spark: SparkSession, files: Sequence[str], root: str) -> DataFrame:
+    """Parquet rows as JSON objects (types preserved, so type checks apply); position = row index + 1."""
+    df = spark.read.parquet(*files)
+    data_columns = [c for c in df.columns if not c.startswith("_metadata")]
+    return df.select(
+        _relative_path_column(F.col("_metadata.file_path"), root).alias("_file"),
+        (F.col("_metadata.row_index") + 1).alias("_line"),
+        F.to_json(F.struct(*data_columns)).alias("value"),
+        F.lit(None).cast("string").alias("_reject_rule"),
+        F.lit(None).cast("string").alias("_reject_detail"),
+    )
+
+
+def _relative_path_column(path: Column, root: str) -> Column:
+    """The Column version of `relative_path`."""
+    marker = root.removeprefix("file:").rstrip("/") + "/"
+    start = F.instr(path, marker)
+    return F.when(start > 0, path.substr(start + F.lit(len(marker)), F.lit(1 << 30))).otherwise(path)

@@ -1,0 +1,80 @@
+import bz2
+import gzip
+import json
+import lzma
+
+import pytest
+import zstandard
+
+from refinery.io.decode import CsvOptions, RawRecord, decompress, file_records, split_lines
+
+
+@pytest.mark.parametrize(
+    ("name", "compress"),
+    [
+        ("a.jsonl.gz", gzip.compress),
+        ("a.jsonl.bz2", bz2.compress),
+        ("a.jsonl.xz", lzma.compress),
+        ("a.jsonl.zst", lambda b: zstandard.ZstdCompressor().compress(b)),
+        ("a.jsonl", lambda b: b),
+    ],
+)
+def test_decompress_by_suffix(name, compress):
+    assert decompress(name, compress(b'{"text": "x"}\n')) == b'{"text": "x"}\n'
+
+
+def test_zero_byte_and_truncated_gzip():
+    assert list(file_records("empty.jsonl.gz", b"", "jsonl")) == []
+    truncated = gzip.compress(b'{"text": "hello"}\n' * 100)[:-20]
+    [record] = file_records("cut.jsonl.gz", truncated, "jsonl")
+    assert record.rule == "unreadable_file" and record.detail.startswith("cannot decompress")
+    [garbage] = file_records("not-gzip.jsonl.gz", b"plain text", "jsonl")
+    assert garbage.rule == "unreadable_file"
+
+
+def test_split_lines_positions_and_endings():
+    assert list(split_lines(b"a\r\nb\n\nc")) == [(1, b"a"), (2, b"b"), (3, b""), (4, b"c")]
+    assert list(split_lines(b"a\n")) == [(1, b"a")]
+    assert list(split_lines(b"")) == []
+    assert list(split_lines(b"\n")) == [(1, b"")]
+
+
+def test_jsonl_invalid_utf8_is_flagged_per_line():
+    records = list(file_records("a.jsonl", b'{"text": "ok"}\n{"text": "bad \xff byte"}\n', "jsonl"))
+    assert records[0] == RawRecord(1, '{"text": "ok"}')
+    assert (records[1].position, records[1].rule) == (2, "invalid_utf8")
+    assert "\ufffd" in records[1].value
+
+
+def test_json_arrays_objects_and_errors():
+    array = json.dumps([{"text": "a"}, {"text": "b"}]).encode()
+    assert [r.position for r in file_records("a.json", array, "json")] == [1, 2]
+    assert [r.value for r in file_records("o.json", b'{"text": "one"}', "json")] == ['{"text": "one"}']
+    [bad] = file_records("b.json", b'[{"text": "a"},', "json")
+    assert bad.rule == "malformed_json" and bad.detail.startswith("line 1 column")
+    assert list(file_records("e.json", b"  \n", "json")) == []
+
+
+def test_csv_rows_quoting_ragged_and_blank():
+    data = b'id,text\n1,"hello, world"\n2,"two\nlines"\n3,too,many\n\n4,last\n'
+    records = list(file_records("a.csv", data, "csv", CsvOptions()))
+    assert records == [
+        RawRecord(2, '{"id": "1", "text": "hello, world"}'),
+        RawRecord(3, '{"id": "2", "text": "two\\nlines"}'),
+        RawRecord(5, "3,too,many", "ragged_row", "3 fields, header has 2"),
+        RawRecord(6, "", "empty_line", "blank line"),
+        RawRecord(7, '{"id": "4", "text": "last"}'),
+    ]
+
+
+def test_csv_without_header_and_other_delimiter():
+    options = CsvOptions(header=False, delimiter=";", column_names=("id", "text"))
+    assert [r.value for r in file_records("a.csv", b"1;x\n", "csv", options)] == ['{"id": "1", "text": "x"}']
+    unnamed = CsvOptions(header=False)
+    assert [r.value for r in file_records("a.csv", b"1,x\n", "csv", unnamed)] == ['{"_c0": "1", "_c1": "x"}']
+
+
+def test_text_documents():
+    assert list(file_records("a.txt", b"whole\nfile", "text")) == [RawRecord(1, '{"text": "whole\\nfile"}')]
+    assert list(file_records("e.txt", b"", "text")) == []
+    assert next(iter(file_records("b.txt", b"\xff", "text"))).rule == "invalid_utf8"

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from refinery.stages import curate, dedup, ingest, publish
 from refinery.stages.base import StageContext, StageResult, execute
-from refinery.stages.curate import curate
-from refinery.stages.dedup import dedup
-from refinery.stages.ingest import ingest
-from refinery.stages.publish import publish
 
 STAGES: dict[str, Callable[[StageContext], StageResult]] = {
-    "ingest": ingest,
-    "curate": curate,
-    "dedup": dedup,
-    "publish": publish,
+    "ingest": ingest.run,
+    "curate": curate.run,
+    "dedup": dedup.run,
+    "publish": publish.run,
 }
 
 

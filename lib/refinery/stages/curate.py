@@ -13,7 +13,8 @@ from refinery.transforms.text import add_declared_language, add_text_signals, fl
 STAGE = "curate"
 
 
-def curate(ctx: StageContext) -> StageResult:
+def run(ctx: StageContext) -> StageResult:
+    """Curate the latest bronze version into silver (full refresh)."""
     cfg = ctx.config.curate
     bronze_ref, bronze_version, bronze = ctx.read_input("bronze")
     pii_actions = {"email": cfg.pii.email, "phone": cfg.pii.phone}

@@ -11,7 +11,8 @@ from refinery.transforms.rules import flag_rejects, kept_rows, rejected_rows
 STAGE = "dedup"
 
 
-def dedup(ctx: StageContext) -> StageResult:
+def run(ctx: StageContext) -> StageResult:
+    """Deduplicate the latest silver version into silver_dedup (full refresh)."""
     silver_ref, silver_version, silver = ctx.read_input("silver")
     flagged = (silver.transform(flag_exact_duplicates) if ctx.config.dedup.exact else flag_rejects(silver, [])).persist(
         StorageLevel.MEMORY_AND_DISK

@@ -44,7 +44,8 @@ def add_lineage(df: DataFrame, *, run_id: str, ingested_at: datetime) -> DataFra
     )
 
 
-def ingest(ctx: StageContext) -> StageResult:
+def run(ctx: StageContext) -> StageResult:
+    """Ingest the raw files no earlier batch committed."""
     cfg = ctx.config.ingest
     raw_root = ctx.lake.raw_path(ctx.pipeline)
     files_ref, files_schema = ctx.lake.table("ingest_files"), ctx.schema("ingest_files")

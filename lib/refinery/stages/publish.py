@@ -10,7 +10,8 @@ from refinery.transforms.split import add_token_count, assign_shard, assign_spli
 STAGE = "publish"
 
 
-def publish(ctx: StageContext) -> StageResult:
+def run(ctx: StageContext) -> StageResult:
+    """Publish the latest silver_dedup version into gold (full refresh)."""
     cfg = ctx.config.publish
     input_ref, input_version, docs = ctx.read_input("silver_dedup")
     gold = (

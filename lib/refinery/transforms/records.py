@@ -82,10 +82,15 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
 
 
 def _meta_with_extra_fields(meta: Column, all_fields: Column, *, known: list[str]) -> Column:
-    """`meta` plus every top-level field not in `known` (meta's own keys win)."""
+    """`meta` plus every top-level field not in `known` (meta's own keys win).
+
+    The lambdas reference only their own arguments: an outer column inside a lambda is re-evaluated per
+    map entry, which re-parses the whole record each time (quadratic on a record with 100k fields).
+    """
+    extra = F.map_filter(all_fields, lambda key, _value: ~key.isin(*known))
     given = F.coalesce(meta, F.create_map().cast("map<string,string>"))
-    extra = F.map_filter(all_fields, lambda k, _v: ~k.isin(*known) & ~F.array_contains(F.map_keys(given), k))
-    return F.when(F.coalesce(F.size(extra), F.lit(0)) <= 0, meta).otherwise(F.map_concat(given, extra))
+    merged = F.map_zip_with(given, extra, lambda _key, own, drifted: F.coalesce(own, drifted))
+    return F.when(F.coalesce(F.size(extra), F.lit(0)) <= 0, meta).otherwise(merged)
 
 
 def _field_names(fields: RecordFields) -> dict[str, str]:

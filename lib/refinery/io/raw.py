@@ -10,6 +10,7 @@ object string), `_reject_rule`, `_reject_detail` (set when the record is already
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -67,8 +68,10 @@ def read_records(
         return spark.createDataFrame([], RAW_RECORD_SCHEMA)
     if fmt == "parquet":
         return _parquet_records(spark, files, root)
+    if fmt == "warc":
+        return _warc_records(spark, files, root)
     if fmt not in BYTE_FORMATS:
-        raise ValueError(f"unknown raw format '{fmt}' (known: {', '.join((*BYTE_FORMATS, 'parquet'))})")
+        raise ValueError(f"unknown raw format '{fmt}' (known: {', '.join((*BYTE_FORMATS, 'parquet', 'warc'))})")
     contents = spark.read.format("binaryFile").load(list(files)).select("path", "content")
     return contents.mapInArrow(_frame_records(fmt, root, csv_options), RAW_RECORD_SCHEMA)
 
@@ -129,6 +132,34 @@ def _parquet_records(spark: SparkSession, files: Sequence[str], root: str) -> Da
         F.to_json(F.struct(*data_columns)).alias("value"),
         F.lit(None).cast("string").alias("_reject_rule"),
         F.lit(None).cast("string").alias("_reject_detail"),
+    )
+
+
+def _warc_records(spark: SparkSession, files: Sequence[str], root: str) -> DataFrame:
+    """WARC response records as `{"id", "text", "url", "meta"}` objects; position = the record's byte offset."""
+    from refinery.io.warc import WarcDataSource
+
+    spark.dataSource.register(WarcDataSource)
+    warc = spark.read.format("warc").option("paths", json.dumps(list(files))).load()
+    meta = F.map_filter(
+        F.create_map(
+            F.lit("warc_date"),
+            F.col("warc_date"),
+            F.lit("content_type"),
+            F.col("content_type"),
+            F.lit("http_status"),
+            F.col("http_status").cast("string"),
+        ),
+        lambda _key, value: value.isNotNull(),
+    )
+    record = F.struct(F.col("record_id").alias("id"), F.col("payload").alias("text"), F.col("url"), meta.alias("meta"))
+    failed = F.col("error").isNotNull()
+    return warc.select(
+        _relative_path_column(F.col("path"), root).alias("_file"),
+        F.col("offset").alias("_line"),
+        F.when(~failed, F.to_json(record)).alias("value"),
+        F.when(failed, F.lit("unreadable_file")).alias("_reject_rule"),
+        F.col("error").alias("_reject_detail"),
     )
 
 

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", parents=[common], help="run ingest, curate, dedup and publish")
     for stage in STAGE_COMMANDS:
         commands.add_parser(stage, parents=[common], help=f"run the {stage} stage only")
+    stream = commands.add_parser("stream", parents=[common], help="raw -> bronze -> silver continuously")
+    stream.add_argument("--once", action="store_true", help="process what is there now, then exit")
     commands.add_parser("conf", parents=[common], help="print the resolved config (secrets masked)")
     return parser
 
@@ -61,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "conf":
             print(yaml.safe_dump(masked(config), sort_keys=False), end="")
             return EXIT_OK
+        if args.command == "stream":
+            return _run(config, [], stream_once=args.once)
         return _run(config, list(STAGE_COMMANDS) if args.command == "run" else [args.command])
     except (ConfigError, UsageError) as exc:
         print(f"refinery: error: {exc}", file=sys.stderr)
@@ -74,7 +78,8 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
-def _run(config: Config, stage_names: list[str]) -> int:
+def _run(config: Config, stage_names: list[str], stream_once: bool | None = None) -> int:
+    """Run stages (or, with `stream_once` set, the stream) and print the summary."""
     from refinery.errors import InputNotFoundError
     from refinery.lake import Lake
     from refinery.session import get_session
@@ -84,9 +89,10 @@ def _run(config: Config, stage_names: list[str]) -> int:
     clock = time.perf_counter()
     spark = get_session(config.spark)
     ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
-    print(f"refinery {' '.join(stage_names)} · pipeline {config.pipeline} · env {config.env} · run {ctx.run_id}")
+    command = " ".join(stage_names) or "stream"
+    print(f"refinery {command} · pipeline {config.pipeline} · env {config.env} · run {ctx.run_id}")
     try:
-        results = run_stages(ctx, stage_names)
+        results = run_stages(ctx, stage_names) if stream_once is None else _stream(ctx, once=stream_once)
     except InputNotFoundError as exc:
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -95,6 +101,28 @@ def _run(config: Config, stage_names: list[str]) -> int:
         return EXIT_FAILED
     print(format_summary(results, time.perf_counter() - clock))
     return EXIT_OK
+
+
+def _stream(ctx, *, once: bool):
+    """Run `refinery stream` until SIGINT/SIGTERM (or one cycle with --once), stopping at a batch boundary."""
+    import signal
+    import threading
+
+    from refinery.stages.base import StageContext
+    from refinery.stages.stream import run_stream
+
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        log.warning("received %s: stopping after the current micro-batch", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return run_stream(lambda: StageContext(spark=ctx.spark, config=ctx.config, lake=ctx.lake), once=once, stop=stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def format_summary(results, total_seconds: float) -> str:

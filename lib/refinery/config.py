@@ -163,6 +163,18 @@ class PublishConfig:
 
 
 @dataclass(frozen=True)
+class StreamConfig:
+    """`refinery stream`: raw -> bronze -> silver in micro-batches every `trigger_seconds`."""
+
+    trigger_seconds: int = 60
+    max_files_per_trigger: int = 1000
+
+    def __post_init__(self) -> None:
+        _require_positive("stream.trigger_seconds", self.trigger_seconds)
+        _require_positive("stream.max_files_per_trigger", self.max_files_per_trigger)
+
+
+@dataclass(frozen=True)
 class Config:
     """The resolved configuration of one pipeline in one environment."""
 
@@ -175,6 +187,7 @@ class Config:
     curate: CurateConfig = field(default_factory=CurateConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -182,7 +195,7 @@ class Config:
     @property
     def config_hash(self) -> str:
         """Hash of everything that decides the output rows (not where they are written or how Spark runs)."""
-        relevant = {k: v for k, v in self.to_dict().items() if k not in ("env", "lake", "spark")}
+        relevant = {k: v for k, v in self.to_dict().items() if k not in ("env", "lake", "spark", "stream")}
         canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -68,6 +68,9 @@ class Lake:
     def raw_path(self, pipeline: str) -> str:
         return self._path("raw", pipeline)
 
+    def checkpoint_path(self, pipeline: str, name: str) -> str:
+        return self._path("_checkpoints", pipeline, name)
+
     @property
     def _namespace(self) -> str:
         return f"{self.config.catalog}.{self.config.schema}"
@@ -124,6 +127,18 @@ class Lake:
         an already committed (app id, version) writes nothing and returns `skipped=True`."""
         options = {"txnAppId": txn[0], "txnVersion": txn[1]} if txn else {}
         return self._write(ref, df, schema, mode="append", options=options)
+
+    def insert_new(self, ref: TableRef, df: DataFrame, schema: TableSchema, *, key: str) -> WriteResult:
+        """MERGE `df` into the table, inserting rows whose `key` is not there yet. Idempotent by construction."""
+        self.ensure_table(ref, schema)
+        target = self.delta_table(ref).alias("target")
+        target.merge(
+            schema.conform(df).alias("source"), f"target.{key} = source.{key}"
+        ).whenNotMatchedInsertAll().execute()
+        last = self.delta_table(ref).history(1).select("version", "operationMetrics").first()
+        rows = int((last["operationMetrics"] or {}).get("numTargetRowsInserted", 0))
+        log.info("merged %d new rows into %s (version %d)", rows, ref, last["version"])
+        return WriteResult(version=last["version"], rows_written=rows)
 
     def _write(self, ref: TableRef, df: DataFrame, schema: TableSchema, mode: str, options: dict) -> WriteResult:
         self.ensure_table(ref, schema)

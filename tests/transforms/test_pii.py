@@ -1,8 +1,8 @@
 import pytest
 from chispa import assert_df_equality
-from pyspark.sql import functions as F
 
 from refinery.transforms.pii import redact_pii, redact_text
+from tests.helpers import comparable
 
 POSITIVE = [
     ("Mail anna.schmidt@mail0.example.com today", "Mail <EMAIL> today", {"email": 1, "phone": 0}),
@@ -30,12 +30,7 @@ def test_redacts_and_counts_by_kind(spark):
         + [(f"n{i}", text, {"email": 0, "phone": 0}) for i, text in enumerate(NEGATIVE)],
         "doc_id string, text string, pii map<string,int>",
     )
-    assert_df_equality(sortable(actual), sortable(expected), ignore_row_order=True, ignore_nullable=True)
-
-
-def sortable(df):
-    """Maps cannot be sorted or hashed by Spark; compare their sorted entries instead."""
-    return df.withColumn("pii", F.array_sort(F.map_entries("pii")))
+    assert_df_equality(comparable(actual), comparable(expected), ignore_row_order=True, ignore_nullable=True)
 
 
 def test_actions_keep_and_drop(spark):

@@ -139,6 +139,21 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
     started = datetime.now(UTC)
     clock = time.perf_counter()
     log.info("%s: started (run %s)", stage, ctx.run_id)
+
+    def record(status: str, **fields) -> None:
+        ledger.record(
+            LedgerEntry(
+                run_id=ctx.run_id,
+                pipeline=ctx.pipeline,
+                stage=stage,
+                status=status,
+                started_at=started,
+                ended_at=datetime.now(UTC),
+                config_hash=ctx.config.config_hash,
+                **fields,
+            )
+        )
+
     try:
         result = body(ctx)
         result.check_reconciles()
@@ -146,41 +161,22 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
         raise  # bad usage, not a broken stage: nothing ran, nothing to ledger
     except Exception as exc:
         error = describe_error(exc)
-        ledger.record(
-            LedgerEntry(
-                run_id=ctx.run_id,
-                pipeline=ctx.pipeline,
-                stage=stage,
-                status="failed",
-                started_at=started,
-                ended_at=datetime.now(UTC),
-                config_hash=ctx.config.config_hash,
-                error=error,
-            )
-        )
+        record("failed", error=error)
         raise StageFailed(stage, error) from exc
     result.seconds = time.perf_counter() - clock
     metrics = {f"rejected.{rule}": str(n) for rule, n in sorted(result.rejected_by_rule.items())}
     metrics.update(result.metrics)
     metrics["seconds"] = f"{result.seconds:.2f}"
-    ledger.record(
-        LedgerEntry(
-            run_id=ctx.run_id,
-            pipeline=ctx.pipeline,
-            stage=stage,
-            status="ok",
-            started_at=started,
-            ended_at=datetime.now(UTC),
-            config_hash=ctx.config.config_hash,
-            input_table=result.input_table,
-            input_version=result.input_version,
-            output_table=result.output_table,
-            output_version=result.output_version,
-            rows_in=result.rows_in,
-            rows_out=result.rows_out,
-            rows_rejected=result.rows_rejected,
-            metrics=metrics,
-        )
+    record(
+        "ok",
+        input_table=result.input_table,
+        input_version=result.input_version,
+        output_table=result.output_table,
+        output_version=result.output_version,
+        rows_in=result.rows_in,
+        rows_out=result.rows_out,
+        rows_rejected=result.rows_rejected,
+        metrics=metrics,
     )
     log.info("%s: done in %.1fs", stage, result.seconds)
     return result

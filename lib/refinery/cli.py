@@ -20,10 +20,6 @@ STAGE_COMMANDS = ("ingest", "curate", "dedup", "publish")
 log = logging.getLogger("refinery")
 
 
-class UsageError(Exception):
-    """Bad command-line usage, config or input location: exit 2 with one line."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--pipeline", default="web_text", help="pipeline name (conf/pipelines/<name>.yaml)")
@@ -66,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stream":
             return _run(config, [], stream_once=args.once)
         return _run(config, list(STAGE_COMMANDS) if args.command == "run" else [args.command])
-    except (ConfigError, UsageError) as exc:
+    except ConfigError as exc:
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -135,10 +135,9 @@ class Lake:
         target.merge(
             schema.conform(df).alias("source"), f"target.{key} = source.{key}"
         ).whenNotMatchedInsertAll().execute()
-        last = self.delta_table(ref).history(1).select("version", "operationMetrics").first()
-        rows = int((last["operationMetrics"] or {}).get("numTargetRowsInserted", 0))
-        log.info("merged %d new rows into %s (version %d)", rows, ref, last["version"])
-        return WriteResult(version=last["version"], rows_written=rows)
+        merged = self._last_commit(ref, rows_metric="numTargetRowsInserted")
+        log.info("merged %d new rows into %s (version %d)", merged.rows_written, ref, merged.version)
+        return merged
 
     def _write(self, ref: TableRef, df: DataFrame, schema: TableSchema, mode: str, options: dict) -> WriteResult:
         self.ensure_table(ref, schema)
@@ -151,10 +150,15 @@ class Lake:
             writer.saveAsTable(ref.name)
         else:
             writer.save(ref.path)
-        last = self.delta_table(ref).history(1).select("version", "operationMetrics").first()
-        if last["version"] == before:
+        written = self._last_commit(ref, rows_metric="numOutputRows")
+        if written.version == before:
             log.info("skipped a write to %s: transaction %s already committed", ref, options.get("txnVersion"))
             return WriteResult(version=before, rows_written=0, skipped=True)
-        rows = int((last["operationMetrics"] or {}).get("numOutputRows", 0))
-        log.info("wrote %d rows to %s (version %d)", rows, ref, last["version"])
+        log.info("wrote %d rows to %s (version %d)", written.rows_written, ref, written.version)
+        return written
+
+    def _last_commit(self, ref: TableRef, *, rows_metric: str) -> WriteResult:
+        """The table's latest commit: its version and the rows it wrote, per the operation's `rows_metric`."""
+        last = self.delta_table(ref).history(1).select("version", "operationMetrics").first()
+        rows = int((last["operationMetrics"] or {}).get(rows_metric, 0))
         return WriteResult(version=last["version"], rows_written=rows)

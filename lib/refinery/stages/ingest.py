@@ -53,9 +53,10 @@ def run(ctx: StageContext) -> StageResult:
     ctx.lake.ensure_table(bronze_ref, ctx.schema("bronze"))
     ctx.lake.ensure_table(files_ref, files_schema)
 
-    batch, planned, resumed = _pending_batch(ctx)
+    logged = ctx.lake.read(files_ref).where(F.col("pipeline") == ctx.pipeline)
+    batch, planned, resumed = _pending_batch(logged)
     if planned is None:
-        batch, planned = _plan_batch(ctx, raw_root)
+        batch, planned = _plan_batch(ctx, logged, raw_root)
     if not planned:
         return _nothing_new(ctx, raw_root)
 
@@ -107,9 +108,8 @@ def run(ctx: StageContext) -> StageResult:
     )
 
 
-def _pending_batch(ctx: StageContext) -> tuple[int, list[dict] | None, bool]:
+def _pending_batch(files: DataFrame) -> tuple[int, list[dict] | None, bool]:
     """The planned batch of a run that did not finish, if any: (batch, its file rows, True)."""
-    files = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)
     done = files.where(F.col("status") == "committed").select("batch").distinct()
     open_batches = files.where(F.col("status") == "planned").join(done, "batch", "left_anti")
     first = open_batches.agg(F.min("batch").alias("batch")).first()["batch"]
@@ -122,10 +122,9 @@ def _pending_batch(ctx: StageContext) -> tuple[int, list[dict] | None, bool]:
 _PLAN_COLUMNS = ("pipeline", "source", "path", "length", "modified_at", "batch")
 
 
-def _plan_batch(ctx: StageContext, raw_root: str) -> tuple[int, list[dict]]:
-    """List every source, keep files no batch committed, and log them as the next planned batch."""
+def _plan_batch(ctx: StageContext, files: DataFrame, raw_root: str) -> tuple[int, list[dict]]:
+    """List every source, keep files no batch committed (per the file log `files`), log them as the next batch."""
     cfg = ctx.config.ingest
-    files = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)
     seen = files.where(F.col("status") == "committed").select("path")
     listings = [
         list_files(ctx.spark, _source_path(source, raw_root), glob=source.glob).withColumn("source", F.lit(source.name))

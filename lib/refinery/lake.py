@@ -49,6 +49,7 @@ class Lake:
     def __init__(self, spark: SparkSession, config: LakeConfig):
         self.spark = spark
         self.config = config
+        self._ensured: set[TableRef] = set()  # tables this Lake created or found, so each is checked once
 
     # ----------------------------------------------------------------- addressing
 
@@ -106,13 +107,16 @@ class Lake:
     # ----------------------------------------------------------------- writing
 
     def ensure_table(self, ref: TableRef, schema: TableSchema) -> None:
-        """Create the table from its declared schema when it does not exist yet."""
+        """Create the table from its declared schema when it does not exist yet (checked once per Lake)."""
+        if ref in self._ensured:
+            return
         builder = DeltaTable.createIfNotExists(self.spark)
         builder = builder.tableName(ref.name) if ref.name else builder.location(ref.path)
         builder = builder.addColumns(schema.struct)
         if schema.partition_by:
             builder = builder.partitionedBy(*schema.partition_by)
         builder.execute()
+        self._ensured.add(ref)
 
     def overwrite(
         self, ref: TableRef, df: DataFrame, schema: TableSchema, replace_where: str | None = None
@@ -141,7 +145,8 @@ class Lake:
 
     def _write(self, ref: TableRef, df: DataFrame, schema: TableSchema, mode: str, options: dict) -> WriteResult:
         self.ensure_table(ref, schema)
-        before = self.version(ref)
+        idempotent = "txnVersion" in options
+        before = self.version(ref) if idempotent else None
         writer = schema.conform(df).write.format("delta").mode(mode)
         for key, value in options.items():
             if value is not None:
@@ -151,7 +156,7 @@ class Lake:
         else:
             writer.save(ref.path)
         written = self._last_commit(ref, rows_metric="numOutputRows")
-        if written.version == before:
+        if idempotent and written.version == before:
             log.info("skipped a write to %s: transaction %s already committed", ref, options.get("txnVersion"))
             return WriteResult(version=before, rows_written=0, skipped=True)
         log.info("wrote %d rows to %s (version %d)", written.rows_written, ref, written.version)

@@ -105,13 +105,18 @@ def new_run_id() -> str:
 
 
 def write_rejects(
-    ctx: StageContext, stage: str, rejected: DataFrame, txn: tuple[str, int] | None = None
+    ctx: StageContext,
+    stage: str,
+    rejected: DataFrame,
+    txn: tuple[str, int] | None = None,
+    counts: dict[str, int] | None = None,
 ) -> tuple[WriteResult, dict[str, int]]:
     """Write a stage's rejects; return the write and the count per rule.
 
     Without `txn` the stage's rows in `rejects` are replaced (full-refresh stages); with `txn` they are
     appended at most once (incremental stages). Requires: `rule`, `detail`; optional `doc_id`, `record`,
-    `_file`, `_line` (null when absent). Pass a persisted DataFrame: it is counted, then written.
+    `_file`, `_line` (null when absent). Pass a persisted DataFrame: it is counted (unless the caller
+    already did and passes `counts` per rule), then written.
     """
     schema = ctx.schema("rejects")
     present = set(rejected.columns)
@@ -126,7 +131,11 @@ def write_rejects(
         F.lit(ctx.run_id).alias("_run_id"),
         F.lit(ctx.started_at).alias("_at"),
     )
-    by_rule = {row["rule"]: row["count"] for row in rejected.groupBy("rule").count().collect()}  # one row per rule
+    by_rule = (
+        counts
+        if counts is not None
+        else {row["rule"]: row["count"] for row in rejected.groupBy("rule").count().collect()}  # one row per rule
+    )
     ref = ctx.table("rejects")
     if txn:
         return ctx.lake.append(ref, rows, schema, txn=txn), by_rule

@@ -54,21 +54,33 @@ def run(ctx: StageContext) -> StageResult:
     ctx.lake.ensure_table(files_ref, files_schema)
 
     logged = ctx.lake.read(files_ref).where(F.col("pipeline") == ctx.pipeline)
-    batch, planned, resumed = _pending_batch(logged)
-    if planned is None:
-        batch, planned = _plan_batch(ctx, logged, raw_root)
+    batches = _batches(logged)
+    open_batches = sorted(number for number, committed in batches.items() if not committed)
+    resumed = bool(open_batches)
+    if resumed:
+        batch, planned = open_batches[0], _planned_files(logged, open_batches[0])
+    else:
+        batch, planned = _plan_batch(ctx, logged, raw_root, batch=max(batches, default=0) + 1)
     if not planned:
         return _nothing_new(ctx, raw_root)
 
-    records = _read_batch(ctx, planned, raw_root).persist(StorageLevel.MEMORY_AND_DISK)
+    records = _read_batch(ctx, planned, raw_root)
+    # The raw record is needed only for rejects; caching it for kept rows would double the cache.
+    records = records.withColumn("value", F.when(F.col(REJECT_RULE).isNotNull(), F.col("value")))
+    records = records.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        per_file = _counts_per_file(records)
+        per_file, by_rule = _counts(records)
+        rows_in = sum(row["records"] for row in per_file.values())
+        rows_out = sum(row["bronze_rows"] for row in per_file.values())
+        rows_rejected = rows_in - rows_out
         txn = (f"refinery-ingest-{ctx.pipeline}", batch)
         bronze = ctx.lake.append(bronze_ref, kept_rows(records), ctx.schema("bronze"), txn=txn)
-        quarantined = rejected_rows(records).withColumn(
-            "record", redact_column(F.substring("value", 1, cfg.reject_record_chars))
-        )
-        rejects, by_rule = write_rejects(ctx, STAGE, quarantined, txn=txn)
+        rejects = None
+        if rows_rejected:
+            quarantined = rejected_rows(records).withColumn(
+                "record", redact_column(F.substring("value", 1, cfg.reject_record_chars))
+            )
+            rejects, _ = write_rejects(ctx, STAGE, quarantined, txn=txn, counts=by_rule)
     finally:
         records.unpersist()
 
@@ -83,18 +95,15 @@ def run(ctx: StageContext) -> StageResult:
         for row in planned
     ]
     _log_files(ctx, [{"records": 0, "bronze_rows": 0, "rejected_rows": 0, **row} for row in committed])
-    rows_in = sum(row["records"] for row in per_file.values())
-    rows_out = sum(row["bronze_rows"] for row in per_file.values())
-    rows_rejected = rows_in - rows_out
     for write, expected in ((bronze, rows_out), (rejects, rows_rejected)):
-        if not write.skipped and write.rows_written != expected:
+        if write is not None and not write.skipped and write.rows_written != expected:
             raise RuntimeError(f"ingest batch {batch}: Delta wrote {write.rows_written} rows, expected {expected}")
     return StageResult(
         stage=STAGE,
         input_table=raw_root,
         input_version=None,
         output_table=str(bronze_ref),
-        output_version=ctx.lake.version(bronze_ref),
+        output_version=ctx.lake.version(bronze_ref) if bronze.skipped else bronze.version,
         rows_in=rows_in,
         rows_out=rows_out,
         rows_rejected=rows_rejected,
@@ -108,22 +117,23 @@ def run(ctx: StageContext) -> StageResult:
     )
 
 
-def _pending_batch(files: DataFrame) -> tuple[int, list[dict] | None, bool]:
-    """The planned batch of a run that did not finish, if any: (batch, its file rows, True)."""
-    done = files.where(F.col("status") == "committed").select("batch").distinct()
-    open_batches = files.where(F.col("status") == "planned").join(done, "batch", "left_anti")
-    first = open_batches.agg(F.min("batch").alias("batch")).first()["batch"]
-    if first is None:
-        return 0, None, False
-    rows = open_batches.where(F.col("batch") == first).select(*_PLAN_COLUMNS).orderBy("path").collect()
-    return first, [row.asDict() for row in rows], True
+def _batches(files: DataFrame) -> dict[int, bool]:
+    """Every batch in the file log and whether it was committed (one small row per ingest run)."""
+    rows = files.groupBy("batch").agg(F.max(F.col("status") == "committed").alias("committed")).collect()
+    return {row["batch"]: row["committed"] for row in rows}
+
+
+def _planned_files(files: DataFrame, batch: int) -> list[dict]:
+    """The file rows of a batch that was planned but not committed (a run that did not finish)."""
+    rows = files.where((F.col("batch") == batch) & (F.col("status") == "planned"))
+    return [row.asDict() for row in rows.select(*_PLAN_COLUMNS).orderBy("path").collect()]
 
 
 _PLAN_COLUMNS = ("pipeline", "source", "path", "length", "modified_at", "batch")
 
 
-def _plan_batch(ctx: StageContext, files: DataFrame, raw_root: str) -> tuple[int, list[dict]]:
-    """List every source, keep files no batch committed (per the file log `files`), log them as the next batch."""
+def _plan_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, batch: int) -> tuple[int, list[dict]]:
+    """List every source, keep files no batch committed (per the file log `files`), log them as `batch`."""
     cfg = ctx.config.ingest
     seen = files.where(F.col("status") == "committed").select("path")
     listings = [
@@ -141,8 +151,7 @@ def _plan_batch(ctx: StageContext, files: DataFrame, raw_root: str) -> tuple[int
         .collect()
     )  # a file listing (paths and sizes), bounded by max_files_per_batch
     if not new:
-        return 0, []
-    batch = (files.agg(F.max("batch").alias("b")).first()["b"] or 0) + 1
+        return batch, []
     planned = [
         {
             "pipeline": ctx.pipeline,
@@ -181,21 +190,20 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
     return records.transform(add_lineage, run_id=ctx.run_id, ingested_at=ctx.started_at)
 
 
-def _counts_per_file(records: DataFrame) -> dict[str, dict[str, int]]:
-    """Records read and kept per file (one small row per file), keyed by `_file`."""
-    rows = (
-        records.groupBy("_file")
-        .agg(F.count("*").alias("records"), F.count_if(F.col(REJECT_RULE).isNull()).alias("bronze_rows"))
-        .collect()
-    )
-    return {
-        row["_file"]: {
-            "records": row["records"],
-            "bronze_rows": row["bronze_rows"],
-            "rejected_rows": row["records"] - row["bronze_rows"],
-        }
-        for row in rows
-    }
+def _counts(records: DataFrame) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Records read and kept per file (keyed by `_file`), and rejected records per rule: one small aggregate."""
+    rows = records.groupBy("_file", REJECT_RULE).count().collect()  # one row per (file, rule broken or none)
+    per_file: dict[str, dict[str, int]] = {}
+    by_rule: dict[str, int] = {}
+    for row in rows:
+        counts = per_file.setdefault(row["_file"], {"records": 0, "bronze_rows": 0, "rejected_rows": 0})
+        counts["records"] += row["count"]
+        if row[REJECT_RULE] is None:
+            counts["bronze_rows"] += row["count"]
+        else:
+            counts["rejected_rows"] += row["count"]
+            by_rule[row[REJECT_RULE]] = by_rule.get(row[REJECT_RULE], 0) + row["count"]
+    return per_file, by_rule
 
 
 def _log_files(ctx: StageContext, rows: list[dict]) -> None:

@@ -3,7 +3,7 @@ import gzip
 import pytest
 from chispa import assert_df_equality
 
-from refinery.io.raw import RawPathError, list_files, read_records
+from refinery.io.raw import RawPathError, list_files, read_parquet_rows, read_records
 
 SCHEMA = "_file string, _line bigint, value string, _reject_rule string, _reject_detail string"
 
@@ -40,12 +40,12 @@ def test_jsonl_files_with_compression_and_a_corrupt_one(spark, tmp_path):
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_parquet_rows_become_json_objects_with_row_positions(spark, tmp_path):
+def test_parquet_rows_keep_their_columns_with_row_positions(spark, tmp_path):
     df = spark.createDataFrame([("p1", "text one", 3), ("p2", None, 4)], "id string, text string, n int")
     df.coalesce(1).write.parquet(str(tmp_path / "pq"))
     files = paths(spark, tmp_path / "pq", "*.parquet")
-    rows = read_records(spark, files, root=str(tmp_path), fmt="parquet").orderBy("_line").collect()
-    assert [(r._line, r.value) for r in rows] == [(1, '{"id":"p1","text":"text one","n":3}'), (2, '{"id":"p2","n":4}')]
+    rows = read_parquet_rows(spark, files, root=str(tmp_path)).orderBy("_line").collect()
+    assert [(r._line, r.id, r.text, r.n) for r in rows] == [(1, "p1", "text one", 3), (2, "p2", None, 4)]
     assert all(r._file.startswith("pq/part-") for r in rows)
 
 

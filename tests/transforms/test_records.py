@@ -1,6 +1,7 @@
 from chispa import assert_df_equality
 
-from refinery.transforms.records import RecordFields, parse_json_records
+from refinery.transforms.records import RecordFields, parse_json_records, type_columns
+from tests.helpers import comparable
 
 LINES = [
     ('{"id": "a", "text": "Hello there", "url": "https://x.example.com/1", "meta": {"lang": "en", "n": 3}}',),
@@ -76,3 +77,39 @@ def test_reader_flags_are_kept(spark):
     )
     row = parse_json_records(df, fields=RecordFields(), max_record_chars=100, max_fields=10).first()
     assert (row["_reject_rule"], row["_reject_detail"]) == ("invalid_utf8", "byte 3")
+
+
+def test_typed_rows_are_checked_by_column_type(spark):
+    rows = spark.createDataFrame(
+        [
+            ("f", 1, 7, "first", {"lang": "en"}, 3),
+            ("f", 2, 8, None, None, 4),
+            ("f", 3, 9, "x" * 50, {"lang": "de", "n": "own"}, 5),
+        ],
+        "_file string, _line long, id int, text string, meta map<string,string>, n int",
+    )
+    typed = type_columns(rows, fields=RecordFields(), max_record_chars=20, max_fields=10, lineage=("_file", "_line"))
+    expected = spark.createDataFrame(
+        [
+            (1, "7", "first", {"lang": "en", "n": "3"}, None),
+            (2, "8", None, {"n": "4"}, "missing_field:text"),
+            (3, "9", "x" * 50, {"lang": "de", "n": "own"}, "record_too_large"),
+        ],
+        "_line long, id string, text string, meta map<string,string>, _reject_rule string",
+    )
+    actual = typed.select("_line", "id", "text", "meta", "_reject_rule")
+    assert_df_equality(comparable(actual), comparable(expected), ignore_nullable=True, ignore_row_order=True)
+    values = dict(typed.select("_line", "value").collect())
+    assert values[1] is None and values[2] == '{"id":8,"n":4}'  # the raw row is kept for rejects only
+
+
+def test_a_column_of_the_wrong_type_rejects_its_non_null_rows(spark):
+    rows = spark.createDataFrame(
+        [("f", 1, 5, "u"), ("f", 2, None, "v")], "_file string, _line long, text int, url string"
+    )
+    typed = type_columns(rows, fields=RecordFields(), max_record_chars=100, max_fields=10, lineage=("_file", "_line"))
+    flags = [(r._reject_rule, r._reject_detail) for r in typed.orderBy("_line").collect()]
+    assert flags == [
+        ("wrong_type:text", "field 'text' is int, expected string"),
+        ("missing_field:text", "field 'text' is missing or null"),
+    ]

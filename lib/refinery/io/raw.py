@@ -2,10 +2,11 @@
 
 Byte formats (jsonl, json, csv, text; optionally compressed) are read with Spark's `binaryFile`
 source and framed by `refinery.io.decode` inside `mapInArrow`, so a corrupt file becomes one
-`unreadable_file` reject instead of a failed job. Parquet is read by Spark's own reader, WARC by
-the `warc` Python data source. Every reader returns RAW_RECORD columns:
+`unreadable_file` reject instead of a failed job; WARC is read by the `warc` Python data source.
+These readers return RAW_RECORD columns:
 `_file` (path relative to the source root), `_line` (position), `value` (the record as a JSON
 object string), `_reject_rule`, `_reject_detail` (set when the record is already known to be bad).
+Parquet keeps its own typed columns (`read_parquet_rows`), with the same `_file` and `_line`.
 """
 
 from __future__ import annotations
@@ -66,12 +67,10 @@ def read_records(
     """Records of the given files (full paths as listed by `list_files`) in RAW_RECORD columns."""
     if not files:
         return spark.createDataFrame([], RAW_RECORD_SCHEMA)
-    if fmt == "parquet":
-        return _parquet_records(spark, files, root)
     if fmt == "warc":
         return _warc_records(spark, files, root)
     if fmt not in BYTE_FORMATS:
-        raise ValueError(f"unknown raw format '{fmt}' (known: {', '.join((*BYTE_FORMATS, 'parquet', 'warc'))})")
+        raise ValueError(f"raw format '{fmt}' has no record reader (known: {', '.join((*BYTE_FORMATS, 'warc'))})")
     contents = spark.read.format("binaryFile").load(list(files)).select("path", "content")
     return contents.mapInArrow(_frame_records(fmt, root, csv_options), RAW_RECORD_SCHEMA)
 
@@ -122,16 +121,17 @@ def _to_batch(columns: dict[str, list]) -> pa.RecordBatch:
     return batch
 
 
-def _parquet_records(spark: SparkSession, files: Sequence[str], root: str) -> DataFrame:
-    """Parquet rows as JSON objects (types preserved, so type checks apply); position = row index + 1."""
+def read_parquet_rows(spark: SparkSession, files: Sequence[str], *, root: str) -> DataFrame:
+    """Parquet rows with their own typed columns, plus `_file` (relative path) and `_line` (row index + 1).
+
+    Parquet is already typed, so its rows skip the JSON framing: `refinery.transforms.records.type_columns`
+    checks their column types directly.
+    """
     df = spark.read.parquet(*files)
-    data_columns = [c for c in df.columns if not c.startswith("_metadata")]
     return df.select(
         _relative_path_column(F.col("_metadata.file_path"), root).alias("_file"),
         (F.col("_metadata.row_index") + 1).alias("_line"),
-        F.to_json(F.struct(*data_columns)).alias("value"),
-        F.lit(None).cast("string").alias("_reject_rule"),
-        F.lit(None).cast("string").alias("_reject_detail"),
+        *[F.col(f"`{name}`") for name in df.columns],
     )
 
 

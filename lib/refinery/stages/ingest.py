@@ -18,10 +18,10 @@ from pyspark.sql import functions as F
 
 from refinery.config import SourceConfig
 from refinery.io.decode import CsvOptions
-from refinery.io.raw import list_files, read_records, relative_path
+from refinery.io.raw import list_files, read_parquet_rows, read_records, relative_path
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.pii import redact_column
-from refinery.transforms.records import RecordFields, parse_json_records
+from refinery.transforms.records import RecordFields, parse_json_records, type_columns
 from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
 
 STAGE = "ingest"
@@ -175,15 +175,18 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
         paths = [row["path"] for row in planned if row["source"] == source.name]
         if not paths:
             continue
-        raw = read_records(ctx.spark, paths, root=raw_root, fmt=source.format, csv_options=_csv_options(source))
-        parts.append(
-            raw.transform(
-                parse_json_records,
-                fields=RecordFields(**asdict(source.fields)),
-                max_record_chars=cfg.max_record_chars,
-                max_fields=cfg.max_fields,
-            ).withColumn("_source_name", F.lit(source.name))
-        )
+        limits = {
+            "fields": RecordFields(**asdict(source.fields)),
+            "max_record_chars": cfg.max_record_chars,
+            "max_fields": cfg.max_fields,
+        }
+        if source.format == "parquet":
+            rows = read_parquet_rows(ctx.spark, paths, root=raw_root)
+            typed = rows.transform(type_columns, lineage=("_file", "_line"), **limits)
+        else:
+            raw = read_records(ctx.spark, paths, root=raw_root, fmt=source.format, csv_options=_csv_options(source))
+            typed = raw.transform(parse_json_records, **limits)
+        parts.append(typed.withColumn("_source_name", F.lit(source.name)))
     records = parts[0]
     for part in parts[1:]:
         records = records.unionByName(part)

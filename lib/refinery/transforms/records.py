@@ -1,7 +1,8 @@
-"""Typing raw JSON records: parse each line, check field types, flag what cannot be typed.
+"""Typing raw records: check field types, flag what cannot be typed, keep drifted fields in `meta`.
 
-Parsing uses Spark's VARIANT (`try_parse_json`), so a value of the wrong JSON type is seen as
-such (`{"text": 123}` is a BIGINT, not the string "123") instead of being coerced silently.
+JSON records are parsed with Spark's VARIANT (`try_parse_json`), so a value of the wrong JSON type
+is seen as such (`{"text": 123}` is a BIGINT, not the string "123") instead of being coerced
+silently. Already-typed rows (Parquet) are checked against their column types, without JSON.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from refinery.transforms.rules import Rule, flag_rejects
 
@@ -87,6 +89,85 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
         }
     )
     return values.drop("_json", "_fields", "_n_fields", *(f"_type_{name}" for name in named))
+
+
+def type_columns(
+    df: DataFrame, *, fields: RecordFields, max_record_chars: int, max_fields: int, lineage: tuple[str, ...]
+) -> DataFrame:
+    """Check already-typed rows (Parquet) against the bronze field types, as `parse_json_records` does for JSON.
+
+    Requires: the `lineage` columns and the data columns. Adds: `id`, `text`, `url`, `source`, `meta`,
+    the reject flags and `value` (the row as JSON, for rejected rows only). A column of the wrong type
+    rejects each row where it is not null (`wrong_type:<f>`); `record_too_large` applies to the text's
+    length; columns beyond the five named ones go into `meta` as strings (meta's own keys win).
+    """
+    types = {f.name: f.dataType for f in df.schema.fields if f.name not in lineage}
+    named = _field_names(fields)
+
+    def column(name: str) -> Column:
+        field_name = named[name]
+        return F.col(f"`{field_name}`") if field_name in types else F.lit(None)
+
+    def wrong_type(name: str, allowed: tuple[type, ...]) -> Rule:
+        field_name, found = named[name], types.get(named[name])
+        breaks = F.lit(found is not None and not isinstance(found, allowed)) & column(name).isNotNull()
+        detail = f"field '{field_name}' is {found.simpleString() if found else 'absent'}, expected " + " or ".join(
+            t.typeName() for t in allowed
+        )
+        return Rule(f"wrong_type:{field_name}", breaks, F.lit(detail))
+
+    integers = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
+    text_length = F.length(column("text").cast("string"))
+    rules = [
+        Rule(
+            "too_many_fields",
+            F.lit(len(types) > max_fields),
+            F.lit(f"{len(types)} fields > max_fields {max_fields}"),
+        ),
+        Rule(
+            "record_too_large",
+            text_length > max_record_chars,
+            F.format_string(f"text of %d characters > max_record_chars {max_record_chars}", text_length),
+        ),
+        Rule(
+            f"missing_field:{fields.text}", column("text").isNull(), F.lit(f"field '{fields.text}' is missing or null")
+        ),
+        wrong_type("text", (T.StringType,)),
+        wrong_type("id", (T.StringType, *integers)),
+        wrong_type("url", (T.StringType,)),
+        wrong_type("source", (T.StringType,)),
+        wrong_type("meta", (T.MapType, T.StructType)),
+    ]
+    meta_type = types.get(named["meta"])
+    if isinstance(meta_type, (T.MapType, T.StructType)):
+        given_meta = F.from_json(F.to_json(column("meta")), "map<string,string>")
+    else:
+        given_meta = F.lit(None).cast("map<string,string>")
+    extra = [name for name in types if name not in named.values()]
+    if extra:
+        drifted = F.create_map(*(part for name in extra for part in (F.lit(name), _as_string(name, types[name]))))
+        given = F.coalesce(given_meta, F.create_map().cast("map<string,string>"))
+        meta = F.map_zip_with(given, drifted, lambda _key, own, drift: F.coalesce(own, drift))
+    else:
+        meta = given_meta
+    flagged = flag_rejects(df, rules)
+    record = F.to_json(F.struct(*(F.col(f"`{name}`") for name in types)))
+    typed = {name: column(name).cast("string") for name in ("id", "text", "url", "source")}
+    return flagged.select(
+        *lineage,
+        *(value.alias(name) for name, value in typed.items()),
+        meta.alias("meta"),
+        F.when(F.col("_reject_rule").isNotNull(), record).alias("value"),
+        "_reject_rule",
+        "_reject_detail",
+    )
+
+
+def _as_string(name: str, data_type: T.DataType) -> Column:
+    column = F.col(f"`{name}`")
+    if isinstance(data_type, (T.MapType, T.StructType, T.ArrayType)):
+        return F.to_json(column)
+    return column.cast("string")
 
 
 def _meta_with_extra_fields(meta: Column, all_fields: Column, *, known: list[str]) -> Column:

@@ -62,24 +62,33 @@ def decompress(name: str, data: bytes) -> bytes:
         raise UnreadableFileError(f"cannot decompress: {type(exc).__name__}") from None
 
 
-def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, line without its `\\n` or `\\r\\n`); the newline ending a file adds no line."""
-    if not data:
-        return
+def jsonl_lines(data: bytes) -> list[bytes]:
+    """The lines of `data` without their `\n` or `\r\n`; the newline ending a file adds no line."""
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
-    for number, line in enumerate(lines, start=1):
-        yield number, line[:-1] if line.endswith(b"\r") else line
+    if b"\r" in data:
+        lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    return lines
+
+
+def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, line) for each line of `data` (see `jsonl_lines`)."""
+    return enumerate(jsonl_lines(data), start=1)
+
+
+def line_record(number: int, raw: bytes) -> RawRecord:
+    """One JSONL line; a line that is not valid UTF-8 is rejected as `invalid_utf8`."""
+    try:
+        return RawRecord(number, raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return RawRecord(number, raw.decode("utf-8", "replace"), "invalid_utf8", f"byte {exc.start}: {exc.reason}")
 
 
 def jsonl_records(data: bytes) -> Iterator[RawRecord]:
     """One record per line; a line that is not valid UTF-8 is rejected as `invalid_utf8`."""
     for number, raw in split_lines(data):
-        try:
-            yield RawRecord(number, raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            yield RawRecord(number, raw.decode("utf-8", "replace"), "invalid_utf8", f"byte {exc.start}: {exc.reason}")
+        yield line_record(number, raw)
 
 
 def json_records(data: bytes) -> Iterator[RawRecord]:

@@ -20,7 +20,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from refinery.errors import InputNotFoundError
-from refinery.io.decode import CsvOptions, file_records
+from refinery.io.decode import CsvOptions, UnreadableFileError, decompress, file_records, jsonl_lines, line_record
 
 RAW_RECORD_SCHEMA = "_file string, _line bigint, value string, _reject_rule string, _reject_detail string"
 BYTE_FORMATS = ("jsonl", "json", "csv", "text")
@@ -92,6 +92,9 @@ def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
                 batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True
             ):
                 name = relative_path(path, root)
+                if fmt == "jsonl" and (lines := _readable_lines(name, content or b"")) is not None:
+                    yield from _jsonl_batches(name, lines)
+                    continue
                 for record in file_records(name, content or b"", fmt, csv_options):
                     columns["_file"].append(name)
                     columns["_line"].append(record.position)
@@ -104,6 +107,47 @@ def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
             yield _to_batch(columns)
 
     return frame
+
+
+def _readable_lines(name: str, content: bytes) -> list[bytes] | None:
+    """The file's lines, or None when it cannot be decompressed (`file_records` then says why)."""
+    try:
+        return jsonl_lines(decompress(name, content)) if content else []
+    except UnreadableFileError:
+        return None
+
+
+def _jsonl_batches(name: str, lines: list[bytes]) -> Iterator[pa.RecordBatch]:
+    """JSONL lines as RAW_RECORD batches, validated and converted by Arrow a batch at a time.
+
+    Only a batch holding a line that is not valid UTF-8 is framed line by line, to name that line.
+    """
+    for start in range(0, len(lines), _BATCH_ROWS):
+        chunk = lines[start : start + _BATCH_ROWS]
+        try:
+            values = pa.array(chunk, pa.binary()).cast(pa.string())
+        except pa.ArrowInvalid:
+            records = [line_record(start + offset, raw) for offset, raw in enumerate(chunk, start=1)]
+            yield _to_batch(
+                {
+                    "_file": [name] * len(records),
+                    "_line": [r.position for r in records],
+                    "value": [r.value for r in records],
+                    "_reject_rule": [r.rule for r in records],
+                    "_reject_detail": [r.detail for r in records],
+                }
+            )
+            continue
+        yield pa.RecordBatch.from_arrays(
+            [
+                pa.array([name] * len(chunk), pa.string()),
+                pa.array(range(start + 1, start + 1 + len(chunk)), pa.int64()),
+                values,
+                pa.nulls(len(chunk), pa.string()),
+                pa.nulls(len(chunk), pa.string()),
+            ],
+            names=["_file", "_line", "value", "_reject_rule", "_reject_detail"],
+        )
 
 
 def _to_batch(columns: dict[str, list]) -> pa.RecordBatch:

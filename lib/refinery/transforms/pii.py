@@ -1,66 +1,245 @@
-"""PII redaction with Spark's regex built-ins: typed placeholders and counts by kind."""
+"""PII detection and redaction: e-mails, phones, IPs, cards (Luhn), IBANs (mod 97), US SSNs, secrets.
+
+Each kind is a regular expression for candidates plus, where the format has one, a validator
+(Luhn for cards, ISO 13616 mod-97 for IBANs, `ipaddress` for IPv6, digit counts and date/ISBN
+shapes for phones), so order numbers, dates, versions, ISBNs and Luhn-invalid numbers are left alone.
+Kinds are scanned in a fixed order and each match is masked before the next kind looks, so a later
+kind never re-reads an earlier one's digits; redaction puts a typed placeholder (`<EMAIL>` ...) there.
+
+`find_pii` and `scan` are plain Python; `redact_pii` runs it over a DataFrame in an Arrow-batched pandas UDF, and
+`redact_text` / `redact_column` redact everything for logs, errors and quarantined raw records.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import IntegerType, MapType, StringType, StructField, StructType
 
-from refinery.transforms.rules import Rule, flag_rejects
+from refinery.transforms.rules import REJECT_DETAIL, REJECT_RULE
 
-# Java regexes. Phones need a country code, an area code in parentheses, or the 3-3-4 grouping,
-# so dates, versions and order numbers are not taken for phone numbers.
-PII_PATTERNS: dict[str, str] = {
-    "email": r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])",
-    "phone": (
-        r"(?<![\w+])(?:"
-        r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){2,4}"
-        r"|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}"
-        r"|\d{3}[.-]\d{3}[.-]\d{4}"
-        r")(?![\w])"
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|5|4[4-9])|35)")
+
+
+def _card_ok(match: str) -> bool:
+    digits = re.sub(r"\D", "", match)
+    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and _luhn_ok(digits)
+
+
+def _iban_ok(match: str) -> bool:
+    compact = match.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _ipv6_ok(match: str) -> bool:
+    try:
+        ipaddress.IPv6Address(match)
+    except ValueError:
+        return False
+    return match.count(":") >= 2
+
+
+_DATE_LIKE = re.compile(r"^\(?\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}\)?$|^\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4}$")
+
+
+def _phone_ok(match: str) -> bool:
+    digits = re.sub(r"\D", "", match)
+    international = match.startswith(("+", "00"))
+    if not 9 <= len(digits) <= 15 or match.count("(") != match.count(")"):
+        return False
+    if _DATE_LIKE.match(match.strip()):
+        return False
+    groups = re.findall(r"\d+", match)
+    if not international and len(groups) == 1:
+        return False  # a bare run of digits: an order or account number as likely as a phone
+    is_isbn = not international and len(digits) == 13 and digits.startswith(("978", "979"))
+    return not is_isbn
+
+
+@dataclass(frozen=True)
+class PiiKind:
+    name: str
+    pattern: re.Pattern[str]
+    valid: Callable[[str], bool] | None = None
+    group: int = 0  # the part of the match that is replaced (a secret's value, not its key)
+
+
+_IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+
+# Scan order matters: secrets and e-mails first (they contain digits), phones last.
+PII_KINDS: tuple[PiiKind, ...] = (
+    PiiKind(
+        "secret",
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"
+            r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+            r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
+            r"|\bgithub_pat_\w{22,}\b"
+            r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
+            r"|\bAIza[0-9A-Za-z_-]{35}"
+            r"|\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}"
+            r"|\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}"
+            r"|\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}"
+        ),
     ),
-}
+    PiiKind(
+        "secret",
+        re.compile(
+            r"(?i)\b(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?token|auth[_-]?token|password|passwd|pwd)"
+            r"\s*[:=]\s*[\"']?([^\s\"']{8,})"
+        ),
+        group=1,
+    ),
+    PiiKind(
+        "email",
+        re.compile(
+            r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
+        ),
+    ),
+    PiiKind("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), _iban_ok),
+    PiiKind("credit_card", re.compile(r"(?<![\w.,-])(?:\d[ -]?){12,18}\d(?![\w-]|[.,]\d)"), _card_ok),
+    PiiKind("ssn", re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")),
+    PiiKind(
+        "ip",
+        re.compile(rf"(?<![\w.:])(?:{_IPV4_OCTET}\.){{3}}{_IPV4_OCTET}(?![\w:]|\.\d)"),
+    ),
+    PiiKind(
+        "ip", re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::?[0-9A-Fa-f]{1,4}){1,7})(?![\w:.])"), _ipv6_ok
+    ),
+    PiiKind(
+        "phone",
+        re.compile(r"(?<![\w+\-./:])(?:\+|00)?\(?\d[\d \u00a0().-]{6,22}\d(?![\w\-/]|[.,]\d)"),
+        _phone_ok,
+    ),
+)
+KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind.name for kind in PII_KINDS))
 
 
 def placeholder(kind: str) -> str:
     return f"<{kind.upper()}>"
 
 
-def redact_column(text: Column, kinds: list[str] | tuple[str, ...] = tuple(PII_PATTERNS)) -> Column:
-    """`text` with every match of the given kinds replaced by its placeholder."""
-    for kind in kinds:
-        text = F.regexp_replace(text, PII_PATTERNS[kind], placeholder(kind))
-    return text
+@dataclass(frozen=True, order=True)
+class PiiSpan:
+    start: int
+    end: int
+    kind: str
+
+
+def find_pii(text: str, kinds: Collection[str] = KINDS) -> list[PiiSpan]:
+    """Every PII span of the given kinds, in text order. A span found by an earlier kind is masked for later ones."""
+    masked = text
+    spans: list[PiiSpan] = []
+    for kind in PII_KINDS:
+        if kind.name not in kinds:
+            continue
+        found = [
+            PiiSpan(match.start(kind.group), match.end(kind.group), kind.name)
+            for match in kind.pattern.finditer(masked)
+            if kind.valid is None or kind.valid(match.group(kind.group))
+        ]
+        for span in found:
+            masked = masked[: span.start] + "_" * (span.end - span.start) + masked[span.end :]
+        spans += found
+    return sorted(spans)
+
+
+@dataclass(frozen=True)
+class Scan:
+    text: str
+    counts: dict[str, int]
+    drop: str | None = None  # the first kind whose action is `drop` and that was found
+
+
+def scan(text: str, actions: Mapping[str, str]) -> Scan:
+    """Find PII of each kind in `actions`; replace the `redact` kinds by placeholders; count every kind."""
+    spans = find_pii(text, actions)
+    counts = {name: 0 for name in actions}
+    parts, position = [], 0
+    for span in spans:
+        counts[span.kind] += 1
+        if actions[span.kind] == "redact":
+            parts += [text[position : span.start], placeholder(span.kind)]
+            position = span.end
+    parts.append(text[position:])
+    drop = next((name for name in actions if actions[name] == "drop" and counts[name]), None)
+    return Scan("".join(parts), counts, drop)
+
+
+def redact_text(text: str) -> str:
+    """Every kind redacted: for error messages, logs and anything else a person may read."""
+    return scan(text, dict.fromkeys(KINDS, "redact")).text
+
+
+@pandas_udf(StringType())
+def _redact_all(texts: pd.Series) -> pd.Series:
+    return texts.map(lambda text: None if text is None else redact_text(text))
+
+
+def redact_column(text: Column) -> Column:
+    """`redact_text` as a Column (Arrow-batched), for quarantined raw records."""
+    return _redact_all(text)
+
+
+_SCAN = StructType(
+    [
+        StructField("text", StringType()),
+        StructField("pii", MapType(StringType(), IntegerType())),
+        StructField("drop", StringType()),
+    ]
+)
 
 
 def redact_pii(df: DataFrame, *, actions: Mapping[str, str], column: str = "text") -> DataFrame:
     """Count PII by kind, redact the kinds whose action is `redact`, flag docs whose action is `drop`.
 
-    Requires: `column`. Adds: `pii` (map<string,int>: matches by kind, every kind configured) and the
-    reject flags (rule `pii:<kind>`); rewrites `column`.
+    Requires: `column`. Adds: `pii` (map<string,int>: matches by kind, every configured kind) and the
+    reject flags (rule `pii:<kind>`, kept when already set); rewrites `column`.
     """
-    unknown = sorted(set(actions) - set(PII_PATTERNS))
+    unknown = sorted(set(actions) - set(KINDS))
     if unknown:
-        raise ValueError(f"unknown PII kind(s) {', '.join(unknown)}; known: {', '.join(PII_PATTERNS)}")
-    kinds = sorted(actions)
-    counts = {kind: F.size(F.regexp_extract_all(F.col(column), F.lit(PII_PATTERNS[kind]), 0)) for kind in kinds}
-    pii = F.create_map(*(part for kind in kinds for part in (F.lit(kind), counts[kind]))).cast("map<string,int>")
-    counted = df.withColumn("pii", pii)
-    drop_rules = [
-        Rule(f"pii:{kind}", F.col("pii")[kind] > 0, F.format_string(f"%d {kind} match(es)", F.col("pii")[kind]))
-        for kind in kinds
-        if actions[kind] == "drop"
-    ]
-    flagged = flag_rejects(counted, drop_rules)
-    to_redact = [kind for kind in kinds if actions[kind] == "redact"]
-    return flagged.withColumn(column, redact_column(F.col(column), to_redact))
+        raise ValueError(f"unknown PII kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    actions = dict(actions)
 
+    @pandas_udf(_SCAN)
+    def scan_batch(texts: pd.Series) -> pd.DataFrame:
+        results = [scan(text, actions) if text is not None else Scan(None, {}, None) for text in texts]
+        return pd.DataFrame(
+            {"text": [r.text for r in results], "pii": [r.counts for r in results], "drop": [r.drop for r in results]}
+        )
 
-def redact_text(text: str) -> str:
-    """The same redaction for a Python string (error messages, logs), with the same placeholders."""
-    import re
-
-    for kind, pattern in PII_PATTERNS.items():
-        text = re.sub(pattern, placeholder(kind), text)
-    return text
+    earlier = F.col(REJECT_RULE) if REJECT_RULE in df.columns else F.lit(None).cast("string")
+    earlier_detail = F.col(REJECT_DETAIL) if REJECT_DETAIL in df.columns else F.lit(None).cast("string")
+    found = df.withColumn("_pii", scan_batch(F.col(column)))
+    drop = F.col("_pii.drop")
+    return found.withColumns(
+        {
+            column: F.col("_pii.text"),
+            "pii": F.col("_pii.pii"),
+            REJECT_RULE: F.coalesce(earlier, F.when(drop.isNotNull(), F.concat(F.lit("pii:"), drop))),
+            REJECT_DETAIL: F.when(earlier.isNotNull(), earlier_detail).otherwise(
+                F.when(drop.isNotNull(), F.format_string("%d %s match(es)", F.col("_pii.pii")[drop], drop))
+            ),
+        }
+    ).drop("_pii")

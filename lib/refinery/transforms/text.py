@@ -1,4 +1,4 @@
-"""Text normalization and simple text signals (word counts, content hash, declared language)."""
+"""Text normalization and simple text signals (word counts, content hash)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType
-
-from refinery.transforms.rules import Rule, flag_rejects
 
 # Java regexes (Spark's regexp_replace): control characters except tab and newline; horizontal space runs.
 _CONTROL_CHARS = r"[\p{Cc}\p{Cf}&&[^\t\n\u200c\u200d]]"
@@ -58,30 +56,11 @@ def word_count(text: Column) -> Column:
     return F.when(trimmed == "", F.lit(0)).otherwise(F.size(F.split(trimmed, r"\s+")))
 
 
-def add_text_signals(df: DataFrame) -> DataFrame:
-    """Requires: `text`. Adds: `n_words` (int), `content_hash` (sha256 of lower-cased, whitespace-collapsed text)."""
-    canonical = F.regexp_replace(F.lower(strip_whitespace(F.col("text"))), r"\s+", " ")
+def add_text_signals(df: DataFrame, *, lowercase: bool = True) -> DataFrame:
+    """Requires: `text`. Adds: `n_words` (int), `content_hash` (sha256 of the whitespace-collapsed text,
+    lower-cased first when `lowercase`, so case-only variants are exact duplicates)."""
+    canonical = strip_whitespace(F.col("text"))
+    if lowercase:
+        canonical = F.lower(canonical)
+    canonical = F.regexp_replace(canonical, r"\s+", " ")
     return df.withColumns({"n_words": word_count(F.col("text")).cast("int"), "content_hash": F.sha2(canonical, 256)})
-
-
-def add_declared_language(df: DataFrame, *, meta_key: str) -> DataFrame:
-    """Language as declared by the source in `meta[meta_key]`; 'und' when not declared.
-
-    Requires: `meta`. Adds: `lang` (lower-case code), `lang_score` (null: declared, not detected).
-    """
-    declared = F.lower(F.trim(F.col("meta").getItem(meta_key)))
-    lang = F.when(declared.rlike(r"^[a-z]{2,3}$"), declared).otherwise(F.lit("und"))
-    return df.withColumns({"lang": lang, "lang_score": F.lit(None).cast("double")})
-
-
-def flag_short_docs(df: DataFrame, *, min_words: int) -> DataFrame:
-    """Flag documents with fewer than `min_words` words (rule `min_words`).
-
-    Requires: `n_words`. Adds: the reject flags.
-    """
-    rule = Rule(
-        "min_words",
-        F.col("n_words") < min_words,
-        F.format_string(f"%d words < min_words {min_words}", F.col("n_words")),
-    )
-    return flag_rejects(df, [rule])

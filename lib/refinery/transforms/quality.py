@@ -1,0 +1,335 @@
+"""Web-text quality filters: Gopher repetition, Gopher quality, C4 and FineWeb, each rule named.
+
+The heuristics and default thresholds are the published ones (Rae et al. 2021, Table A1; Raffel et
+al. 2020; Penedo et al. 2024), written to make the same decisions as DataTrove's filters of the same
+names. A document is tokenized once and every filter reads the same words, lines and paragraphs; the
+C4 filter also removes lines (javascript, policy notices, lines without terminal punctuation or with
+too few words), and the FineWeb filter sees the text after that.
+
+`QualityFilters.check` is plain Python (testable alone); `flag_quality` runs it over a DataFrame in an
+Arrow-batched pandas UDF. Rules are `<filter>:<reason>` with DataTrove's reason names, e.g.
+`gopher_repetition:dup_line_frac`, `gopher_quality:gopher_short_doc`, `c4:curly_bracket`,
+`fineweb:line_punct_ratio`; the detail gives the measured value and the threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import StringType, StructField, StructType
+
+from refinery.config import C4Config, FineWebConfig, GopherQualityConfig, GopherRepetitionConfig
+from refinery.transforms.punctuation import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+from refinery.transforms.rules import REJECT_DETAIL, REJECT_RULE
+
+# Words as spaCy's rule-based tokenizer (which DataTrove uses) cuts them, in its order: split on whitespace;
+# peel prefix and suffix punctuation off each chunk (keeping abbreviations like "U.S." and "F." whole);
+# split the rest at hyphens between letters or digits, at a dot between a lower- and an upper-case letter, and
+# before English contractions ("do", "n't"; "it", "'s"). URLs stay whole.
+_PREFIX = re.compile(r"^(?:\.\.\.|…|-+|[\"'“‘(\[{<*`~#$£€§¿¡:])")
+_SUFFIX = re.compile(r"(?:\.\.\.|…|-+|[\"'”’)\]}>*`:;,!?%.])$")
+_ABBREVIATION = re.compile(r"^(?:[A-Za-z]\.)+$|^(?:[A-Za-z]\.){2,}[A-Za-z]?$")
+_INFIX = re.compile(r"(?<=[^\W_])(-+)(?=[^\W_])|(?<=[a-z])(\.)(?=[A-Z])")
+_CONTRACTION = re.compile(r"(?i)^(.+?)(n['’]t|['’](?:s|re|ve|ll|d|m))$")
+_URL = re.compile(r"^(?:https?|ftp)://|^www\.")
+
+
+def _split_chunk(chunk: str) -> list[str]:
+    if chunk.isalnum() or _URL.match(chunk):
+        return [chunk]
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    while chunk:
+        if (found := _PREFIX.match(chunk)) and len(chunk) > found.end():
+            prefixes.append(found.group())
+            chunk = chunk[found.end() :]
+        elif not _ABBREVIATION.match(chunk) and (found := _SUFFIX.search(chunk)) and found.start() > 0:
+            suffixes.append(found.group())
+            chunk = chunk[: found.start()]
+        else:
+            break
+    middle = [part for part in _INFIX.split(chunk) if part]
+    if len(middle) == 1 and (contraction := _CONTRACTION.match(middle[0])):
+        middle = list(contraction.groups())
+    return prefixes + middle + suffixes[::-1]
+
+
+def words_of(text: str) -> list[str]:
+    words: list[str] = []
+    for chunk in text.split():
+        words += _split_chunk(chunk)
+    return words
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+_LINE_BREAKS = re.compile(r"\n+")
+_CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
+# Sentence ends as spaCy's sentencizer finds them: end marks before a space or the end of the line, and
+# a dot between a lower-case and an upper-case letter ("pandas.Series"); not after an initial ("F. Dubois").
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?]+(?=\s|$)|(?<=[a-z])\.(?=[A-Z])")
+_C4_END_PUNCTUATION = (".", "?", "!", '"', "'")
+_POLICY_SUBSTRINGS = (
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+)
+_TERMINAL = tuple(TERMINAL_PUNCTUATION)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The text after line removal, and the rule and detail when the document is dropped."""
+
+    text: str
+    rule: str | None = None
+    detail: str | None = None
+
+
+class QualityFilters:
+    """All configured quality filters, applied in order: Gopher repetition, Gopher quality, C4, FineWeb."""
+
+    def __init__(
+        self,
+        gopher_repetition: GopherRepetitionConfig,
+        gopher_quality: GopherQualityConfig,
+        c4: C4Config,
+        fineweb: FineWebConfig,
+    ):
+        self.repetition = gopher_repetition
+        self.quality = gopher_quality
+        self.c4 = c4
+        self.fineweb = fineweb
+        self.stop_words = {lang: frozenset(words) for lang, words in gopher_quality.stop_words.items()}
+
+    def check(self, text: str, lang: str | None = None) -> Verdict:
+        if not text or not text.strip():
+            return Verdict(text or "", "quality:empty", "no text")
+        words = words_of(text)
+        for enabled, step in (
+            (self.repetition.enabled, lambda: self._gopher_repetition(text, words)),
+            (self.quality.enabled, lambda: self._gopher_quality(text, words, lang)),
+        ):
+            failed = enabled and step()
+            if failed:
+                return Verdict(text, *failed)
+        if self.c4.enabled:
+            text, failed = self._c4(text)
+            if failed:
+                return Verdict(text, *failed)
+        if self.fineweb.enabled:
+            failed = self._fineweb(text)
+            if failed:
+                return Verdict(text, *failed)
+        return Verdict(text)
+
+    # ------------------------------------------------------------------------------ Gopher repetition
+
+    def _gopher_repetition(self, text: str, words: list[str]) -> tuple[str, str] | None:
+        cfg, length = self.repetition, len(text)
+        paragraphs = _PARAGRAPH_BREAK.split(text.strip())
+        duplicates, duplicate_chars = _duplicates(paragraphs)
+        if cfg.dup_para_frac and duplicates / len(paragraphs) > cfg.dup_para_frac:
+            return _fails("gopher_repetition:dup_para_frac", duplicates / len(paragraphs), ">", cfg.dup_para_frac)
+        if cfg.dup_para_char_frac and duplicate_chars / length > cfg.dup_para_char_frac:
+            return _fails("gopher_repetition:dup_para_char_frac", duplicate_chars / length, ">", cfg.dup_para_char_frac)
+        lines = _LINE_BREAKS.split(text)
+        duplicates, duplicate_chars = _duplicates(lines)
+        if cfg.dup_line_frac and duplicates / len(lines) > cfg.dup_line_frac:
+            return _fails("gopher_repetition:dup_line_frac", duplicates / len(lines), ">", cfg.dup_line_frac)
+        if cfg.dup_line_char_frac and duplicate_chars / length > cfg.dup_line_char_frac:
+            return _fails("gopher_repetition:dup_line_char_frac", duplicate_chars / length, ">", cfg.dup_line_char_frac)
+        for n, threshold in sorted(cfg.top_n_grams.items()):
+            if len(words) < n:
+                continue
+            grams = Counter(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+            gram, count = grams.most_common(1)[0]
+            if len(gram) * count / length > threshold:
+                return _fails(f"gopher_repetition:top_{n}_gram", len(gram) * count / length, ">", threshold)
+        for n, threshold in sorted(cfg.dup_n_grams.items()):
+            repeated = _repeated_n_gram_chars(words, n)
+            if repeated / length > threshold:
+                return _fails(f"gopher_repetition:duplicated_{n}_n_grams", repeated / length, ">", threshold)
+        return None
+
+    # ------------------------------------------------------------------------------ Gopher quality
+
+    def _gopher_quality(self, text: str, words: list[str], lang: str | None) -> tuple[str, str] | None:
+        cfg = self.quality
+        n_words = len(words)
+        non_symbol = [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
+        if cfg.min_doc_words and len(non_symbol) < cfg.min_doc_words:
+            return _fails("gopher_quality:gopher_short_doc", len(non_symbol), "<", cfg.min_doc_words, "words")
+        if cfg.max_doc_words and len(non_symbol) > cfg.max_doc_words:
+            return _fails("gopher_quality:gopher_long_doc", len(non_symbol), ">", cfg.max_doc_words, "words")
+        mean_length = sum(len(w) for w in non_symbol) / len(non_symbol) if non_symbol else 0.0
+        if cfg.min_avg_word_length and mean_length < cfg.min_avg_word_length:
+            return _fails("gopher_quality:gopher_below_avg_threshold", mean_length, "<", cfg.min_avg_word_length)
+        if cfg.max_avg_word_length and mean_length > cfg.max_avg_word_length:
+            return _fails("gopher_quality:gopher_above_avg_threshold", mean_length, ">", cfg.max_avg_word_length)
+        if cfg.max_symbol_word_ratio and text.count("#") / n_words > cfg.max_symbol_word_ratio:
+            return _fails(
+                "gopher_quality:gopher_too_many_hashes", text.count("#") / n_words, ">", cfg.max_symbol_word_ratio
+            )
+        ellipses = text.count("...") + text.count("…")
+        if cfg.max_symbol_word_ratio and ellipses / n_words > cfg.max_symbol_word_ratio:
+            return _fails("gopher_quality:gopher_too_many_ellipsis", ellipses / n_words, ">", cfg.max_symbol_word_ratio)
+        lines = text.splitlines()
+        bullets = sum(line.lstrip().startswith(("•", "-")) for line in lines) / len(lines)
+        if cfg.max_bullet_lines_ratio and bullets > cfg.max_bullet_lines_ratio:
+            return _fails("gopher_quality:gopher_too_many_bullets", bullets, ">", cfg.max_bullet_lines_ratio)
+        ending = sum(line.rstrip().endswith(("...", "…")) for line in lines) / len(lines)
+        if cfg.max_ellipsis_lines_ratio and ending > cfg.max_ellipsis_lines_ratio:
+            return _fails("gopher_quality:gopher_too_many_end_ellipsis", ending, ">", cfg.max_ellipsis_lines_ratio)
+        alpha = sum(any(ch.isalpha() for ch in w) for w in words) / n_words
+        if cfg.min_alpha_words_ratio and alpha < cfg.min_alpha_words_ratio:
+            return _fails("gopher_quality:gopher_below_alpha_threshold", alpha, "<", cfg.min_alpha_words_ratio)
+        stop_words = self.stop_words.get(lang or "")
+        if cfg.min_stop_words and stop_words is not None:
+            found = len(stop_words.intersection(words))
+            if found < cfg.min_stop_words:
+                return _fails("gopher_quality:gopher_enough_stop_words", found, "<", cfg.min_stop_words, "stop words")
+        return None
+
+    # ------------------------------------------------------------------------------ C4
+
+    def _c4(self, text: str) -> tuple[str, tuple[str, str] | None]:
+        cfg = self.c4
+        kept, sentences = [], 0
+        for line in text.splitlines():
+            line = line.strip()
+            words = line.split()
+            if cfg.max_word_length > 0 and any(len(word) > cfg.max_word_length for word in words):
+                continue
+            if cfg.remove_citations:
+                line = _CITATION.sub("", line)
+            if cfg.filter_no_terminal_punct and (not line.endswith(_C4_END_PUNCTUATION) or line.endswith("...")):
+                continue
+            if len(words) < cfg.min_words_per_line:
+                continue
+            lower = line.lower()
+            if cfg.filter_lorem_ipsum and "lorem ipsum" in lower:
+                return text, ("c4:lorem_ipsum", "the text contains 'lorem ipsum'")
+            if cfg.filter_javascript and "javascript" in lower:
+                continue
+            if cfg.filter_curly_bracket and "{" in line:
+                return text, ("c4:curly_bracket", "the text contains a curly bracket")
+            if cfg.filter_policy and any(phrase in lower for phrase in _POLICY_SUBSTRINGS):
+                continue
+            sentences += _count_sentences(line)
+            kept.append(line)
+        if cfg.min_num_sentences > 0 and sentences < cfg.min_num_sentences:
+            return text, _fails(
+                "c4:too_few_sentences", sentences, "<", cfg.min_num_sentences, "sentences in kept lines"
+            )
+        return "\n".join(kept).strip(), None
+
+    # ------------------------------------------------------------------------------ FineWeb
+
+    def _fineweb(self, text: str) -> tuple[str, str] | None:
+        cfg = self.fineweb
+        lines = [line for line in text.split("\n") if line.strip() != ""]
+        if not lines:
+            return "fineweb:empty", "no lines left"
+        ratio = sum(line.endswith(_TERMINAL) for line in lines) / len(lines)
+        if ratio < cfg.line_punct_thr and not (ratio == 0 and cfg.line_punct_exclude_zero):
+            return _fails("fineweb:line_punct_ratio", ratio, "<", cfg.line_punct_thr)
+        ratio = sum(len(line) <= cfg.short_line_length for line in lines) / len(lines)
+        if ratio > cfg.short_line_thr:
+            return _fails("fineweb:short_line_ratio", ratio, ">", cfg.short_line_thr)
+        characters = len(text.replace("\n", ""))
+        ratio = _duplicates(lines)[1] / characters if characters else 0.0
+        if ratio > cfg.char_duplicates_ratio:
+            return _fails("fineweb:char_dup_ratio", ratio, ">", cfg.char_duplicates_ratio)
+        words = words_of(text)
+        ratio = text.count("\n") / len(words) if words else float("inf")
+        if ratio > cfg.new_line_ratio:
+            return _fails("fineweb:list_ratio", ratio, ">", cfg.new_line_ratio)
+        return None
+
+
+def _count_sentences(line: str) -> int:
+    ends = list(_SENTENCE_END.finditer(line))
+    trailing = line[ends[-1].end() :] if ends else line
+    return len(ends) + (1 if any(ch.isalnum() for ch in trailing) else 0)
+
+
+def _fails(rule: str, value: float, op: str, threshold: float, unit: str = "") -> tuple[str, str]:
+    shown = f"{value:.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    name = rule.split(":", 1)[1]
+    return rule, f"{name} {shown}{' ' + unit if unit else ''} {op} {threshold}"
+
+
+def _duplicates(items: list[str]) -> tuple[int, int]:
+    """How many items repeat an earlier one, and their total characters."""
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        else:
+            seen.add(item)
+    return count, chars
+
+
+def _repeated_n_gram_chars(words: list[str], n: int) -> int:
+    """Characters in n-grams that repeat an earlier n-gram, not counting overlaps (Gopher's definition)."""
+    seen: set[str] = set()
+    repeated = index = 0
+    while index < len(words) - n + 1:
+        gram = "".join(words[index : index + n])
+        if gram in seen:
+            repeated += len(gram)
+            index += n
+        else:
+            seen.add(gram)
+            index += 1
+    return repeated
+
+
+_VERDICT = StructType(
+    [StructField("text", StringType()), StructField("rule", StringType()), StructField("detail", StringType())]
+)
+
+
+def flag_quality(df: DataFrame, filters: QualityFilters) -> DataFrame:
+    """Run the quality filters; keep the C4-cleaned text, flag dropped documents.
+
+    Requires: `text`, `lang`. Adds: the reject flags (rules `gopher_repetition:*`, `gopher_quality:*`,
+    `c4:*`, `fineweb:*`); rewrites `text` (C4 line removal) for rows not flagged before.
+    """
+
+    @pandas_udf(_VERDICT)
+    def judge(texts: pd.Series, langs: pd.Series) -> pd.DataFrame:
+        verdicts = [filters.check(text, lang) for text, lang in zip(texts, langs, strict=True)]
+        return pd.DataFrame(
+            {
+                "text": [v.text for v in verdicts],
+                "rule": [v.rule for v in verdicts],
+                "detail": [v.detail for v in verdicts],
+            }
+        )
+
+    earlier = F.col(REJECT_RULE) if REJECT_RULE in df.columns else F.lit(None).cast("string")
+    earlier_detail = F.col(REJECT_DETAIL) if REJECT_DETAIL in df.columns else F.lit(None).cast("string")
+    # Rows an earlier transform flagged are not judged again: the UDF gets null text for them.
+    verdict = judge(F.when(earlier.isNull(), F.col("text")), F.col("lang"))
+    judged = df.withColumn("_quality", verdict)
+    return judged.withColumns(
+        {
+            "text": F.when(earlier.isNull() & F.col("_quality.rule").isNull(), F.col("_quality.text")).otherwise(
+                F.col("text")
+            ),
+            REJECT_RULE: F.coalesce(earlier, F.col("_quality.rule")),
+            REJECT_DETAIL: F.when(earlier.isNotNull(), earlier_detail).otherwise(F.col("_quality.detail")),
+        }
+    ).drop("_quality")

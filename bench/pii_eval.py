@@ -123,6 +123,10 @@ def refinery_spans(text: str) -> list[tuple[int, int, str]]:
 
 def presidio_analyzer():
     import spacy
+    import tldextract
+
+    # Presidio's e-mail check asks tldextract, which would fetch the public suffix list: use its bundled copy.
+    tldextract.extract = tldextract.TLDExtract(suffix_list_urls=())
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
@@ -173,8 +177,9 @@ def score(examples: list[dict], detect) -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-kind", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=23, help="the detectors were tuned on seed 11; report another")
     args = parser.parse_args()
-    examples = build_examples(args.per_kind)
+    examples = build_examples(args.per_kind, seed=args.seed)
     results = {"refinery": score(examples, refinery_spans), "presidio": score(examples, presidio_analyzer())}
     print(f"{len(examples)} examples: {args.per_kind} per kind, {2 * args.per_kind} hard negatives\n")
     print(f"{'kind':<12} {'ours P':>8} {'ours R':>8} {'presidio P':>11} {'presidio R':>11}")
@@ -186,7 +191,9 @@ def main() -> None:
         )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "pii_eval.json").write_text(json.dumps({"per_kind": args.per_kind, **results}, indent=2) + "\n")
+    (out / "pii_eval.json").write_text(
+        json.dumps({"per_kind": args.per_kind, "seed": args.seed, **results}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

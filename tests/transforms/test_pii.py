@@ -12,6 +12,8 @@ POSITIVE = [
     ("Call +1 415 555 0132 or (415) 555-0199.", "Call <PHONE> or <PHONE>.", {"phone": 2}),
     ("Ruf an: +49 30 1234567, +33 1 42 68 53 00", "Ruf an: <PHONE>, <PHONE>", {"phone": 2}),
     ("US style 212-555-0147 and +44 20 7946 0958", "US style <PHONE> and <PHONE>", {"phone": 2}),
+    ("Office 321.623.7899x14330, home 0766368857.", "Office <PHONE>, home <PHONE>.", {"phone": 2}),
+    ("Maestro 501850883080 accepted", "Maestro <CREDIT_CARD> accepted", {"credit_card": 1}),
     ("Host 192.168.10.42 and 2001:db8::8a2e:370:7334 seen", "Host <IP> and <IP> seen", {"ip": 2}),
     ("Card 4111 1111 1111 1111 on file", "Card <CREDIT_CARD> on file", {"credit_card": 1}),
     ("Pay to DE89 3704 0044 0532 0130 00 now", "Pay to <IBAN> now", {"iban": 1}),
@@ -35,6 +37,7 @@ NEGATIVE = [
     "ISBN 978-3-16-148410-0, meeting on 15.03.2024 at 12:30:45.",
     "Account GB82WEST12345698765433 has a bad checksum.",
     "Build 1.2.3.4567 of the tool, tracking number 1Z999AA10123456784.",
+    "The old edition has ISBN 0-07-938480-3 on its cover.",
 ]
 
 

@@ -36,12 +36,15 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|5|4[4-9])|35)")
+# Issuer prefixes: Visa, Mastercard, Amex, Diners, Discover, JCB (incl. 2131/1800), Maestro, UnionPay.
+_CARD_PREFIX = re.compile(
+    r"^(?:4|5[0-8]|2(?:2[2-9]|[3-6]\d|7[01]|720)|3[47]|3(?:0[0-5]|[68])|6(?:011|5|4[4-9]|304|39|7|2)|35|2131|1800|0604)"
+)
 
 
 def _card_ok(match: str) -> bool:
     digits = re.sub(r"\D", "", match)
-    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and _luhn_ok(digits)
+    return 12 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and _luhn_ok(digits)
 
 
 def _iban_ok(match: str) -> bool:
@@ -63,16 +66,21 @@ def _ipv6_ok(match: str) -> bool:
 _DATE_LIKE = re.compile(r"^\(?\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}\)?$|^\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4}$")
 
 
+_ISBN10 = re.compile(r"^\d{1,5}(?:-+\d{1,7}){1,2}-+[\dX]$")
+_EXTENSION = re.compile(r"\s?(?:x|ext\.?)\s?\d{1,5}$", re.I)
+
+
 def _phone_ok(match: str) -> bool:
-    digits = re.sub(r"\D", "", match)
-    international = match.startswith(("+", "00"))
-    if not 9 <= len(digits) <= 15 or match.count("(") != match.count(")"):
+    number = _EXTENSION.sub("", match)
+    digits = re.sub(r"\D", "", number)
+    international = number.startswith(("+", "00"))
+    if not 9 <= len(digits) <= 15 or number.count("(") != number.count(")"):
         return False
-    if _DATE_LIKE.match(match.strip()):
+    if _DATE_LIKE.match(number.strip()) or (not international and len(digits) == 10 and _ISBN10.match(number)):
         return False
-    groups = re.findall(r"\d+", match)
-    if not international and len(groups) == 1:
-        return False  # a bare run of digits: an order or account number as likely as a phone
+    groups = re.findall(r"\d+", number)
+    if not international and len(groups) == 1 and not (digits.startswith("0") and len(digits) <= 11):
+        return False  # a bare run of digits is an order or account number unless it has a national trunk 0
     is_isbn = not international and len(digits) == 13 and digits.startswith(("978", "979"))
     return not is_isbn
 
@@ -118,7 +126,7 @@ PII_KINDS: tuple[PiiKind, ...] = (
         ),
     ),
     PiiKind("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), _iban_ok),
-    PiiKind("credit_card", re.compile(r"(?<![\w.,-])(?:\d[ -]?){12,18}\d(?![\w-]|[.,]\d)"), _card_ok),
+    PiiKind("credit_card", re.compile(r"(?<![\w.,-])(?:\d[ -]?){11,18}\d(?![\w-]|[.,]\d)"), _card_ok),
     PiiKind("ssn", re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")),
     PiiKind(
         "ip",
@@ -129,7 +137,9 @@ PII_KINDS: tuple[PiiKind, ...] = (
     ),
     PiiKind(
         "phone",
-        re.compile(r"(?<![\w+\-./:])(?:\+|00)?\(?\d[\d \u00a0().-]{6,22}\d(?![\w\-/]|[.,]\d)"),
+        re.compile(
+            r"(?<![\w+\-./:])(?:\+|00)?\(?\d[\d \u00a0().-]{6,22}\d(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w\-/]|[.,]\d)"
+        ),
         _phone_ok,
     ),
 )

@@ -73,20 +73,24 @@ def paragraphs_from_docstrings() -> list[str]:
     return sorted(found)
 
 
-def build_corpus(path: Path, docs: int, seed: int = 7) -> None:
+def build_corpus(folder: Path, docs: int, files: int = 8, seed: int = 7) -> None:
+    """`files` JSONL files (DataTrove gives each task whole files, so both tasks need some)."""
     rng = random.Random(seed)
     paragraphs = paragraphs_from_docstrings()
     print(f"{len(paragraphs)} distinct docstring paragraphs")
-    with path.open("w", encoding="utf-8") as out:
-        for n in range(docs):
-            kind = rng.random()
-            chosen = rng.sample(paragraphs, rng.randint(1, 8))
-            if kind < 0.05:  # repetitive boilerplate
-                chosen = chosen[:2] * rng.randint(2, 5)
-            elif kind < 0.10:  # list-like page: short lines
-                chosen = [" ".join(p.split()[: rng.randint(2, 6)]) for p in chosen for _ in range(3)]
-            separator = "\n\n" if rng.random() < 0.5 else "\n"
-            out.write(json.dumps({"id": f"d{n}", "text": separator.join(chosen)}) + "\n")
+    folder.mkdir(parents=True, exist_ok=True)
+    outs = [(folder / f"part-{i:02d}.jsonl").open("w", encoding="utf-8") for i in range(files)]
+    for n in range(docs):
+        kind = rng.random()
+        chosen = rng.sample(paragraphs, rng.randint(1, 8))
+        if kind < 0.05:  # repetitive boilerplate
+            chosen = chosen[:2] * rng.randint(2, 5)
+        elif kind < 0.10:  # list-like page: short lines
+            chosen = [" ".join(p.split()[: rng.randint(2, 6)]) for p in chosen for _ in range(3)]
+        separator = "\n\n" if rng.random() < 0.5 else "\n"
+        outs[n % files].write(json.dumps({"id": f"d{n}", "text": separator.join(chosen)}) + "\n")
+    for out in outs:
+        out.close()
 
 
 def datatrove_filters():
@@ -110,7 +114,7 @@ def run_datatrove(corpus: Path, out: Path, tasks: int = 2) -> float:
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
-    steps = [JsonlReader(str(corpus.parent), glob_pattern=corpus.name)]
+    steps = [JsonlReader(str(corpus), glob_pattern="*.jsonl")]
     steps += [make() for make in datatrove_filters().values()]
     steps.append(JsonlWriter(str(out)))
     start = time.perf_counter()
@@ -149,7 +153,8 @@ def agreement(corpus: Path, sample: int) -> dict[str, float]:
         ours[name] = QualityFilters(**configs)
     same = dict.fromkeys(FILTERS, 0)
     differ: dict[str, list[str]] = {name: [] for name in FILTERS}
-    lines = corpus.read_text(encoding="utf-8").splitlines()[:sample]
+    lines = [line for path in sorted(corpus.glob("*.jsonl")) for line in path.read_text("utf-8").splitlines()]
+    lines = lines[:sample]
     for line in lines:
         record = json.loads(line)
         for name in FILTERS:
@@ -177,10 +182,9 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="refinery-curate-bench-"))
     try:
-        corpus = work / "corpus" / "docs.jsonl"
-        corpus.parent.mkdir()
+        corpus = work / "corpus"
         build_corpus(corpus, args.docs)
-        mb = corpus.stat().st_size / 1e6
+        mb = sum(path.stat().st_size for path in corpus.glob("*.jsonl")) / 1e6
         spark = get_session(load_config("web_text", "local").spark)
         run_refinery(spark, corpus, work / "warm")  # JVM, Python workers and the UDF warmed up
         ours = run_refinery(spark, corpus, work / "ours")

@@ -32,8 +32,8 @@ from refinery.transforms.rules import REJECT_DETAIL, REJECT_RULE
 # peel prefix and suffix punctuation off each chunk (keeping abbreviations like "U.S." and "F." whole);
 # split the rest at hyphens between letters or digits, at a dot between a lower- and an upper-case letter, and
 # before English contractions ("do", "n't"; "it", "'s"). URLs stay whole.
-_PREFIX = re.compile(r"^(?:\.\.\.|…|-+|[\"'“‘(\[{<*`~#$£€§¿¡:])")
-_SUFFIX = re.compile(r"(?:\.\.\.|…|-+|[\"'”’)\]}>*`:;,!?%.])$")
+_PREFIX = re.compile(r"^(?:\.\.\.|…|-+|[\"'“‘(\[{<*`~#$£€§¿¡:_])")
+_SUFFIX = re.compile(r"(?:\.\.\.|…|-+|[\"'”’)\]}>*`:;,!?%._])$")
 _ABBREVIATION = re.compile(r"^(?:[A-Za-z]\.)+$|^(?:[A-Za-z]\.){2,}[A-Za-z]?$")
 _INFIX = re.compile(r"(?<=[^\W_])(-+)(?=[^\W_])|(?<=[a-z])(\.)(?=[A-Z])")
 _CONTRACTION = re.compile(r"(?i)^(.+?)(n['’]t|['’](?:s|re|ve|ll|d|m))$")

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import IntegerType, MapType, StringType, StructField, StructType
 
-from refinery.transforms.rules import REJECT_DETAIL, REJECT_RULE
+from refinery.transforms.rules import flag_computed
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -239,17 +239,11 @@ def redact_pii(df: DataFrame, *, actions: Mapping[str, str], column: str = "text
             {"text": [r.text for r in results], "pii": [r.counts for r in results], "drop": [r.drop for r in results]}
         )
 
-    earlier = F.col(REJECT_RULE) if REJECT_RULE in df.columns else F.lit(None).cast("string")
-    earlier_detail = F.col(REJECT_DETAIL) if REJECT_DETAIL in df.columns else F.lit(None).cast("string")
     found = df.withColumn("_pii", scan_batch(F.col(column)))
     drop = F.col("_pii.drop")
-    return found.withColumns(
-        {
-            column: F.col("_pii.text"),
-            "pii": F.col("_pii.pii"),
-            REJECT_RULE: F.coalesce(earlier, F.when(drop.isNotNull(), F.concat(F.lit("pii:"), drop))),
-            REJECT_DETAIL: F.when(earlier.isNotNull(), earlier_detail).otherwise(
-                F.when(drop.isNotNull(), F.format_string("%d %s match(es)", F.col("_pii.pii")[drop], drop))
-            ),
-        }
+    scanned = found.withColumns({column: F.col("_pii.text"), "pii": F.col("_pii.pii")})
+    return flag_computed(
+        scanned,
+        F.when(drop.isNotNull(), F.concat(F.lit("pii:"), drop)),
+        F.when(drop.isNotNull(), F.format_string("%d %s match(es)", F.col("_pii.pii")[drop], drop)),
     ).drop("_pii")

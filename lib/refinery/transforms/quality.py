@@ -26,7 +26,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from refinery.config import C4Config, FineWebConfig, GopherQualityConfig, GopherRepetitionConfig
 from refinery.transforms.punctuation import PUNCTUATION_SET, TERMINAL_PUNCTUATION
-from refinery.transforms.rules import REJECT_DETAIL, REJECT_RULE
+from refinery.transforms.rules import already_flagged, flag_computed
 
 # Words as spaCy's rule-based tokenizer (which DataTrove uses) cuts them, in its order: split on whitespace;
 # peel prefix and suffix punctuation off each chunk (keeping abbreviations like "U.S." and "F." whole);
@@ -319,17 +319,9 @@ def flag_quality(df: DataFrame, filters: QualityFilters) -> DataFrame:
             }
         )
 
-    earlier = F.col(REJECT_RULE) if REJECT_RULE in df.columns else F.lit(None).cast("string")
-    earlier_detail = F.col(REJECT_DETAIL) if REJECT_DETAIL in df.columns else F.lit(None).cast("string")
+    earlier = already_flagged(df)
     # Rows an earlier transform flagged are not judged again: the UDF gets null text for them.
-    verdict = judge(F.when(earlier.isNull(), F.col("text")), F.col("lang"))
-    judged = df.withColumn("_quality", verdict)
-    return judged.withColumns(
-        {
-            "text": F.when(earlier.isNull() & F.col("_quality.rule").isNull(), F.col("_quality.text")).otherwise(
-                F.col("text")
-            ),
-            REJECT_RULE: F.coalesce(earlier, F.col("_quality.rule")),
-            REJECT_DETAIL: F.when(earlier.isNotNull(), earlier_detail).otherwise(F.col("_quality.detail")),
-        }
-    ).drop("_quality")
+    judged = df.withColumn("_quality", judge(F.when(~earlier, F.col("text")), F.col("lang")))
+    kept_text = F.when(~earlier & F.col("_quality.rule").isNull(), F.col("_quality.text")).otherwise(F.col("text"))
+    flagged = flag_computed(judged.withColumn("text", kept_text), F.col("_quality.rule"), F.col("_quality.detail"))
+    return flagged.drop("_quality")

@@ -36,11 +36,24 @@ def flag_rejects(df: DataFrame, rules: Sequence[Rule]) -> DataFrame:
     for r in reversed(rules):
         rule = F.when(r.breaks, F.lit(r.name)).otherwise(rule)
         detail = F.when(r.breaks, r.detail).otherwise(detail)
+    return flag_computed(df, rule, detail)
+
+
+def flag_computed(df: DataFrame, rule: Column, detail: Column) -> DataFrame:
+    """Mark each row with `rule` / `detail` (null `rule`: kept), unless an earlier transform flagged it.
+
+    For rules whose name is computed per row (by a UDF, say). Adds: `_reject_rule`, `_reject_detail`.
+    """
     if REJECT_RULE in df.columns:
-        already = F.col(REJECT_RULE).isNotNull()
+        already = already_flagged(df)
         rule = F.when(already, F.col(REJECT_RULE)).otherwise(rule)
         detail = F.when(already, F.col(REJECT_DETAIL)).otherwise(detail)
     return df.withColumns({REJECT_RULE: rule, REJECT_DETAIL: detail})
+
+
+def already_flagged(df: DataFrame) -> Column:
+    """True for rows an earlier transform flagged (a literal false before any transform added flags)."""
+    return F.col(REJECT_RULE).isNotNull() if REJECT_RULE in df.columns else F.lit(False)
 
 
 def is_kept() -> Column:

@@ -20,9 +20,18 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from refinery.errors import InputNotFoundError
-from refinery.io.decode import CsvOptions, UnreadableFileError, decompress, file_records, jsonl_lines, line_record
+from refinery.io.decode import (
+    CsvOptions,
+    RawRecord,
+    UnreadableFileError,
+    decompress,
+    file_records,
+    jsonl_lines,
+    line_record,
+)
 
 RAW_RECORD_SCHEMA = "_file string, _line bigint, value string, _reject_rule string, _reject_detail string"
+_RAW_COLUMNS = ("_file", "_line", "value", "_reject_rule", "_reject_detail")
 BYTE_FORMATS = ("jsonl", "json", "csv", "text")
 _BATCH_ROWS = 4096
 
@@ -86,7 +95,7 @@ def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
     """A mapInArrow function: binaryFile batches (path, content) -> RAW_RECORD batches."""
 
     def frame(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        columns: dict[str, list] = {name: [] for name in ("_file", "_line", "value", "_reject_rule", "_reject_detail")}
+        pending: list[tuple[str, RawRecord]] = []
         for batch in batches:
             for path, content in zip(
                 batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True
@@ -96,15 +105,12 @@ def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
                     yield from _jsonl_batches(name, lines)
                     continue
                 for record in file_records(name, content or b"", fmt, csv_options):
-                    columns["_file"].append(name)
-                    columns["_line"].append(record.position)
-                    columns["value"].append(record.value)
-                    columns["_reject_rule"].append(record.rule)
-                    columns["_reject_detail"].append(record.detail)
-                    if len(columns["_file"]) >= _BATCH_ROWS:
-                        yield _to_batch(columns)
-        if columns["_file"]:
-            yield _to_batch(columns)
+                    pending.append((name, record))
+                    if len(pending) >= _BATCH_ROWS:
+                        yield _to_batch(pending)
+                        pending = []
+        if pending:
+            yield _to_batch(pending)
 
     return frame
 
@@ -127,16 +133,7 @@ def _jsonl_batches(name: str, lines: list[bytes]) -> Iterator[pa.RecordBatch]:
         try:
             values = pa.array(chunk, pa.binary()).cast(pa.string())
         except pa.ArrowInvalid:
-            records = [line_record(start + offset, raw) for offset, raw in enumerate(chunk, start=1)]
-            yield _to_batch(
-                {
-                    "_file": [name] * len(records),
-                    "_line": [r.position for r in records],
-                    "value": [r.value for r in records],
-                    "_reject_rule": [r.rule for r in records],
-                    "_reject_detail": [r.detail for r in records],
-                }
-            )
+            yield _to_batch([(name, line_record(start + offset, raw)) for offset, raw in enumerate(chunk, start=1)])
             continue
         yield pa.RecordBatch.from_arrays(
             [
@@ -146,23 +143,22 @@ def _jsonl_batches(name: str, lines: list[bytes]) -> Iterator[pa.RecordBatch]:
                 pa.nulls(len(chunk), pa.string()),
                 pa.nulls(len(chunk), pa.string()),
             ],
-            names=["_file", "_line", "value", "_reject_rule", "_reject_detail"],
+            names=list(_RAW_COLUMNS),
         )
 
 
-def _to_batch(columns: dict[str, list]) -> pa.RecordBatch:
-    batch = pa.RecordBatch.from_pydict(
-        {
-            "_file": pa.array(columns["_file"], pa.string()),
-            "_line": pa.array(columns["_line"], pa.int64()),
-            "value": pa.array(columns["value"], pa.string()),
-            "_reject_rule": pa.array(columns["_reject_rule"], pa.string()),
-            "_reject_detail": pa.array(columns["_reject_detail"], pa.string()),
-        }
+def _to_batch(records: list[tuple[str, RawRecord]]) -> pa.RecordBatch:
+    """(file name, record) pairs as one RAW_RECORD batch."""
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([name for name, _ in records], pa.string()),
+            pa.array([r.position for _, r in records], pa.int64()),
+            pa.array([r.value for _, r in records], pa.string()),
+            pa.array([r.rule for _, r in records], pa.string()),
+            pa.array([r.detail for _, r in records], pa.string()),
+        ],
+        names=list(_RAW_COLUMNS),
     )
-    for values in columns.values():
-        values.clear()
-    return batch
 
 
 def read_parquet_rows(spark: SparkSession, files: Sequence[str], *, root: str) -> DataFrame:

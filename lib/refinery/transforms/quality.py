@@ -114,13 +114,10 @@ class QualityFilters:
         if not text or not text.strip():
             return Verdict(text or "", "quality:empty", "no text")
         words = words_of(text)
-        for enabled, step in (
-            (self.repetition.enabled, lambda: self._gopher_repetition(text, words)),
-            (self.quality.enabled, lambda: self._gopher_quality(text, words, lang)),
-        ):
-            failed = enabled and step()
-            if failed:
-                return Verdict(text, *failed)
+        if self.repetition.enabled and (failed := self._gopher_repetition(text, words)):
+            return Verdict(text, *failed)
+        if self.quality.enabled and (failed := self._gopher_quality(text, words, lang)):
+            return Verdict(text, *failed)
         if self.c4.enabled:
             text, failed = self._c4(text)
             if failed:

@@ -146,8 +146,7 @@ def type_columns(
     extra = [name for name in types if name not in named.values()]
     if extra:
         drifted = F.create_map(*(part for name in extra for part in (F.lit(name), _as_string(name, types[name]))))
-        given = F.coalesce(given_meta, F.create_map().cast("map<string,string>"))
-        meta = F.map_zip_with(given, drifted, lambda _key, own, drift: F.coalesce(own, drift))
+        meta = _merge_meta(given_meta, drifted)
     else:
         meta = given_meta
     flagged = flag_rejects(df, rules)
@@ -179,9 +178,13 @@ def _meta_with_extra_fields(meta: Column, all_fields: Column, *, known: list[str
     extra = F.transform_values(
         F.map_filter(all_fields, lambda key, _value: ~key.isin(*known)), lambda _key, value: value.cast("string")
     )
+    return F.when(F.coalesce(F.size(extra), F.lit(0)) <= 0, meta).otherwise(_merge_meta(meta, extra))
+
+
+def _merge_meta(meta: Column, drifted: Column) -> Column:
+    """`meta` (may be null) plus the `drifted` fields; meta's own keys win."""
     given = F.coalesce(meta, F.create_map().cast("map<string,string>"))
-    merged = F.map_zip_with(given, extra, lambda _key, own, drifted: F.coalesce(own, drifted))
-    return F.when(F.coalesce(F.size(extra), F.lit(0)) <= 0, meta).otherwise(merged)
+    return F.map_zip_with(given, drifted, lambda _key, own, drift: F.coalesce(own, drift))
 
 
 def _field_names(fields: RecordFields) -> dict[str, str]:

@@ -257,14 +257,18 @@ def main() -> None:
         n += 1
         spaced = "  " + original["text"].replace(" ", "   ").replace("\n\n", "\n\n\n\n") + "  \n"
         add("whitespace_duplicate", {**original, "id": f"doc-{n:05d}", "text": spaced})
-    for original in rng.sample(originals, 10):
+    near_duplicates: list[str] = []  # one word repeated mid-text: word 5-gram Jaccard about 0.9 with the original
+    plain_text = [d for d in originals if not d["text"].startswith("<html")]  # an edit in markup could vanish
+    for original in rng.sample(plain_text, 10):
         n += 1
-        lang = original["meta"]["lang"]
-        first = re.split(r"(?<=[.!?]) ", original["text"], maxsplit=1)
-        replacement = rng.choice([s for s in SENTENCES[lang] if s != first[0]])
-        text = replacement + " " + first[1] if len(first) == 2 else original["text"] + " " + replacement
+        words = original["text"].split(" ")
+        middle = len(words) // 2
+        while "\n" in words[middle]:  # repeat a word inside a line (C4 would drop a new two-word line)
+            middle += 1
+        text = " ".join(words[:middle] + [words[middle]] + words[middle:])
         assert canonical(text) not in seen, "a near duplicate must not be an exact one"
         seen.add(canonical(text))
+        near_duplicates.append(f"doc-{n:05d}")
         add("near_duplicate", {**original, "id": f"doc-{n:05d}", "text": text})
     forum_docs = []
     for i in range(16):
@@ -321,12 +325,17 @@ def main() -> None:
             "curate_rejected": len(curate_rejected),
             "curate_rejected_ids": sorted(curate_rejected),
             "silver": total - ingest_rejects - len(curate_rejected),
-            "dedup_rejected": {"exact": counts["exact_duplicate"] + counts["whitespace_duplicate"]},
+            "dedup_rejected": {
+                "exact": counts["exact_duplicate"] + counts["whitespace_duplicate"],
+                "minhash": counts["near_duplicate"],
+            },
+            "near_duplicate_ids": sorted(near_duplicates),
             "gold": total
             - ingest_rejects
             - len(curate_rejected)
             - counts["exact_duplicate"]
-            - counts["whitespace_duplicate"],
+            - counts["whitespace_duplicate"]
+            - counts["near_duplicate"],
             "pii": {"email": 20, "phone": 20},
         },
     }

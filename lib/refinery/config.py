@@ -222,10 +222,37 @@ class CurateConfig:
 
 
 @dataclass(frozen=True)
+class MinHashConfig:
+    """Near-duplicate detection: MinHash signatures, LSH candidates, optional check, connected components."""
+
+    enabled: bool = True
+    shingle: Literal["word", "char"] = "word"
+    ngram: int = 5  # words (or characters) per shingle
+    num_perm: int = 128
+    threshold: float = 0.8  # Jaccard similarity of shingle sets above which two docs are duplicates
+    seed: int = 42
+    verify: Literal["exact", "signature", "none"] = "exact"  # how candidate pairs are checked against threshold
+    false_negative_weight: float = 0.9  # choosing LSH bands: missed pairs vs extra candidates (verify drops those)
+    max_bucket: int = 200  # an LSH bucket with more docs links each to its smallest doc only
+    max_rounds: int = 64  # connected-components rounds before giving up
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError("config key 'dedup.minhash.threshold': must be between 0 and 1")
+        if not 0.0 < self.false_negative_weight < 1.0:
+            raise ConfigError("config key 'dedup.minhash.false_negative_weight': must be between 0 and 1")
+        if self.ngram < 1 or self.num_perm < 2 or self.max_bucket < 2:
+            raise ConfigError("config keys 'dedup.minhash.ngram|num_perm|max_bucket': must be >= 1, 2, 2")
+
+
+@dataclass(frozen=True)
 class DedupConfig:
-    """Silver -> silver_dedup."""
+    """Silver -> silver_dedup: exact duplicates, then near duplicates; one representative per cluster."""
 
     exact: bool = True
+    keep: Literal["smallest_doc_id", "longest"] = "smallest_doc_id"  # which doc of a cluster stays
+    incremental: bool = True  # docs already deduped (in the signatures table) always stay; new ones are checked
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
 
 
 @dataclass(frozen=True)

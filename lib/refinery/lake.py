@@ -19,7 +19,7 @@ from refinery.schemas import TableSchema
 
 log = logging.getLogger(__name__)
 
-PIPELINE_LAYERS = ("bronze", "silver", "silver_dedup", "gold", "rejects")
+PIPELINE_LAYERS = ("bronze", "silver", "silver_dedup", "gold", "rejects", "signatures")
 SYSTEM_TABLES = ("runs", "releases", "ingest_files")
 
 
@@ -135,11 +135,14 @@ class Lake:
     def insert_new(self, ref: TableRef, df: DataFrame, schema: TableSchema, *, key: str) -> WriteResult:
         """MERGE `df` into the table, inserting rows whose `key` is not there yet. Idempotent by construction."""
         self.ensure_table(ref, schema)
+        before = self.version(ref)
         target = self.delta_table(ref).alias("target")
         target.merge(
             schema.conform(df).alias("source"), f"target.{key} = source.{key}"
         ).whenNotMatchedInsertAll().execute()
         merged = self._last_commit(ref, rows_metric="numTargetRowsInserted")
+        if merged.version == before:  # nothing to merge: Delta committed nothing
+            return WriteResult(version=before, rows_written=0, skipped=True)
         log.info("merged %d new rows into %s (version %d)", merged.rows_written, ref, merged.version)
         return merged
 

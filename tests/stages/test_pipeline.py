@@ -59,6 +59,8 @@ def test_layer_counts_match_what_the_sample_plants(spark, lake):
     rejected_ids = table(spark, lake, "rejects", "web_text").where("stage = 'curate'").select("doc_id")
     assert sorted(r.doc_id for r in rejected_ids.collect()) == EXPECTED["curate_rejected_ids"]
     assert rejects_by_rule(spark, lake, "dedup") == EXPECTED["dedup_rejected"]
+    near = table(spark, lake, "rejects", "web_text").where("stage = 'dedup' AND rule = 'minhash'")
+    assert sorted(r.doc_id for r in near.collect()) == EXPECTED["near_duplicate_ids"]
 
 
 def test_ledger_reconciles_every_stage_and_chains_versions(spark, lake):

@@ -58,7 +58,7 @@ class StageContext:
         return self.lake.table(layer, self.pipeline)
 
     def schema(self, layer: str) -> TableSchema:
-        if layer in ("rejects", "runs", "ingest_files"):
+        if layer in ("rejects", "runs", "ingest_files", "signatures"):
             return load_schema(layer)
         return load_schema(f"{self.config.kind}/{_SCHEMA_OF_LAYER.get(layer, layer)}")
 

@@ -1,28 +1,153 @@
-"""Dedup: silver -> silver_dedup, one representative per exact content hash; duplicates -> rejects."""
+"""Dedup: silver -> silver_dedup. Exact duplicates, then MinHash near duplicates; removed docs -> rejects.
+
+With `dedup.incremental`, the docs kept by earlier runs (their signatures are in the `signatures`
+table, which is what publish puts in gold) always stay and their signatures are reused; only new docs
+are signed, and a new doc that duplicates a published one is removed in favour of it.
+"""
 
 from __future__ import annotations
 
-from pyspark import StorageLevel
+from dataclasses import dataclass
 
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from refinery.config import DedupConfig
 from refinery.stages.base import StageContext, StageResult, write_rejects
-from refinery.transforms.dedup import flag_exact_duplicates
+from refinery.transforms.components import local_checkpoint
+from refinery.transforms.dedup import (
+    PROTECTED,
+    candidate_pairs,
+    flag_exact_duplicates,
+    flag_near_duplicates,
+    near_duplicate_clusters,
+    similar_pairs,
+)
+from refinery.transforms.minhash import MinHasher, add_minhash
 from refinery.transforms.rules import flag_rejects, kept_rows, rejected_rows
 
 STAGE = "dedup"
+CLUSTER_SIZE_BUCKETS = ((2, 2), (3, 5), (6, 10), (11, 100), (101, None))
+
+
+def hasher_for(cfg: DedupConfig) -> MinHasher:
+    m = cfg.minhash
+    return MinHasher(
+        ngram=m.ngram,
+        num_perm=m.num_perm,
+        threshold=m.threshold,
+        seed=m.seed,
+        shingle=m.shingle,
+        false_negative_weight=m.false_negative_weight,
+    )
+
+
+@dataclass
+class NearDuplicates:
+    """What the MinHash pass found: the per-doc signatures, the clusters, and its counts for the ledger."""
+
+    signed: DataFrame
+    clusters: DataFrame | None
+    metrics: dict[str, str]
+
+
+def _published(ctx: StageContext) -> DataFrame | None:
+    """The signatures table (docs kept by earlier runs), or None when there is none or dedup is not incremental."""
+    ref = ctx.table("signatures")
+    if not ctx.config.dedup.incremental or not ctx.lake.exists(ref):
+        return None
+    return ctx.lake.read(ref)
+
+
+def _sign(ctx: StageContext, survivors: DataFrame, published: DataFrame | None, hasher: MinHasher) -> DataFrame:
+    """Signatures of the surviving docs: reused from the signatures table when made with the same params."""
+    columns = ["doc_id", "content_hash", "text", PROTECTED]
+    if published is None:
+        return add_minhash(survivors.select(*columns), hasher)
+    reusable = published.where(F.col("minhash_params") == hasher.params).select(
+        "doc_id", "n_shingles", "signature", "bands"
+    )
+    reused = survivors.select(*columns).join(reusable, "doc_id")
+    fresh = add_minhash(survivors.select(*columns).join(reusable, "doc_id", "left_anti"), hasher)
+    return reused.unionByName(fresh)
+
+
+def find_near_duplicates(
+    ctx: StageContext, survivors: DataFrame, published: DataFrame | None, hasher: MinHasher
+) -> NearDuplicates:
+    cfg = ctx.config.dedup.minhash
+    signed = _sign(ctx, survivors, published, hasher).persist(StorageLevel.MEMORY_AND_DISK)
+    candidates = candidate_pairs(signed, max_bucket=cfg.max_bucket).persist(StorageLevel.MEMORY_AND_DISK)
+    edges = similar_pairs(candidates, signed, hasher, verify=cfg.verify, texts=signed).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    metrics = {
+        "minhash.params": hasher.params,
+        "minhash.candidate_pairs": str(candidates.count()),
+        "minhash.similar_pairs": str(edges.count()),
+    }
+    candidates.unpersist()
+    clusters = None
+    if metrics["minhash.similar_pairs"] != "0":
+        clusters, rounds = near_duplicate_clusters(
+            edges, signed, keep=ctx.config.dedup.keep, max_rounds=cfg.max_rounds, checkpoint=local_checkpoint
+        )
+        clusters = clusters.persist(StorageLevel.MEMORY_AND_DISK)
+        metrics["minhash.rounds"] = str(rounds)
+        metrics.update(_cluster_stats(clusters))
+    edges.unpersist()
+    return NearDuplicates(signed=signed, clusters=clusters, metrics=metrics)
+
+
+def _cluster_stats(clusters: DataFrame) -> dict[str, str]:
+    """Cluster count and a size histogram (one small row per size bucket)."""
+    sizes = clusters.select("cluster", "cluster_size").distinct()
+    bucket = F.lit(None).cast("string")
+    for low, high in reversed(CLUSTER_SIZE_BUCKETS):
+        label = f"{low}+" if high is None else (str(low) if low == high else f"{low}-{high}")
+        inside = F.col("cluster_size") >= low if high is None else F.col("cluster_size").between(low, high)
+        bucket = F.when(inside, F.lit(label)).otherwise(bucket)
+    rows = sizes.groupBy(bucket.alias("bucket")).count().collect()
+    stats = {f"minhash.cluster_size.{row['bucket']}": str(row["count"]) for row in rows}
+    stats["minhash.clusters"] = str(sum(row["count"] for row in rows))
+    return stats
 
 
 def run(ctx: StageContext) -> StageResult:
-    """Deduplicate the latest silver version into silver_dedup (full refresh)."""
+    """Deduplicate the latest silver version into silver_dedup (full refresh of the output)."""
+    cfg = ctx.config.dedup
     silver_ref, silver_version, silver = ctx.read_input("silver")
-    flagged = (silver.transform(flag_exact_duplicates) if ctx.config.dedup.exact else flag_rejects(silver, [])).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    hasher = hasher_for(cfg) if cfg.minhash.enabled else None
+    published = _published(ctx)
+    docs = silver.withColumn(PROTECTED, F.lit(False))
+    if published is not None:
+        known = published.select("doc_id", F.lit(True).alias(PROTECTED))
+        docs = silver.join(known, "doc_id", "left").fillna(False, subset=[PROTECTED])
+    flagged = docs.transform(flag_exact_duplicates, keep=cfg.keep) if cfg.exact else flag_rejects(docs, [])
+    flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
+    near = None
     try:
-        rows_in = silver.count()
-        output = ctx.lake.overwrite(ctx.table("silver_dedup"), kept_rows(flagged), ctx.schema("silver_dedup"))
+        rows_in = flagged.count()
+        metrics = {"signatures.published": str(flagged.where(F.col(PROTECTED)).count())}
+        if hasher is not None:
+            near = find_near_duplicates(ctx, kept_rows(flagged), published, hasher)
+            metrics.update(near.metrics)
+            if near.clusters is not None:
+                flagged = flagged.transform(flag_near_duplicates, near.clusters)
+        output = ctx.lake.overwrite(
+            ctx.table("silver_dedup"), kept_rows(flagged).drop(PROTECTED), ctx.schema("silver_dedup")
+        )
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged))
+        if near is not None:
+            metrics["signatures.added"] = str(_record_signatures(ctx, near.signed, flagged, hasher))
     finally:
         flagged.unpersist()
+        if near is not None:
+            near.signed.unpersist()
+            if near.clusters is not None:
+                near.clusters.unpersist()
+    metrics["dup_rate"] = f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"
     return StageResult(
         stage=STAGE,
         input_table=str(silver_ref),
@@ -33,5 +158,28 @@ def run(ctx: StageContext) -> StageResult:
         rows_out=output.rows_written,
         rows_rejected=rejects.rows_written,
         rejected_by_rule=by_rule,
-        metrics={"dup_rate": f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"},
+        metrics=metrics,
     )
+
+
+def _record_signatures(ctx: StageContext, signed: DataFrame, flagged: DataFrame, hasher: MinHasher) -> int:
+    """Add the signatures of newly kept docs to the signatures table (replace it when not incremental)."""
+    kept_ids = kept_rows(flagged).select("doc_id")
+    rows = (
+        signed.join(kept_ids, "doc_id", "left_semi")
+        .where(~F.col(PROTECTED))
+        .select(
+            "doc_id",
+            "content_hash",
+            F.length("text").alias("n_chars"),
+            F.lit(hasher.params).alias("minhash_params"),
+            "n_shingles",
+            "signature",
+            "bands",
+            F.lit(ctx.run_id).alias("_run_id"),
+        )
+    )
+    ref, schema = ctx.table("signatures"), ctx.schema("signatures")
+    if not ctx.config.dedup.incremental:
+        return ctx.lake.overwrite(ref, rows, schema).rows_written
+    return ctx.lake.insert_new(ref, rows, schema, key="doc_id").rows_written

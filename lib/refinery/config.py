@@ -232,7 +232,7 @@ class MinHashConfig:
     threshold: float = 0.8  # Jaccard similarity of shingle sets above which two docs are duplicates
     seed: int = 42
     verify: Literal["exact", "signature", "none"] = "exact"  # how candidate pairs are checked against threshold
-    false_negative_weight: float = 0.9  # choosing LSH bands: missed pairs vs extra candidates (verify drops those)
+    false_negative_weight: float = 0.98  # choosing LSH bands: missed pairs vs extra candidates (verify drops those)
     max_bucket: int = 200  # an LSH bucket with more docs links each to its smallest doc only
     max_rounds: int = 64  # connected-components rounds before giving up
 

@@ -96,3 +96,12 @@ def test_spark_signatures_do_not_depend_on_partitioning(spark):
     assert one == many
     assert one["empty"] == ([], [])
     assert len(one["d0"][0]) == 128 and len(one["d0"][1]) == HASHER.bands.bands
+
+
+def test_a_document_bigger_than_one_numpy_step_gets_the_true_minima():
+    big = " ".join(words(12_000, seed=9))  # ~12k shingles: walked in steps of 4,096
+    hashes, _ = HASHER.shingles(pa.array([big]))
+    permuted = (HASHER._multipliers * hashes + HASHER._increments).min(axis=1) >> np.uint64(32)
+    signatures, counts = HASHER.signatures(pa.array(["small doc here", big, "another small one"]))
+    assert counts[1] == len(hashes)
+    assert (signatures[1] == permuted.astype(np.uint32)).all()

@@ -60,7 +60,7 @@ def _published(ctx: StageContext) -> DataFrame | None:
     return ctx.lake.read(ref)
 
 
-def _sign(ctx: StageContext, survivors: DataFrame, published: DataFrame | None, hasher: MinHasher) -> DataFrame:
+def _sign(survivors: DataFrame, published: DataFrame | None, hasher: MinHasher) -> DataFrame:
     """Signatures of the surviving docs: reused from the signatures table when made with the same params."""
     columns = ["doc_id", "content_hash", "text", PROTECTED]
     if published is None:
@@ -76,8 +76,9 @@ def _sign(ctx: StageContext, survivors: DataFrame, published: DataFrame | None, 
 def find_near_duplicates(
     ctx: StageContext, survivors: DataFrame, published: DataFrame | None, hasher: MinHasher
 ) -> NearDuplicates:
+    """Sign the survivors of exact dedup, find similar pairs and cluster them. The caller unpersists."""
     cfg = ctx.config.dedup.minhash
-    signed = _sign(ctx, survivors, published, hasher).persist(StorageLevel.MEMORY_AND_DISK)
+    signed = _sign(survivors, published, hasher).persist(StorageLevel.MEMORY_AND_DISK)
     candidates = candidate_pairs(signed, max_bucket=cfg.max_bucket).persist(StorageLevel.MEMORY_AND_DISK)
     edges = similar_pairs(candidates, signed, hasher, verify=cfg.verify, texts=signed).persist(
         StorageLevel.MEMORY_AND_DISK
@@ -124,17 +125,17 @@ def run(ctx: StageContext) -> StageResult:
     if published is not None:
         known = published.select("doc_id", F.lit(True).alias(PROTECTED))
         docs = silver.join(known, "doc_id", "left").fillna(False, subset=[PROTECTED])
-    flagged = docs.transform(flag_exact_duplicates, keep=cfg.keep) if cfg.exact else flag_rejects(docs, [])
-    flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
-    near = None
+    exact = docs.transform(flag_exact_duplicates, keep=cfg.keep) if cfg.exact else flag_rejects(docs, [])
+    exact = exact.persist(StorageLevel.MEMORY_AND_DISK)
+    flagged, near = exact, None
     try:
-        rows_in = flagged.count()
-        metrics = {"signatures.published": str(flagged.where(F.col(PROTECTED)).count())}
+        rows_in = exact.count()
+        metrics = {"signatures.published": str(exact.where(F.col(PROTECTED)).count())}
         if hasher is not None:
-            near = find_near_duplicates(ctx, kept_rows(flagged), published, hasher)
+            near = find_near_duplicates(ctx, kept_rows(exact), published, hasher)
             metrics.update(near.metrics)
             if near.clusters is not None:
-                flagged = flagged.transform(flag_near_duplicates, near.clusters)
+                flagged = exact.transform(flag_near_duplicates, near.clusters)
         output = ctx.lake.overwrite(
             ctx.table("silver_dedup"), kept_rows(flagged).drop(PROTECTED), ctx.schema("silver_dedup")
         )
@@ -142,7 +143,7 @@ def run(ctx: StageContext) -> StageResult:
         if near is not None:
             metrics["signatures.added"] = str(_record_signatures(ctx, near.signed, flagged, hasher))
     finally:
-        flagged.unpersist()
+        exact.unpersist()
         if near is not None:
             near.signed.unpersist()
             if near.clusters is not None:

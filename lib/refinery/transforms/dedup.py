@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from refinery.transforms.components import Checkpoint, connected_components, local_checkpoint
-from refinery.transforms.minhash import MinHasher, add_shingle_set
+from refinery.transforms.minhash import MinHasher, add_shingle_set, add_signature_agreement
 from refinery.transforms.rules import Rule, flag_rejects
 
 Keep = Literal["smallest_doc_id", "longest"]
@@ -89,14 +89,6 @@ def candidate_pairs(signed: DataFrame, *, max_bucket: int) -> DataFrame:
     )
 
 
-def _match_fraction(left: Column, right: Column) -> Column:
-    """Share of positions where two equally long arrays agree: the MinHash estimate of Jaccard."""
-    agree = F.aggregate(
-        F.zip_with(left, right, lambda x, y: F.when(x == y, 1).otherwise(0)), F.lit(0), lambda a, b: a + b
-    )
-    return agree / F.size(left)
-
-
 def _jaccard(left: Column, right: Column) -> Column:
     return F.size(F.array_intersect(left, right)) / F.size(F.array_union(left, right))
 
@@ -122,18 +114,16 @@ def similar_pairs(
     if verify == "none":
         return pairs.withColumn("similarity", F.lit(None).cast("double"))
     if verify == "signature":
-        scored = _pair_with(pairs, signed, "signature").select(
-            "doc_a", "doc_b", _match_fraction(F.col("signature_a"), F.col("signature_b")).alias("similarity")
-        )
+        scored = add_signature_agreement(_pair_with(pairs, signed, "signature"), "signature_a", "signature_b")
     else:
         if texts is None:
             raise ValueError("verify='exact' needs the texts")
         in_pairs = pairs.select(F.col("doc_a").alias("doc_id")).union(pairs.select(F.col("doc_b").alias("doc_id")))
         sets = add_shingle_set(texts.join(in_pairs.distinct(), "doc_id", "left_semi").select("doc_id", "text"), hasher)
-        scored = _pair_with(pairs, sets, "shingle_set").select(
-            "doc_a", "doc_b", _jaccard(F.col("shingle_set_a"), F.col("shingle_set_b")).alias("similarity")
+        scored = _pair_with(pairs, sets, "shingle_set").withColumn(
+            "similarity", _jaccard(F.col("shingle_set_a"), F.col("shingle_set_b"))
         )
-    return scored.where(F.col("similarity") >= F.lit(hasher.threshold))
+    return scored.select("doc_a", "doc_b", "similarity").where(F.col("similarity") >= F.lit(hasher.threshold))
 
 
 def near_duplicate_clusters(

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
-from pyspark.sql.types import ArrayType, IntegerType, LongType, StructField, StructType
+from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StructField, StructType
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _NO_SHINGLE = np.uint32(0xFFFFFFFF)  # signature value of a document without shingles
@@ -259,8 +259,8 @@ class MinHasher:
         if len(has_shingles) == 0:
             return signatures, counts
         starts = (np.cumsum(counts) - counts)[has_shingles]
-        # Walk the documents in groups whose shingles fit one cache-sized step. The shift by 32 is monotone,
-        # so it is applied to the minima instead of to every permuted value.
+        # Walk the documents in groups whose shingles fit one cache-sized step; a document bigger than a
+        # step is walked in steps of its own. The shift by 32 is monotone, so it is applied to the minima.
         per_step = max(1, _CHUNK_ELEMENTS // self.num_perm)
         buffer = np.empty((self.num_perm, per_step), dtype=np.uint64)
         group_start = 0
@@ -268,14 +268,24 @@ class MinHasher:
             first = starts[group_start]
             group_end = max(int(np.searchsorted(starts, first + per_step, side="right")) - 1, group_start + 1)
             last = starts[group_end] if group_end < len(has_shingles) else len(hashes)
-            width = last - first
-            permuted = buffer[:, :width] if width <= per_step else np.empty((self.num_perm, width), np.uint64)
-            np.multiply(self._multipliers, hashes[first:last], out=permuted)
-            np.add(permuted, self._increments, out=permuted)
-            minima = np.minimum.reduceat(permuted, starts[group_start:group_end] - first, axis=1)
+            if last - first <= per_step:
+                permuted = self._permute(hashes[first:last], buffer)
+                minima = np.minimum.reduceat(permuted, starts[group_start:group_end] - first, axis=1)
+            else:  # one document with more shingles than a step
+                minima = np.full((self.num_perm, 1), np.iinfo(np.uint64).max, dtype=np.uint64)
+                for step in range(first, last, per_step):
+                    permuted = self._permute(hashes[step : min(step + per_step, last)], buffer)
+                    np.minimum(minima, permuted.min(axis=1, keepdims=True), out=minima)
             signatures[has_shingles[group_start:group_end]] = (minima.T >> np.uint64(32)).astype(np.uint32)
             group_start = group_end
         return signatures, counts
+
+    def _permute(self, hashes: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+        """(a * x + b) mod 2**64 for every permutation (rows) and shingle hash (columns), into `buffer`."""
+        permuted = buffer[:, : len(hashes)]
+        np.multiply(self._multipliers, hashes, out=permuted)
+        np.add(permuted, self._increments, out=permuted)
+        return permuted
 
     def band_hashes(self, signatures: np.ndarray) -> np.ndarray:
         """One signed 64-bit hash per LSH band: [docs x bands]."""
@@ -358,3 +368,27 @@ def add_shingle_set(df: DataFrame, hasher: MinHasher, *, text_column: str = "tex
             )
 
     return df.mapInArrow(with_sets, schema)
+
+
+def add_signature_agreement(df: DataFrame, left: str, right: str, *, output: str = "similarity") -> DataFrame:
+    """Add the share of equal values of two signature columns: the MinHash estimate of Jaccard similarity.
+
+    Requires: `left`, `right` (array<int>, equally long). Adds: `output` (double). Vectorized with
+    numpy over each Arrow batch (Spark's higher-order functions evaluate 128 lambdas per row).
+    """
+    schema = StructType(df.schema.fields + [StructField(output, DoubleType(), True)])
+    left_index, right_index = df.columns.index(left), df.columns.index(right)
+
+    def agreements(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            a, b = batch.column(left_index), batch.column(right_index)
+            width = len(a.flatten()) // max(len(a), 1)
+            if width == 0 or len(b.flatten()) != width * len(b):
+                raise ValueError("signatures to compare must be non-empty and equally long")
+            same = np.asarray(a.flatten()).reshape(-1, width) == np.asarray(b.flatten()).reshape(-1, width)
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, pa.array(same.mean(axis=1))],
+                schema=pa.schema([*batch.schema, pa.field(output, pa.float64())]),
+            )
+
+    return df.mapInArrow(agreements, schema)

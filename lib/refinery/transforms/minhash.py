@@ -95,10 +95,8 @@ def _powers(base: int, count: int) -> np.ndarray:
 _BYTE_BASE = 0x100000001B3  # FNV prime: the polynomial base for bytes of a token
 _TOKEN_BASE = 0x9E3779B97F4A7C15  # golden ratio: the polynomial base for tokens of an n-gram
 _ROW_BASE = 0xC2B2AE3D27D4EB4F  # the polynomial base for signature rows of a band
-_BYTE_POWERS = _powers(_BYTE_BASE, 256)
-
-
 _MAX_POWER = 255  # bytes further than this from a token's end share one weight (only odd, huge tokens)
+_BYTE_POWERS = _powers(_BYTE_BASE, _MAX_POWER + 1)
 
 
 def _word_byte_table() -> np.ndarray:

@@ -47,6 +47,10 @@ def test_config_hash_follows_output_relevant_settings_only():
         ("publish.splits.holdout=0.0", "publish.splits.holdout"),
         ("ingest.max_record_chars=0", "ingest.max_record_chars"),
         ("lake=somewhere", "lake"),
+        ("dedup.minhash.threshold=1.2", "dedup.minhash.threshold"),
+        ("dedup.minhash.verify=maybe", "dedup.minhash.verify"),
+        ("dedup.minhash.false_negative_weight=1", "dedup.minhash.false_negative_weight"),
+        ("dedup.keep=newest", "dedup.keep"),
     ],
 )
 def test_bad_values_name_the_key(override, named):

@@ -104,8 +104,6 @@ def cluster_scores(ours: list[int], truth: list[int]) -> tuple[float, float, flo
 
 
 def run_refinery(spark, corpus, threshold: float, verify: str):
-    from pyspark.sql import functions as F
-
     from refinery.transforms.dedup import candidate_pairs, near_duplicate_clusters, similar_pairs
     from refinery.transforms.minhash import MinHasher, add_minhash
 
@@ -123,7 +121,6 @@ def run_refinery(spark, corpus, threshold: float, verify: str):
     candidates = pairs.count()
     signed.unpersist()
     edges.unpersist()
-    del F
     return found, cluster_of, candidates, seconds, hasher
 
 

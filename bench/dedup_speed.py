@@ -74,14 +74,15 @@ def run_refinery(corpus: Path, out: Path, bands: tuple[int, int]) -> None:
 
     from refinery.config import load_config
     from refinery.session import get_session
+    from refinery.stages.dedup import hasher_for
     from refinery.transforms.dedup import candidate_pairs, flag_near_duplicates, near_duplicate_clusters, similar_pairs
-    from refinery.transforms.minhash import MinHasher, add_minhash
+    from refinery.transforms.minhash import add_minhash
     from refinery.transforms.rules import kept_rows
 
     cfg = load_config("web_text", "local", [f"spark.conf.spark.driver.memory={DRIVER_MEMORY}"])
     spark = get_session(cfg.spark)
     m = cfg.dedup.minhash
-    hasher = MinHasher(m.ngram, m.num_perm, m.threshold, m.seed, m.shingle, m.false_negative_weight)
+    hasher = hasher_for(cfg.dedup)
     assert (hasher.bands.bands, hasher.bands.rows) == bands
     docs = spark.read.parquet(str(corpus)).select(F.col("id").alias("doc_id"), "text")
     signed = add_minhash(docs, hasher).persist()

@@ -83,14 +83,15 @@ def find_near_duplicates(
     edges = similar_pairs(candidates, signed, hasher, verify=cfg.verify, texts=signed).persist(
         StorageLevel.MEMORY_AND_DISK
     )
+    similar = edges.count()
     metrics = {
         "minhash.params": hasher.params,
         "minhash.candidate_pairs": str(candidates.count()),
-        "minhash.similar_pairs": str(edges.count()),
+        "minhash.similar_pairs": str(similar),
     }
     candidates.unpersist()
     clusters = None
-    if metrics["minhash.similar_pairs"] != "0":
+    if similar:
         clusters, rounds = near_duplicate_clusters(
             edges, signed, keep=ctx.config.dedup.keep, max_rounds=cfg.max_rounds, checkpoint=local_checkpoint
         )
@@ -129,8 +130,9 @@ def run(ctx: StageContext) -> StageResult:
     exact = exact.persist(StorageLevel.MEMORY_AND_DISK)
     flagged, near = exact, None
     try:
-        rows_in = exact.count()
-        metrics = {"signatures.published": str(exact.where(F.col(PROTECTED)).count())}
+        counts = exact.agg(F.count("*").alias("rows"), F.count_if(F.col(PROTECTED)).alias("published")).first()
+        rows_in = counts["rows"]
+        metrics = {"signatures.published": str(counts["published"])}
         if hasher is not None:
             near = find_near_duplicates(ctx, kept_rows(exact), published, hasher)
             metrics.update(near.metrics)

@@ -51,6 +51,15 @@ def test_config_hash_follows_output_relevant_settings_only():
         ("dedup.minhash.verify=maybe", "dedup.minhash.verify"),
         ("dedup.minhash.false_negative_weight=1", "dedup.minhash.false_negative_weight"),
         ("dedup.keep=newest", "dedup.keep"),
+        ("publish.group_key=Bad-Key", "publish.group_key"),
+        ("publish.tokenizer=gpt2", "publish.tokenizer"),
+        ("publish.target_file_mb=0", "publish.target_file_mb"),
+        ("publish.mixture.weights.web=-1", "publish.mixture.weights.web"),
+        ("publish.mixture.splits=[holdout]", "publish.mixture.splits"),
+        ("publish.mixture.by=host", "publish.mixture.by"),
+        ("publish.decontamination.ngram=0", "publish.decontamination.ngram"),
+        ("card.targets.lang.en=0.9", "card.targets.lang"),
+        ("card.targets.host={a: 1.0}", "card.targets.host"),
     ],
 )
 def test_bad_values_name_the_key(override, named):

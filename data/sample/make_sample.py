@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "web_text"
+EVAL_SET = Path(__file__).resolve().parent / "eval" / "reading_qa.jsonl"  # hand-written; publish decontaminates
 SEED = 20261125
 
 SENTENCES = {
@@ -270,6 +271,20 @@ def main() -> None:
         seen.add(canonical(text))
         near_duplicates.append(f"doc-{n:05d}")
         add("near_duplicate", {**original, "id": f"doc-{n:05d}", "text": text})
+    contaminated: list[str] = []  # articles quoting a passage of the eval set verbatim: publish drops them
+    eval_items = [json.loads(line) for line in EVAL_SET.read_text(encoding="utf-8").splitlines()]
+    for item in (eval_items[0], eval_items[4], eval_items[9]):
+        n += 1
+        contaminated.append(f"doc-{n:05d}")
+        add(
+            "eval_contaminated",
+            {
+                "id": f"doc-{n:05d}",
+                "text": unique_body("en") + "\n\n" + item["context"],
+                "url": f"https://{rng.choice(HOSTS['en'])}/quiz/{n}",
+                "meta": {"lang": "en"},
+            },
+        )
     forum_docs = []
     for i in range(16):
         lang = PII_LANG[i % 4]
@@ -335,8 +350,11 @@ def main() -> None:
             - len(curate_rejected)
             - counts["exact_duplicate"]
             - counts["whitespace_duplicate"]
-            - counts["near_duplicate"],
+            - counts["near_duplicate"]
+            - len(contaminated),
             "pii": {"email": 20, "phone": 20},
+            "publish_rejected": {"decontamination": len(contaminated)},
+            "contaminated_ids": contaminated,
         },
     }
     (OUT / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")

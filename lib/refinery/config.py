@@ -256,13 +256,66 @@ class DedupConfig:
 
 
 @dataclass(frozen=True)
+class MixtureConfig:
+    """Per-group sampling weights for gold: 0.5 keeps half a group, 2 repeats it twice (keyed hash, no rand())."""
+
+    by: Literal["source", "lang"] = "source"
+    weights: dict[str, float] = field(default_factory=dict)  # group -> weight; groups not listed get default
+    default_weight: float = 1.0
+    splits: list[str] = field(default_factory=lambda: ["train"])  # the splits sampled; the others keep weight 1
+
+    def __post_init__(self) -> None:
+        for group, weight in {**self.weights, "default_weight": self.default_weight}.items():
+            if weight < 0:
+                raise ConfigError(f"config key 'publish.mixture.weights.{group}': must be >= 0, got {weight:g}")
+        unknown = sorted(set(self.splits) - set(SPLIT_NAMES))
+        if unknown:
+            raise ConfigError(f"config key 'publish.mixture.splits': unknown split '{unknown[0]}'")
+
+
+@dataclass(frozen=True)
+class EvalSetConfig:
+    """One evaluation set gold must not contain: a file (or folder) of records whose `fields` hold its text."""
+
+    name: str
+    path: str  # relative to the working directory, or absolute / a URI
+    format: Literal["jsonl", "parquet", "csv"] = "jsonl"
+    fields: list[str] = field(default_factory=lambda: ["text"])
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise ConfigError(f"config key 'publish.decontamination.eval_sets.name': '{self.name}' is not a plain name")
+        if not self.fields:
+            raise ConfigError(f"config key 'publish.decontamination.eval_sets.{self.name}.fields': list a field")
+
+
+@dataclass(frozen=True)
+class DecontaminationConfig:
+    """Drop gold docs sharing an `ngram`-word n-gram with any evaluation set (GPT-3 / Llama practice: 13)."""
+
+    enabled: bool = True
+    ngram: int = 13
+    eval_sets: list[EvalSetConfig] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        _require_positive("publish.decontamination.ngram", self.ngram)
+        names = [s.name for s in self.eval_sets]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"config key 'publish.decontamination.eval_sets': names must be unique, got {names}")
+
+
+@dataclass(frozen=True)
 class PublishConfig:
-    """Silver_dedup -> gold: deterministic keyed-hash splits and shards."""
+    """Silver_dedup -> gold: decontamination, group-aware splits, mixture, token counts, training layout."""
 
     splits: dict[str, float] = field(default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
-    group_key: Literal["doc_id", "url_host"] = "doc_id"
+    group_key: str = "doc_id"  # doc_id | url_host | meta.<key> | a column: one group never straddles splits
     num_shards: int = 8
     salt: str = "refinery-split-v1"
+    tokenizer: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
+    target_file_mb: int = 128
+    mixture: MixtureConfig = field(default_factory=MixtureConfig)
+    decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.splits) - set(SPLIT_NAMES))
@@ -272,7 +325,28 @@ class PublishConfig:
             raise ConfigError("config key 'publish.splits': ratios must be >= 0")
         if abs(sum(self.splits.values()) - 1.0) > 1e-6:
             raise ConfigError(f"config key 'publish.splits': ratios must sum to 1, got {sum(self.splits.values()):g}")
+        if not re.fullmatch(r"(meta\.[A-Za-z0-9_-]+|[a-z_][a-z0-9_]*)", self.group_key):
+            raise ConfigError(
+                f"config key 'publish.group_key': '{self.group_key}' is not doc_id, url_host, meta.<key> or a column"
+            )
         _require_positive("publish.num_shards", self.num_shards)
+        _require_positive("publish.target_file_mb", self.target_file_mb)
+
+
+@dataclass(frozen=True)
+class CardConfig:
+    """The dataset card: target shares per group (e.g. lang: {en: 0.5, de: 0.2}) and when a skew is flagged."""
+
+    targets: dict[str, dict[str, float]] = field(default_factory=dict)  # source | lang | split -> group -> share
+    measure: Literal["docs", "tokens"] = "tokens"  # what a share counts
+    skew_threshold: float = 0.05  # |actual - target| share above this is called out in words
+
+    def __post_init__(self) -> None:
+        for by, shares in self.targets.items():
+            if by not in ("source", "lang", "split"):
+                raise ConfigError(f"config key 'card.targets.{by}': targets are by source, lang or split")
+            if abs(sum(shares.values()) - 1.0) > 1e-6:
+                raise ConfigError(f"config key 'card.targets.{by}': shares must sum to 1, got {sum(shares.values()):g}")
 
 
 @dataclass(frozen=True)
@@ -301,6 +375,7 @@ class Config:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    card: CardConfig = field(default_factory=CardConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -308,7 +383,7 @@ class Config:
     @property
     def config_hash(self) -> str:
         """Hash of everything that decides the output rows (not where they are written or how Spark runs)."""
-        relevant = {k: v for k, v in self.to_dict().items() if k not in ("env", "lake", "spark", "stream")}
+        relevant = {k: v for k, v in self.to_dict().items() if k not in ("env", "lake", "spark", "stream", "card")}
         canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

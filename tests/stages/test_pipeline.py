@@ -61,6 +61,10 @@ def test_layer_counts_match_what_the_sample_plants(spark, lake):
     assert rejects_by_rule(spark, lake, "dedup") == EXPECTED["dedup_rejected"]
     near = table(spark, lake, "rejects", "web_text").where("stage = 'dedup' AND rule = 'minhash'")
     assert sorted(r.doc_id for r in near.collect()) == EXPECTED["near_duplicate_ids"]
+    assert rejects_by_rule(spark, lake, "publish") == EXPECTED["publish_rejected"]
+    leaked = table(spark, lake, "rejects", "web_text").where("stage = 'publish'").orderBy("doc_id").collect()
+    assert [r.doc_id for r in leaked] == EXPECTED["contaminated_ids"]
+    assert {r.detail for r in leaked} == {"shares a 13-word n-gram with eval set reading_qa"}
 
 
 def test_ledger_reconciles_every_stage_and_chains_versions(spark, lake):
@@ -84,12 +88,40 @@ def test_gold_is_partitioned_split_and_contract_shaped(spark, lake):
     detail = DeltaTable.forPath(spark, gold_path).detail().first()
     assert detail.partitionColumns == ["split", "lang"]
     gold = table(spark, lake, "gold", "web_text")
-    assert gold.columns == ["doc_id", "text", "source", "url", "lang", "split", "shard", "n_tokens", "_run_id"]
+    assert gold.columns == [
+        "doc_id",
+        "text",
+        "source",
+        "url",
+        "lang",
+        "split",
+        "shard",
+        "copy",
+        "shuffle_key",
+        "n_tokens",
+        "_run_id",
+    ]
     splits = {r.split: r["count"] for r in gold.groupBy("split").count().collect()}
     assert set(splits) == {"train", "validation", "test"}
     assert splits["train"] > splits["validation"] + splits["test"]
     assert gold.select("doc_id").distinct().count() == gold.count()
     assert {r.lang for r in gold.select("lang").distinct().collect()} == {"en", "de", "fr", "es"}
+
+
+def test_gold_files_are_in_shuffle_order_with_equal_shards(spark, lake):
+    gold = table(spark, lake, "gold", "web_text").withColumn("file", F.input_file_name())
+    per_file = gold.groupBy("file").agg(
+        F.collect_list("shuffle_key").alias("keys"), F.countDistinct("split", "lang").alias("partitions")
+    )
+    for row in per_file.collect():  # a dozen files on the sample
+        assert row.keys == sorted(row.keys) and row.partitions == 1
+    shards = gold.groupBy("split").agg(F.collect_list("shard").alias("shards")).collect()
+    for row in shards:
+        sizes = [row.shards.count(s) for s in range(8)]
+        assert max(sizes) - min(sizes) <= 1, (row.split, sizes)
+    runs = table(spark, lake, "_refinery", "runs").where("stage = 'publish'").first()
+    tokens = gold.groupBy("split").agg(F.sum("n_tokens").alias("n")).collect()
+    assert {f"tokens.{r.split}": str(r.n) for r in tokens}.items() <= runs.metrics.items()
 
 
 def test_no_pii_reaches_gold_or_rejects(spark, lake):

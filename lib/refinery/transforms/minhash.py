@@ -111,7 +111,7 @@ def _word_byte_table() -> np.ndarray:
 _WORD_BYTE = _word_byte_table()
 
 
-def _utf8_words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def utf8_words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(64-bit hash of each word, word count per text): words are runs of letters, digits and `_`.
 
     A byte scan with numpy over the whole batch (lower-cased first). Non-ASCII characters are letters
@@ -152,6 +152,35 @@ def _utf8_words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     terms = data[word_bytes].astype(np.uint64) * _BYTE_POWERS[from_end]
     hashes = np.add.reduceat(terms, np.cumsum(lengths) - lengths)
     return _mix64(hashes ^ lengths.astype(np.uint64)), counts.astype(np.int64)
+
+
+def ngram_hashes(tokens: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hash of each n-gram of consecutive tokens, n-gram count per document), documents in order.
+
+    `tokens` are token hashes of all documents concatenated, `counts` the tokens per document. A document
+    shorter than `n` tokens has one n-gram, all of its tokens; an empty one has none.
+    """
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    doc_of_token = np.repeat(np.arange(len(counts)), counts)
+    end_of_token = ends[doc_of_token]
+    position = np.arange(len(tokens), dtype=np.int64)
+    # N-gram at token i: sum over k < n of token[i+k] * base**(n-1-k), tokens past the doc's end count 0.
+    padded = np.concatenate([tokens, np.zeros(n, dtype=np.uint64)])
+    token_powers = _powers(_TOKEN_BASE, n)
+    combined = np.zeros(len(tokens), dtype=np.uint64)
+    for k in range(n):
+        inside = (position + k) < end_of_token
+        combined += np.where(inside, padded[k : k + len(tokens)], np.uint64(0)) * token_powers[n - 1 - k]
+    full = (position + n) <= end_of_token
+    short_doc_first = (counts[doc_of_token] < n) & (position == starts[doc_of_token])
+    keep = full | short_doc_first
+    return _mix64(combined[keep]), np.bincount(doc_of_token[keep], minlength=len(counts)).astype(np.int64)
+
+
+def word_ngram_hashes(texts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hashes of lower-cased word n-grams, n-gram count per text) for a string array."""
+    return ngram_hashes(*utf8_words(texts), n)
 
 
 # ----------------------------------------------------------------------------- the hasher
@@ -210,32 +239,15 @@ class MinHasher:
             counts = np.array([len(c) for c in chars], dtype=np.int64)
             flat = np.concatenate(chars) if chars else np.zeros(0, np.uint32)
             return _mix64(flat.astype(np.uint64) + np.uint64(0x9E37)), counts
-        return _utf8_words(texts)
+        return utf8_words(texts)
 
     def shingles(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(32-bit shingle hashes as uint64, shingle count per document), documents in order.
 
         A document shorter than `ngram` tokens has one shingle, all of its tokens; an empty one has none.
         """
-        tokens, counts = self._tokens(texts)
-        n = self.ngram
-        ends = np.cumsum(counts)
-        starts = ends - counts
-        doc_of_token = np.repeat(np.arange(len(counts)), counts)
-        end_of_token = ends[doc_of_token]
-        position = np.arange(len(tokens), dtype=np.int64)
-        # Shingle at token i: sum over k < n of token[i+k] * base**(n-1-k), tokens past the doc's end count 0.
-        padded = np.concatenate([tokens, np.zeros(n, dtype=np.uint64)])
-        token_powers = _powers(_TOKEN_BASE, n)
-        combined = np.zeros(len(tokens), dtype=np.uint64)
-        for k in range(n):
-            inside = (position + k) < end_of_token
-            combined += np.where(inside, padded[k : k + len(tokens)], np.uint64(0)) * token_powers[n - 1 - k]
-        full = (position + n) <= end_of_token
-        short_doc_first = (counts[doc_of_token] < n) & (position == starts[doc_of_token])
-        keep = full | short_doc_first
-        shingle_counts = np.bincount(doc_of_token[keep], minlength=len(counts)).astype(np.int64)
-        return _mix64(combined[keep]) >> np.uint64(32), shingle_counts
+        hashes, counts = ngram_hashes(*self._tokens(texts), self.ngram)
+        return hashes >> np.uint64(32), counts
 
     def shingle_sets(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(each document's distinct shingle hashes, sorted and concatenated; distinct count per document)."""

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     stream = commands.add_parser("stream", parents=[common], help="raw -> bronze -> silver continuously")
     stream.add_argument("--once", action="store_true", help="process what is there now, then exit")
     commands.add_parser("conf", parents=[common], help="print the resolved config (secrets masked)")
+    release = commands.add_parser("release", parents=[common], help="create, list or show named releases of gold")
+    release.add_argument("action", choices=("create", "list", "show"), help="what to do")
+    release.add_argument("name", nargs="?", help="release name (create, show)")
+    card = commands.add_parser("card", parents=[common], help="write a dataset card (card.md + PNG plots)")
+    card.add_argument("--release", help="describe this release (default: the current gold)")
+    card.add_argument("--out", required=True, help="folder for card.md and the plots")
     return parser
 
 
@@ -61,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "stream":
             return _run(config, [], stream_once=args.once)
+        if args.command == "release":
+            return _release(config, args.action, args.name)
+        if args.command == "card":
+            return _card(config, args.release, args.out)
         return _run(config, list(STAGE_COMMANDS) if args.command == "run" else [args.command])
     except ConfigError as exc:
         print(f"refinery: error: {exc}", file=sys.stderr)
@@ -96,6 +106,77 @@ def _run(config: Config, stage_names: list[str], stream_once: bool | None = None
         print(f"refinery: {exc} (ledger: {ctx.lake.table('runs')}, run {ctx.run_id})", file=sys.stderr)
         return EXIT_FAILED
     print(format_summary(results, time.perf_counter() - clock))
+    return EXIT_OK
+
+
+def _lake(config: Config):
+    from refinery.lake import Lake
+    from refinery.session import get_session
+
+    return Lake(get_session(config.spark), config.lake)
+
+
+def _release(config: Config, action: str, name: str | None) -> int:
+    """`refinery release create NAME | list | show NAME`."""
+    from refinery import releases
+    from refinery.errors import InputNotFoundError
+
+    if action in ("create", "show") and not name:
+        print(f"refinery: error: release {action} needs a NAME", file=sys.stderr)
+        return EXIT_USAGE
+    lake = _lake(config)
+    try:
+        if action == "create":
+            release, created = releases.create_release(lake, config, name)
+            verb = "created" if created else "already exists:"
+            print(f"release {release.name} {verb} gold version {release.gold_version} -> {release.table}")
+            print(format_release(release))
+        elif action == "list":
+            print(format_release_list(releases.list_releases(lake, config.pipeline)))
+        else:
+            release = releases.find_release(lake, config.pipeline, name)
+            if release is None:
+                raise InputNotFoundError(f"no release '{name}' for pipeline {config.pipeline}; see `release list`")
+            print(format_release(release))
+    except InputNotFoundError as exc:
+        print(f"refinery: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def format_release_list(rows) -> str:
+    header = f"{'name':<20} {'created (UTC)':<19} {'gold v':>6} {'docs':>10} {'tokens':>13}  config"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(
+            f"{r.name:<20} {r.created_at:%Y-%m-%d %H:%M:%S} {r.gold_version:>6} {r.counts.get('docs', 0):>10,} "
+            f"{r.counts.get('tokens', 0):>13,}  {r.config_hash or '-'}"
+        )
+    return "\n".join(lines) if rows else "no releases yet: `refinery release create NAME` freezes the current gold"
+
+
+def format_release(r) -> str:
+    """Every field of a release, counts and settings sorted, one per line."""
+    lines = []
+    for key, value in r.asDict().items():
+        if isinstance(value, dict):
+            lines.append(f"{key}:")
+            lines.extend(f"  {k}: {v:,}" if isinstance(v, int) else f"  {k}: {v}" for k, v in sorted(value.items()))
+        else:
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)
+
+
+def _card(config: Config, release: str | None, out: str) -> int:
+    from refinery.card import write_card
+    from refinery.errors import InputNotFoundError
+
+    try:
+        path = write_card(_lake(config), config, out, release=release)
+    except InputNotFoundError as exc:
+        print(f"refinery: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {path}")
     return EXIT_OK
 
 

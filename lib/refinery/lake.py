@@ -7,6 +7,7 @@ are `<catalog>.<schema>.<layer>_<pipeline>`.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,12 @@ class Lake:
             return TableRef(name=f"{self._namespace}.{layer}_{pipeline}")
         return TableRef(path=self._path(layer, pipeline))
 
+    def release_table(self, pipeline: str, name: str) -> TableRef:
+        """Where release `name` of `pipeline` keeps its own copy of gold: `<root>/releases/<pipeline>/<name>`."""
+        if self.config.catalog:
+            return TableRef(name=f"{self._namespace}.release_{pipeline}_{name.replace('-', '_').replace('.', '_')}")
+        return TableRef(path=self._path("releases", pipeline, name))
+
     def raw_path(self, pipeline: str) -> str:
         return self._path("raw", pipeline)
 
@@ -98,6 +105,11 @@ class Lake:
             return None
         return self.delta_table(ref).history(1).select("version").first()["version"]
 
+    def commit_metadata(self, ref: TableRef, version: int) -> dict[str, str]:
+        """The `metadata` a write stored with `version` ({} when it stored none)."""
+        commit = self.delta_table(ref).history().where(f"version = {int(version)}").select("userMetadata").first()
+        return json.loads(commit["userMetadata"]) if commit and commit["userMetadata"] else {}
+
     def read(self, ref: TableRef, version: int | None = None) -> DataFrame:
         reader = self.spark.read.format("delta")
         if version is not None:
@@ -119,10 +131,20 @@ class Lake:
         self._ensured.add(ref)
 
     def overwrite(
-        self, ref: TableRef, df: DataFrame, schema: TableSchema, replace_where: str | None = None
+        self,
+        ref: TableRef,
+        df: DataFrame,
+        schema: TableSchema,
+        replace_where: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> WriteResult:
-        """Replace the table's rows (or only those matching `replace_where`) with `df`. Idempotent."""
-        return self._write(ref, df, schema, mode="overwrite", options={"replaceWhere": replace_where})
+        """Replace the table's rows (or only those matching `replace_where`) with `df`. Idempotent.
+
+        `metadata` is stored with the commit (Delta's userMetadata, as JSON); `commit_metadata` reads it back.
+        """
+        user_metadata = json.dumps(metadata, sort_keys=True) if metadata else None
+        options = {"replaceWhere": replace_where, "userMetadata": user_metadata}
+        return self._write(ref, df, schema, mode="overwrite", options=options)
 
     def append(
         self, ref: TableRef, df: DataFrame, schema: TableSchema, txn: tuple[str, int] | None = None

@@ -19,7 +19,10 @@ def test_a_planted_eval_passage_is_flagged_and_a_near_miss_is_not(spark):
     docs = spark.createDataFrame(
         [
             ("leak", "Some intro text. " + PASSAGE.upper() + " And more text after it."),  # case does not hide it
-            ("geo", "Quiz: which long river flows through ten countries before it finally reaches the black sea? Answer below."),
+            (
+                "geo",
+                "Quiz: which long river flows through ten countries before it finally reaches the black sea? Answer:",
+            ),
             ("twelve", " ".join(words[:12]) + " and then something else entirely."),  # only 12 shared words
             ("clean", "A recipe for bread needs flour, water, salt and a little patience."),
             ("short", "too short to matter"),

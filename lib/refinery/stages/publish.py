@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from refinery.config import DecontaminationConfig, PublishConfig
 from refinery.errors import InputNotFoundError
 from refinery.stages.base import StageContext, StageResult, write_rejects
+from refinery.stages.gold import gold_totals, one_partition_per_index, publish_settings
 from refinery.transforms.decontamination import EvalNgrams, flag_contaminated
 from refinery.transforms.rules import kept_rows, rejected_rows
 from refinery.transforms.split import (
@@ -67,8 +68,8 @@ def run(ctx: StageContext) -> StageResult:
         placed, files = _place_files(rows, cfg)
         gold = placed.transform(assign_balanced_shard, _offsets(placed), num_shards=cfg.num_shards)
         gold = gold.sortWithinPartitions("split", "lang", "shuffle_key")  # the writer keeps this order
-        metrics = _totals(placed)
-        written = ctx.lake.overwrite(ctx.table("gold"), gold, ctx.schema("gold"))
+        metrics = gold_totals(placed)
+        written = ctx.lake.overwrite(ctx.table("gold"), gold, ctx.schema("gold"), metadata=publish_settings(cfg))
     finally:
         flagged.unpersist()
         if placed is not None:
@@ -121,7 +122,7 @@ def _place_files(rows: DataFrame, cfg: PublishConfig) -> tuple[DataFrame, int]:
     """Rows spread over one Spark partition per planned gold file, sorted by shuffle key, persisted.
 
     Each (split, lang) gets ceil(estimated bytes / target) files; every file gets a partition of its own
-    (a key whose hash lands on it), so files are neither merged by hash collisions nor split.
+    (`one_partition_per_index`), so files are neither merged by hash collisions nor split.
     """
     sizes = rows.groupBy("split", "lang").agg(F.sum(F.octet_length("text")).alias("bytes")).collect()  # per partition
     target = cfg.target_file_mb * 1024 * 1024
@@ -130,12 +131,10 @@ def _place_files(rows: DataFrame, cfg: PublishConfig) -> tuple[DataFrame, int]:
     for key in sorted(files):
         first_file[key] = total
         total += files[key]
-    keys = _keys_hashing_to_each_partition(rows.sparkSession, max(total, 1))
     placed = (
         rows.transform(add_file_bucket, files=files, first_file=first_file)
-        .withColumn("partition_key", F.element_at(F.array(*[F.lit(k) for k in keys]), F.col("file_bucket") + 1))
-        .repartition(max(total, 1), "partition_key")
-        .drop("partition_key", "file_bucket")
+        .transform(one_partition_per_index, index="file_bucket", partitions=max(total, 1))
+        .drop("file_bucket")
         .sortWithinPartitions("split", "lang", "shuffle_key")
         .transform(add_partition_position)
         .persist(StorageLevel.MEMORY_AND_DISK)
@@ -143,45 +142,8 @@ def _place_files(rows: DataFrame, cfg: PublishConfig) -> tuple[DataFrame, int]:
     return placed, total
 
 
-def _keys_hashing_to_each_partition(spark, partitions: int) -> list[int]:
-    """For each partition i in [0, partitions), a long key k with pmod(hash(k), partitions) = i.
-
-    `repartition(n, col)` places a row by exactly that expression, so a column of these keys puts
-    planned file i alone in partition i. Found by hashing candidate keys in Spark (a small job).
-    """
-    candidates = spark.range(partitions * 40).select(
-        F.col("id").alias("key"), F.pmod(F.hash(F.col("id")), F.lit(partitions)).alias("partition")
-    )
-    first = candidates.groupBy("partition").agg(F.min("key").alias("key")).collect()  # one row per partition
-    keys = {row["partition"]: row["key"] for row in first}
-    if len(keys) < partitions:
-        raise RuntimeError(f"no key hashes to {partitions - len(keys)} of {partitions} partitions")
-    return [keys[i] for i in range(partitions)]
-
-
 def _offsets(placed: DataFrame) -> DataFrame:
     """Rank offsets of each (partition, split) block, for dealing shards (a small aggregate)."""
     blocks = placed.groupBy("partition_id", "split").count().collect()  # one row per gold file
     offsets = shard_offsets([(r["partition_id"], r["split"], r["count"]) for r in blocks])
     return placed.sparkSession.createDataFrame(offsets, "partition_id int, split string, rank_offset long")
-
-
-def _totals(placed: DataFrame) -> dict[str, str]:
-    """Docs and tokens in all, per split, per split and lang, and per source (and rows with repeats)."""
-    grouped = (
-        placed.groupBy("split", "lang", "source")
-        .agg(
-            F.count_if(F.col("copy") == 0).alias("docs"),
-            F.count("*").alias("rows"),
-            F.sum("n_tokens").alias("tokens"),
-        )
-        .collect()  # one row per (split, lang, source)
-    )
-    totals: dict[str, int] = {"docs": 0, "rows": 0, "tokens": 0}
-    for r in grouped:
-        totals["rows"] += r["rows"]  # docs plus mixture repeats
-        for key in (f"{r['split']}", f"{r['split']}.{r['lang']}", f"source.{r['source']}", None):
-            for measure in ("docs", "tokens"):
-                name = measure if key is None else f"{measure}.{key}"
-                totals[name] = totals.get(name, 0) + (r[measure] or 0)
-    return {name: str(value) for name, value in sorted(totals.items())}

@@ -1,0 +1,228 @@
+"""Spark-free training reader over a release: Arrow record batches for each rank and data-loader worker.
+
+    from refinery.loader import iter_batches
+    for batch in iter_batches("lake", "web_text", "v1", "train", rank=r, world_size=8, epoch=e):
+        ...
+
+The release's files (from its Delta log, read with `deltalake`) are put in an order that depends only
+on (seed, epoch); the rows of the split, in that order, are cut into `world_size x num_workers` equal
+ranges, and each reader reads only the row groups of its range with pyarrow. So the readers of one
+epoch get disjoint parts that cover the split exactly once, sizes differing by at most one row, and
+rows inside each file are already in gold's shuffle-key order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+PARTITION_COLUMNS = ("split", "lang")
+
+
+class ReleaseNotFoundError(LookupError):
+    """The lake has no such release (or no releases table)."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One Parquet file of a release: where it is, its rows, and its partition values."""
+
+    path: str
+    rows: int
+    partition: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ReleaseFiles:
+    """The files of one release, as its Delta log lists them at the release's pinned version."""
+
+    table: str
+    version: int
+    files: tuple[DataFile, ...]
+
+    @classmethod
+    def open(cls, lake: str, pipeline: str, release: str) -> ReleaseFiles:
+        from deltalake import DeltaTable
+
+        lake = lake.rstrip("/")
+        releases_uri = f"{lake}/_refinery/releases"
+        try:
+            releases = pa.table(
+                DeltaTable(releases_uri).to_pyarrow_table(columns=["pipeline", "name", "table_version"])
+            )
+        except Exception as exc:  # deltalake raises TableNotFoundError and friends
+            raise ReleaseNotFoundError(f"no releases table at {releases_uri}: {type(exc).__name__}") from None
+        mine = releases.filter(pc.and_(pc.equal(releases["pipeline"], pipeline), pc.equal(releases["name"], release)))
+        if mine.num_rows == 0:
+            raise ReleaseNotFoundError(f"no release '{release}' for pipeline {pipeline} in {lake}")
+        table = f"{lake}/releases/{pipeline}/{release}"
+        version = int(mine["table_version"][0].as_py())
+        actions = pa.table(DeltaTable(table, version=version).get_add_actions(flatten=True)).to_pylist()
+        if any(action.get("deletionVector.storageType") for action in actions):
+            raise NotImplementedError(f"release {release} has deletion vectors; rewrite it (OPTIMIZE) before loading")
+        files = tuple(
+            DataFile(
+                path=action["path"] if "://" in action["path"] else f"{table}/{action['path']}",
+                rows=int(action["num_records"]),
+                partition={c: action.get(f"partition.{c}") for c in PARTITION_COLUMNS},
+            )
+            for action in actions
+        )
+        return cls(table=table, version=version, files=files)
+
+    def split_files(self, split: str) -> list[DataFile]:
+        chosen = sorted((f for f in self.files if f.partition.get("split") == split), key=lambda f: f.path)
+        if not chosen and not any(f.partition.get("split") == split for f in self.files):
+            known = sorted({f.partition.get("split") for f in self.files})
+            raise ReleaseNotFoundError(f"split '{split}' is not in {self.table} (splits: {', '.join(known)})")
+        return chosen
+
+
+def reader_range(total_rows: int, reader: int, readers: int) -> tuple[int, int]:
+    """Rows [start, stop) of reader `reader` out of `readers`: equal parts, sizes differing by at most one."""
+    return total_rows * reader // readers, total_rows * (reader + 1) // readers
+
+
+def epoch_order(files: Sequence[DataFile], *, seed: int, epoch: int, shuffle: bool) -> list[DataFile]:
+    """The files in the order an epoch reads them: a permutation fixed by (seed, epoch), or path order."""
+    if not shuffle:
+        return list(files)
+    order = np.random.default_rng([seed, epoch]).permutation(len(files))
+    return [files[i] for i in order]
+
+
+def iter_batches(
+    lake: str,
+    pipeline: str,
+    release: str,
+    split: str,
+    rank: int = 0,
+    world_size: int = 1,
+    worker_id: int = 0,
+    num_workers: int = 1,
+    batch_size: int = 1024,
+    *,
+    columns: Sequence[str] | None = None,
+    epoch: int = 0,
+    seed: int = 0,
+    shuffle: bool = True,
+) -> Iterator[pa.RecordBatch]:
+    """Yield this reader's record batches (`batch_size` rows, the last one shorter) of a release's split.
+
+    Reader number `rank * num_workers + worker_id` of `world_size * num_workers` reads one contiguous
+    range of the epoch's row order; every reader must pass the same `seed` and `epoch`. `columns` picks
+    columns (default: all, with `split` and `lang`).
+    """
+    if not (0 <= rank < world_size and 0 <= worker_id < num_workers and batch_size > 0):
+        raise ValueError(
+            f"need 0 <= rank < world_size, 0 <= worker_id < num_workers, batch_size > 0; got "
+            f"rank={rank} world_size={world_size} worker_id={worker_id} num_workers={num_workers} "
+            f"batch_size={batch_size}"
+        )
+    files = epoch_order(
+        ReleaseFiles.open(lake, pipeline, release).split_files(split), seed=seed, epoch=epoch, shuffle=shuffle
+    )
+    start, stop = reader_range(sum(f.rows for f in files), rank * num_workers + worker_id, world_size * num_workers)
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in _read_range(files, start, stop, columns):
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= batch_size:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, batch_size).combine_chunks().to_batches()[0]
+            rest = table.slice(batch_size)
+            pending, pending_rows = rest.to_batches(), rest.num_rows
+    if pending_rows:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+def _read_range(
+    files: Sequence[DataFile], start: int, stop: int, columns: Sequence[str] | None
+) -> Iterator[pa.RecordBatch]:
+    """Rows [start, stop) of `files` taken in order, reading only the row groups that hold them."""
+    file_start = 0
+    for data_file in files:
+        file_stop = file_start + data_file.rows
+        if file_stop > start and file_start < stop:
+            lo, hi = max(start, file_start) - file_start, min(stop, file_stop) - file_start
+            yield from _read_file_rows(data_file, lo, hi, columns)
+        file_start = file_stop
+        if file_start >= stop:
+            return
+
+
+def _read_file_rows(data_file: DataFile, lo: int, hi: int, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+    filesystem, path = pafs.FileSystem.from_uri(data_file.path) if "://" in data_file.path else (None, data_file.path)
+    parquet = pq.ParquetFile(path, filesystem=filesystem)
+    wanted = [c for c in columns if c not in PARTITION_COLUMNS] if columns is not None else None
+    groups, first_row, row = [], None, 0
+    for i in range(parquet.metadata.num_row_groups):
+        n = parquet.metadata.row_group(i).num_rows
+        if row + n > lo and row < hi:
+            groups.append(i)
+            first_row = row if first_row is None else first_row
+        row += n
+    skip, remaining = lo - (first_row or 0), hi - lo
+    for batch in parquet.iter_batches(row_groups=groups, columns=wanted, batch_size=65_536):
+        if skip >= batch.num_rows:
+            skip -= batch.num_rows
+            continue
+        batch = batch.slice(skip, min(remaining, batch.num_rows - skip))
+        skip, remaining = 0, remaining - batch.num_rows
+        yield _with_partition_columns(batch, data_file.partition, columns)
+        if remaining == 0:
+            return
+
+
+def _with_partition_columns(
+    batch: pa.RecordBatch, partition: dict[str, str], columns: Sequence[str] | None
+) -> pa.RecordBatch:
+    present = batch.schema.names
+    names = list(columns) if columns is not None else [*present, *(c for c in PARTITION_COLUMNS if c not in present)]
+    arrays = [
+        batch.column(name) if name in batch.schema.names else pa.array([partition[name]] * batch.num_rows, pa.string())
+        for name in names
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def torch_dataset(lake: str, pipeline: str, release: str, split: str, **options):
+    """A `torch.utils.data.IterableDataset` over a release's split (needs the `torch` extra).
+
+    Rank and world size come from `torch.distributed` when it is initialised; the worker from
+    `get_worker_info()` inside a DataLoader. Call `set_epoch(e)` before each epoch, as with DistributedSampler.
+    """
+    import torch.distributed as dist
+    from torch.utils.data import IterableDataset, get_worker_info
+
+    class ReleaseDataset(IterableDataset):
+        def __init__(self):
+            self.epoch = options.pop("epoch", 0)
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+
+        def __iter__(self):
+            worker = get_worker_info()
+            distributed = dist.is_available() and dist.is_initialized()
+            yield from iter_batches(
+                lake,
+                pipeline,
+                release,
+                split,
+                rank=dist.get_rank() if distributed else 0,
+                world_size=dist.get_world_size() if distributed else 1,
+                worker_id=worker.id if worker else 0,
+                num_workers=worker.num_workers if worker else 1,
+                epoch=self.epoch,
+                **options,
+            )
+
+    return ReleaseDataset()

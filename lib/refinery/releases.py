@@ -1,0 +1,169 @@
+"""Named releases: `refinery release create | list | show`.
+
+A release freezes one gold version as a Delta table of its own (`<lake>/releases/<pipeline>/<name>`),
+written file for file in gold's layout. It is a copy, not a SHALLOW CLONE: a shallow clone points at
+gold's data files, and VACUUM of gold deletes those once a later publish has replaced them. A copy
+stays readable after any VACUUM and beyond Delta's retention window, at the cost of its storage.
+The releases table (`<lake>/_refinery/releases`) maps each name to its copy and records what it holds:
+the gold version, the publish run and its config hash, code version, input versions and counts.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata
+
+from pyspark.sql import DataFrame, Row
+from pyspark.sql import functions as F
+
+from refinery.config import Config, ConfigError, project_root
+from refinery.errors import InputNotFoundError
+from refinery.lake import Lake, TableRef
+from refinery.schemas import load_schema
+from refinery.stages.gold import gold_totals, one_partition_per_index
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+UPSTREAM = ("silver_dedup", "silver", "bronze")
+
+
+class ReleaseExistsError(ConfigError):
+    """A release name is taken by a different gold version."""
+
+
+def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
+    """Freeze the current gold version as release `name`; (release, created). Rerunning is a no-op.
+
+    Fails (ConfigError) when the name is taken by another gold version, InputNotFoundError without gold.
+    """
+    check_name(name)
+    pipeline = config.pipeline
+    gold_ref = lake.table("gold", pipeline)
+    gold_version = lake.version(gold_ref)
+    if gold_version is None:
+        raise InputNotFoundError(f"gold table {gold_ref} does not exist; run `refinery run` (or publish) first")
+    existing = find_release(lake, pipeline, name)
+    if existing is not None:
+        if existing.gold_version == gold_version:
+            return existing, False
+        raise ReleaseExistsError(
+            f"release '{name}' already exists for gold version {existing.gold_version} (gold is now at "
+            f"version {gold_version}); choose a new name"
+        )
+    target = lake.release_table(pipeline, name)
+    written = _copy_gold(lake, gold_ref, gold_version, target, load_schema(f"{config.kind}/gold"))
+    copy = lake.read(target, written.version)
+    counts = {key: int(value) for key, value in gold_totals(copy).items()}
+    publish = _publish_run(lake, gold_ref, gold_version)
+    record = {
+        "pipeline": pipeline,
+        "name": name,
+        "created_at": datetime.now(UTC),
+        "table": str(target),
+        "table_version": written.version,
+        "gold_table": str(gold_ref),
+        "gold_version": gold_version,
+        "publish_run_id": publish["run_id"] if publish else None,
+        "config_hash": publish["config_hash"] if publish else None,
+        "code_version": code_version(),
+        "input_versions": _input_versions(lake, pipeline, publish),
+        "counts": counts,
+        "settings": lake.commit_metadata(gold_ref, gold_version),  # what publish recorded with that version
+    }
+    schema = load_schema("releases")
+    row = lake.spark.createDataFrame([tuple(record[c] for c in schema.column_names)], schema.struct)
+    lake.append(lake.table("releases"), row, schema)
+    return find_release(lake, pipeline, name), True
+
+
+def list_releases(lake: Lake, pipeline: str) -> list[Row]:
+    """The pipeline's releases, oldest first (one row each: the releases table is small)."""
+    ref = lake.table("releases")
+    if not lake.exists(ref):
+        return []
+    rows = lake.read(ref).where(F.col("pipeline") == pipeline).orderBy("created_at", "name").collect()
+    return rows
+
+
+def find_release(lake: Lake, pipeline: str, name: str) -> Row | None:
+    return next((r for r in list_releases(lake, pipeline) if r.name == name), None)
+
+
+def read_release(lake: Lake, pipeline: str, name: str) -> DataFrame:
+    """The rows of release `name`, as frozen."""
+    release = find_release(lake, pipeline, name)
+    if release is None:
+        raise InputNotFoundError(f"no release '{name}' for pipeline {pipeline}; `refinery release list` shows them")
+    return lake.read(_ref(release.table), release.table_version)
+
+
+def check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise ConfigError(f"release name '{name}': use lower-case letters, digits, '.', '_' or '-' (up to 64)")
+
+
+def code_version() -> str:
+    """refinery's package version, plus the git commit when running from a checkout."""
+    version = metadata.version("refinery")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=project_root(), capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{version}+{commit}" if commit else version
+
+
+def _copy_gold(lake: Lake, gold_ref: TableRef, version: int, target: TableRef, schema):
+    """Write gold at `version` into `target`, one file per gold file, rows in the same order."""
+    gold = lake.read(gold_ref, version).withColumn("_source_file", F.col("_metadata.file_path"))
+    files = [r["_source_file"] for r in gold.select("_source_file").distinct().orderBy("_source_file").collect()]
+    index = F.array_position(F.array(*[F.lit(f) for f in files]), F.col("_source_file")) - 1
+    copied = (
+        gold.withColumn("_file_index", index.cast("int"))
+        .transform(one_partition_per_index, index="_file_index", partitions=max(len(files), 1))
+        .drop("_file_index", "_source_file")
+        .sortWithinPartitions("split", "lang", "shuffle_key")
+    )
+    return lake.overwrite(target, copied, schema)
+
+
+def _publish_run(lake: Lake, gold_ref: TableRef, gold_version: int) -> Row | None:
+    runs = lake.table("runs")
+    if not lake.exists(runs):
+        return None
+    found = (
+        lake.read(runs)
+        .where((F.col("stage") == "publish") & (F.col("status") == "ok"))
+        .where((F.col("output_table") == str(gold_ref)) & (F.col("output_version") == gold_version))
+        .orderBy(F.col("ended_at").desc())
+        .first()
+    )
+    return found
+
+
+def _input_versions(lake: Lake, pipeline: str, publish: Row | None) -> dict[str, int]:
+    """The versions gold was built from, following the ledger upstream: silver_dedup, silver, bronze."""
+    versions: dict[str, int] = {}
+    if publish is None:
+        return versions
+    runs = lake.read(lake.table("runs")).where(F.col("status") == "ok")
+    version = publish["input_version"]
+    for layer, writer in zip(UPSTREAM, ("dedup", "curate", "ingest"), strict=True):
+        if version is None:
+            break
+        versions[layer] = int(version)
+        ref = lake.table(layer, pipeline)
+        writer_run = (
+            runs.where((F.col("stage") == writer) & (F.col("output_table") == str(ref)))
+            .where(F.col("output_version") == version)
+            .select("input_version")
+            .first()
+        )
+        version = writer_run["input_version"] if writer_run else None
+    return versions
+
+
+def _ref(table: str) -> TableRef:
+    return TableRef(path=table) if "/" in table or ":" in table else TableRef(name=table)

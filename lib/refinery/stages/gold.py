@@ -1,0 +1,78 @@
+"""What publish and release share about gold: exact placement of rows into files, and gold's totals."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from refinery.config import PublishConfig
+
+
+def publish_settings(cfg: PublishConfig) -> dict[str, str]:
+    """What decided a gold version's rows and layout, stored with its commit and copied into releases."""
+    decontamination = cfg.decontamination
+    return {
+        "splits": json.dumps(cfg.splits, sort_keys=True),
+        "group_key": cfg.group_key,
+        "salt": cfg.salt,
+        "num_shards": str(cfg.num_shards),
+        "tokenizer": cfg.tokenizer,
+        "target_file_mb": str(cfg.target_file_mb),
+        "mixture": json.dumps(dataclasses.asdict(cfg.mixture), sort_keys=True),
+        "decontamination": json.dumps(
+            {"ngram": decontamination.ngram, "eval_sets": [s.name for s in decontamination.eval_sets]}
+            if decontamination.enabled
+            else {},
+            sort_keys=True,
+        ),
+    }
+
+
+def one_partition_per_index(df: DataFrame, *, index: str, partitions: int) -> DataFrame:
+    """Repartition so that rows with `index` = i (0 <= i < partitions) are alone in Spark partition i.
+
+    `repartition(n, col)` places a row at pmod(hash(col), n); a column holding, for each i, a key that
+    hashes to i therefore gives every index a partition of its own: one output file each, no collisions.
+    """
+    keys = _keys_hashing_to_each_partition(df.sparkSession, partitions)
+    key = F.element_at(F.array(*[F.lit(k) for k in keys]), F.col(index) + 1)
+    return df.withColumn("_partition_key", key).repartition(partitions, "_partition_key").drop("_partition_key")
+
+
+def _keys_hashing_to_each_partition(spark: SparkSession, partitions: int) -> list[int]:
+    """For each partition i in [0, partitions), a long key k with pmod(hash(k), partitions) = i.
+
+    Found by hashing candidate keys in Spark (a small job).
+    """
+    candidates = spark.range(partitions * 40).select(
+        F.col("id").alias("key"), F.pmod(F.hash(F.col("id")), F.lit(partitions)).alias("partition")
+    )
+    first = candidates.groupBy("partition").agg(F.min("key").alias("key")).collect()  # one row per partition
+    keys = {row["partition"]: row["key"] for row in first}
+    if len(keys) < partitions:
+        raise RuntimeError(f"no key hashes to {partitions - len(keys)} of {partitions} partitions")
+    return [keys[i] for i in range(partitions)]
+
+
+def gold_totals(gold: DataFrame) -> dict[str, str]:
+    """Docs and tokens in all, per split, per split and lang, and per source (and rows with repeats)."""
+    grouped = (
+        gold.groupBy("split", "lang", "source")
+        .agg(
+            F.count_if(F.col("copy") == 0).alias("docs"),
+            F.count("*").alias("rows"),
+            F.sum("n_tokens").alias("tokens"),
+        )
+        .collect()  # one row per (split, lang, source)
+    )
+    totals: dict[str, int] = {"docs": 0, "rows": 0, "tokens": 0}
+    for r in grouped:
+        totals["rows"] += r["rows"]  # docs plus mixture repeats
+        for key in (f"{r['split']}", f"{r['split']}.{r['lang']}", f"source.{r['source']}", None):
+            for measure in ("docs", "tokens"):
+                name = measure if key is None else f"{measure}.{key}"
+                totals[name] = totals.get(name, 0) + (r[measure] or 0)
+    return {name: str(value) for name, value in sorted(totals.items())}

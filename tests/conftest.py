@@ -14,3 +14,27 @@ def spark():
     session = get_session(config.spark)
     yield session
     session.stop()
+
+
+# Publish settings of the `released_lake` fixture: splits grouped by url host, small files.
+RELEASE_SETTINGS = ["--set", "publish.group_key=url_host", "--set", "publish.target_file_mb=1", "-q"]
+
+
+@pytest.fixture(scope="session")
+def released_lake(spark, tmp_path_factory):
+    """A lake with two releases: r1 over 1,500 docs; then 1,000 new docs arrive and r2 covers all 2,500."""
+    from refinery.cli import main
+    from tests.helpers import silver_docs, write_silver_dedup
+
+    lake = tmp_path_factory.mktemp("released")
+
+    def cli(*args):
+        return main([*args, "--lake", str(lake), *RELEASE_SETTINGS])
+
+    write_silver_dedup(spark, lake, silver_docs(spark, 0, 1_500))
+    assert cli("publish") == 0
+    assert cli("release", "create", "r1") == 0
+    write_silver_dedup(spark, lake, silver_docs(spark, 0, 2_500))
+    assert cli("publish") == 0
+    assert cli("release", "create", "r2") == 0
+    return lake

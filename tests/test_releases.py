@@ -13,26 +13,16 @@ from refinery.lake import Lake
 from refinery.loader import iter_batches
 from refinery.releases import list_releases, read_release
 from refinery.transforms.split import url_host
-from tests.helpers import silver_docs, write_silver_dedup
-
-SETTINGS = ["--set", "publish.group_key=url_host", "--set", "publish.target_file_mb=1", "-q"]
+from tests.conftest import RELEASE_SETTINGS
 
 
 def cli(lake, *args):
-    return main([*args, "--lake", str(lake), *SETTINGS])
+    return main([*args, "--lake", str(lake), *RELEASE_SETTINGS])
 
 
 @pytest.fixture(scope="module")
-def lake(spark, tmp_path_factory):
-    """Two releases: r1 over 1,500 docs, then 1,000 new docs arrive and r2 is published over all 2,500."""
-    lake = tmp_path_factory.mktemp("releases")
-    write_silver_dedup(spark, lake, silver_docs(spark, 0, 1_500))
-    assert cli(lake, "publish") == 0
-    assert cli(lake, "release", "create", "r1") == 0
-    write_silver_dedup(spark, lake, silver_docs(spark, 0, 2_500))
-    assert cli(lake, "publish") == 0
-    assert cli(lake, "release", "create", "r2") == 0
-    return lake
+def lake(released_lake):
+    return released_lake
 
 
 def releases(spark, lake):

@@ -112,11 +112,14 @@ def iter_batches(
     epoch: int = 0,
     seed: int = 0,
     shuffle: bool = True,
+    shuffle_buffer: int = 8192,
 ) -> Iterator[pa.RecordBatch]:
     """Yield this reader's record batches (`batch_size` rows, the last one shorter) of a release's split.
 
     Reader number `rank * num_workers + worker_id` of `world_size * num_workers` reads one contiguous
-    range of the epoch's row order; every reader must pass the same `seed` and `epoch`. `columns` picks
+    range of the epoch's row order; every reader must pass the same `seed` and `epoch`. With `shuffle`,
+    files are read in a per-epoch order and rows are permuted inside windows of `shuffle_buffer` rows
+    (gold's rows are already in shuffle-key order, so this only makes epochs differ). `columns` picks
     columns (default: all, with `split` and `lang`).
     """
     if not (0 <= rank < world_size and 0 <= worker_id < num_workers and batch_size > 0):
@@ -128,10 +131,35 @@ def iter_batches(
     files = epoch_order(
         ReleaseFiles.open(lake, pipeline, release).split_files(split), seed=seed, epoch=epoch, shuffle=shuffle
     )
-    start, stop = reader_range(sum(f.rows for f in files), rank * num_workers + worker_id, world_size * num_workers)
+    reader = rank * num_workers + worker_id
+    start, stop = reader_range(sum(f.rows for f in files), reader, world_size * num_workers)
+    batches = _read_range(files, start, stop, columns)
+    if shuffle and shuffle_buffer > 1:
+        batches = _shuffled(batches, shuffle_buffer, np.random.default_rng([seed, epoch, reader]))
+    yield from _rebatched(batches, batch_size)
+
+
+def _shuffled(batches: Iterator[pa.RecordBatch], window: int, rng: np.random.Generator) -> Iterator[pa.RecordBatch]:
+    """The same rows, permuted inside consecutive windows of `window` rows (a shuffle buffer)."""
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
-    for batch in _read_range(files, start, stop, columns):
+    for batch in batches:
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        if pending_rows >= window:
+            table = pa.Table.from_batches(pending)
+            yield from table.take(rng.permutation(table.num_rows)).to_batches()
+            pending, pending_rows = [], 0
+    if pending_rows:
+        table = pa.Table.from_batches(pending)
+        yield from table.take(rng.permutation(table.num_rows)).to_batches()
+
+
+def _rebatched(batches: Iterator[pa.RecordBatch], batch_size: int) -> Iterator[pa.RecordBatch]:
+    """The same rows in batches of exactly `batch_size` rows (the last one shorter)."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
         pending.append(batch)
         pending_rows += batch.num_rows
         while pending_rows >= batch_size:

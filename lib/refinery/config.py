@@ -314,6 +314,7 @@ class PublishConfig:
     salt: str = "refinery-split-v1"
     tokenizer: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
     target_file_mb: int = 128
+    row_group_mb: int = 4  # Parquet row group size target (encoded bytes): the unit a loader rank reads alone
     mixture: MixtureConfig = field(default_factory=MixtureConfig)
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
 
@@ -331,6 +332,7 @@ class PublishConfig:
             )
         _require_positive("publish.num_shards", self.num_shards)
         _require_positive("publish.target_file_mb", self.target_file_mb)
+        _require_positive("publish.row_group_mb", self.row_group_mb)
 
 
 @dataclass(frozen=True)

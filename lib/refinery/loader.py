@@ -13,6 +13,7 @@ rows inside each file are already in gold's shuffle-key order.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -48,40 +49,43 @@ class ReleaseFiles:
 
     @classmethod
     def open(cls, lake: str, pipeline: str, release: str) -> ReleaseFiles:
-        from deltalake import DeltaTable
-
-        lake = lake.rstrip("/")
-        releases_uri = f"{lake}/_refinery/releases"
-        try:
-            releases = pa.table(
-                DeltaTable(releases_uri).to_pyarrow_table(columns=["pipeline", "name", "table_version"])
-            )
-        except Exception as exc:  # deltalake raises TableNotFoundError and friends
-            raise ReleaseNotFoundError(f"no releases table at {releases_uri}: {type(exc).__name__}") from None
-        mine = releases.filter(pc.and_(pc.equal(releases["pipeline"], pipeline), pc.equal(releases["name"], release)))
-        if mine.num_rows == 0:
-            raise ReleaseNotFoundError(f"no release '{release}' for pipeline {pipeline} in {lake}")
-        table = f"{lake}/releases/{pipeline}/{release}"
-        version = int(mine["table_version"][0].as_py())
-        actions = pa.table(DeltaTable(table, version=version).get_add_actions(flatten=True)).to_pylist()
-        if any(action.get("deletionVector.storageType") for action in actions):
-            raise NotImplementedError(f"release {release} has deletion vectors; rewrite it (OPTIMIZE) before loading")
-        files = tuple(
-            DataFile(
-                path=action["path"] if "://" in action["path"] else f"{table}/{action['path']}",
-                rows=int(action["num_records"]),
-                partition={c: action.get(f"partition.{c}") for c in PARTITION_COLUMNS},
-            )
-            for action in actions
-        )
-        return cls(table=table, version=version, files=files)
+        """The release's files; read once per process (a release never changes once created)."""
+        return _open_release(lake.rstrip("/"), pipeline, release)
 
     def split_files(self, split: str) -> list[DataFile]:
         chosen = sorted((f for f in self.files if f.partition.get("split") == split), key=lambda f: f.path)
-        if not chosen and not any(f.partition.get("split") == split for f in self.files):
+        if not chosen:
             known = sorted({f.partition.get("split") for f in self.files})
             raise ReleaseNotFoundError(f"split '{split}' is not in {self.table} (splits: {', '.join(known)})")
         return chosen
+
+
+@functools.lru_cache(maxsize=32)
+def _open_release(lake: str, pipeline: str, release: str) -> ReleaseFiles:
+    from deltalake import DeltaTable
+
+    releases_uri = f"{lake}/_refinery/releases"
+    try:
+        releases = pa.table(DeltaTable(releases_uri).to_pyarrow_table(columns=["pipeline", "name", "table_version"]))
+    except Exception as exc:  # deltalake raises TableNotFoundError and friends
+        raise ReleaseNotFoundError(f"no releases table at {releases_uri}: {type(exc).__name__}") from None
+    mine = releases.filter(pc.and_(pc.equal(releases["pipeline"], pipeline), pc.equal(releases["name"], release)))
+    if mine.num_rows == 0:
+        raise ReleaseNotFoundError(f"no release '{release}' for pipeline {pipeline} in {lake}")
+    table = f"{lake}/releases/{pipeline}/{release}"
+    version = int(mine["table_version"][0].as_py())
+    actions = pa.table(DeltaTable(table, version=version).get_add_actions(flatten=True)).to_pylist()
+    if any(action.get("deletionVector.storageType") for action in actions):
+        raise NotImplementedError(f"release {release} has deletion vectors; rewrite it (OPTIMIZE) before loading")
+    files = tuple(
+        DataFile(
+            path=action["path"] if "://" in action["path"] else f"{table}/{action['path']}",
+            rows=int(action["num_records"]),
+            partition={c: action.get(f"partition.{c}") for c in PARTITION_COLUMNS},
+        )
+        for action in actions
+    )
+    return ReleaseFiles(table=table, version=version, files=files)
 
 
 def reader_range(total_rows: int, reader: int, readers: int) -> tuple[int, int]:
@@ -112,15 +116,16 @@ def iter_batches(
     epoch: int = 0,
     seed: int = 0,
     shuffle: bool = True,
-    shuffle_buffer: int = 8192,
+    shuffle_buffer: int = 0,
 ) -> Iterator[pa.RecordBatch]:
     """Yield this reader's record batches (`batch_size` rows, the last one shorter) of a release's split.
 
     Reader number `rank * num_workers + worker_id` of `world_size * num_workers` reads one contiguous
     range of the epoch's row order; every reader must pass the same `seed` and `epoch`. With `shuffle`,
-    files are read in a per-epoch order and rows are permuted inside windows of `shuffle_buffer` rows
-    (gold's rows are already in shuffle-key order, so this only makes epochs differ). `columns` picks
-    columns (default: all, with `split` and `lang`).
+    the order is the files in a per-epoch order, rotated by a per-epoch offset: rows inside each file
+    are already in gold's shuffle-key order. `shuffle_buffer` > 1 also permutes rows inside windows of
+    that many rows (a copy of every row: slower). `columns` picks columns (default: all, with `split`
+    and `lang`).
     """
     if not (0 <= rank < world_size and 0 <= worker_id < num_workers and batch_size > 0):
         raise ValueError(
@@ -132,47 +137,84 @@ def iter_batches(
         ReleaseFiles.open(lake, pipeline, release).split_files(split), seed=seed, epoch=epoch, shuffle=shuffle
     )
     reader = rank * num_workers + worker_id
-    start, stop = reader_range(sum(f.rows for f in files), reader, world_size * num_workers)
-    batches = _read_range(files, start, stop, columns)
+    total = sum(f.rows for f in files)
+    start, stop = reader_range(total, reader, world_size * num_workers)
+    # The epoch's row sequence: its file order, rotated by an epoch offset (so epochs cut the readers'
+    # ranges at different rows), read as at most two unrotated segments.
+    offset = int(np.random.default_rng([seed, epoch]).integers(total)) if shuffle and total else 0
+    batches = (
+        batch
+        for lo, hi in _unrotated(start, stop, offset, total)
+        for batch in _read_range(files, lo, hi, columns, batch_size)
+    )
     if shuffle and shuffle_buffer > 1:
-        batches = _shuffled(batches, shuffle_buffer, np.random.default_rng([seed, epoch, reader]))
+        batches = _shuffled(batches, shuffle_buffer, batch_size, np.random.default_rng([seed, epoch, reader]))
     yield from _rebatched(batches, batch_size)
 
 
-def _shuffled(batches: Iterator[pa.RecordBatch], window: int, rng: np.random.Generator) -> Iterator[pa.RecordBatch]:
-    """The same rows, permuted inside consecutive windows of `window` rows (a shuffle buffer)."""
+def _unrotated(start: int, stop: int, offset: int, total: int) -> list[tuple[int, int]]:
+    """Positions [start, stop) of a sequence of `total` rows rotated left by `offset`, as unrotated ranges."""
+    if stop <= start:
+        return []
+    lo, hi = start + offset, stop + offset
+    if hi <= total:
+        return [(lo, hi)]
+    if lo >= total:
+        return [(lo - total, hi - total)]
+    return [(lo, total), (0, hi - total)]
+
+
+def _shuffled(
+    batches: Iterator[pa.RecordBatch], window: int, batch_size: int, rng: np.random.Generator
+) -> Iterator[pa.RecordBatch]:
+    """The same rows, permuted inside consecutive windows of `window` rows (a shuffle buffer), taken out
+    `batch_size` rows at a time (one copy per row)."""
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     for batch in batches:
         pending.append(batch)
         pending_rows += batch.num_rows
         if pending_rows >= window:
-            table = pa.Table.from_batches(pending)
-            yield from table.take(rng.permutation(table.num_rows)).to_batches()
+            yield from _permuted(pa.Table.from_batches(pending), batch_size, rng)
             pending, pending_rows = [], 0
     if pending_rows:
-        table = pa.Table.from_batches(pending)
-        yield from table.take(rng.permutation(table.num_rows)).to_batches()
+        yield from _permuted(pa.Table.from_batches(pending), batch_size, rng)
+
+
+def _permuted(table: pa.Table, batch_size: int, rng: np.random.Generator) -> Iterator[pa.RecordBatch]:
+    order = rng.permutation(table.num_rows)
+    for start in range(0, table.num_rows, batch_size):
+        yield from table.take(order[start : start + batch_size]).combine_chunks().to_batches()
 
 
 def _rebatched(batches: Iterator[pa.RecordBatch], batch_size: int) -> Iterator[pa.RecordBatch]:
-    """The same rows in batches of exactly `batch_size` rows (the last one shorter)."""
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
+    """The same rows in batches of exactly `batch_size` rows (the last one shorter).
+
+    Batches are cut with zero-copy slices; only the rows straddling two input batches are copied.
+    """
+    carry: pa.RecordBatch | None = None
     for batch in batches:
-        pending.append(batch)
-        pending_rows += batch.num_rows
-        while pending_rows >= batch_size:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, batch_size).combine_chunks().to_batches()[0]
-            rest = table.slice(batch_size)
-            pending, pending_rows = rest.to_batches(), rest.num_rows
-    if pending_rows:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+        at = 0
+        if carry is not None:
+            need = batch_size - carry.num_rows
+            head = batch.slice(0, need)
+            carry = pa.Table.from_batches([carry, head]).combine_chunks().to_batches()[0]
+            at = head.num_rows
+            if carry.num_rows < batch_size:
+                continue
+            yield carry
+            carry = None
+        while batch.num_rows - at >= batch_size:
+            yield batch.slice(at, batch_size)
+            at += batch_size
+        if at < batch.num_rows:
+            carry = batch.slice(at)
+    if carry is not None and carry.num_rows:
+        yield carry
 
 
 def _read_range(
-    files: Sequence[DataFile], start: int, stop: int, columns: Sequence[str] | None
+    files: Sequence[DataFile], start: int, stop: int, columns: Sequence[str] | None, batch_size: int
 ) -> Iterator[pa.RecordBatch]:
     """Rows [start, stop) of `files` taken in order, reading only the row groups that hold them."""
     file_start = 0
@@ -180,15 +222,17 @@ def _read_range(
         file_stop = file_start + data_file.rows
         if file_stop > start and file_start < stop:
             lo, hi = max(start, file_start) - file_start, min(stop, file_stop) - file_start
-            yield from _read_file_rows(data_file, lo, hi, columns)
+            yield from _read_file_rows(data_file, lo, hi, columns, batch_size)
         file_start = file_stop
         if file_start >= stop:
             return
 
 
-def _read_file_rows(data_file: DataFile, lo: int, hi: int, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+def _read_file_rows(
+    data_file: DataFile, lo: int, hi: int, columns: Sequence[str] | None, batch_size: int
+) -> Iterator[pa.RecordBatch]:
     filesystem, path = pafs.FileSystem.from_uri(data_file.path) if "://" in data_file.path else (None, data_file.path)
-    parquet = pq.ParquetFile(path, filesystem=filesystem)
+    parquet = pq.ParquetFile(path, filesystem=filesystem, pre_buffer=True)
     wanted = [c for c in columns if c not in PARTITION_COLUMNS] if columns is not None else None
     groups, first_row, row = [], None, 0
     for i in range(parquet.metadata.num_row_groups):
@@ -198,7 +242,7 @@ def _read_file_rows(data_file: DataFile, lo: int, hi: int, columns: Sequence[str
             first_row = row if first_row is None else first_row
         row += n
     skip, remaining = lo - (first_row or 0), hi - lo
-    for batch in parquet.iter_batches(row_groups=groups, columns=wanted, batch_size=65_536):
+    for batch in parquet.iter_batches(row_groups=groups, columns=wanted, batch_size=max(batch_size, 65_536)):
         if skip >= batch.num_rows:
             skip -= batch.num_rows
             continue

@@ -22,7 +22,7 @@ from refinery.config import Config, ConfigError, project_root
 from refinery.errors import InputNotFoundError
 from refinery.lake import Lake, TableRef
 from refinery.schemas import load_schema
-from refinery.stages.gold import gold_totals, one_partition_per_index
+from refinery.stages.gold import gold_totals, one_partition_per_index, parquet_row_groups
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 UPSTREAM = ("silver_dedup", "silver", "bronze")
@@ -52,7 +52,8 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
             f"version {gold_version}); choose a new name"
         )
     target = lake.release_table(pipeline, name)
-    written = _copy_gold(lake, gold_ref, gold_version, target, load_schema(f"{config.kind}/gold"))
+    with parquet_row_groups(lake.spark, config.publish.row_group_mb):
+        written = _copy_gold(lake, gold_ref, gold_version, target, load_schema(f"{config.kind}/gold"))
     copy = lake.read(target, written.version)
     counts = {key: int(value) for key, value in gold_totals(copy).items()}
     publish = _publish_run(lake, gold_ref, gold_version)

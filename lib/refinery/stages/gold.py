@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from refinery.config import PublishConfig
+
+
+@contextmanager
+def parquet_row_groups(spark: SparkSession, row_group_mb: int) -> Iterator[None]:
+    """Write Parquet row groups of about `row_group_mb` inside the block (restoring the session's setting).
+
+    Row groups are what a reader can skip: smaller ones let many loader ranks each read only their part.
+    Spark copies session settings into the Hadoop conf of a write; Delta ignores it as a write option.
+    """
+    previous = spark.conf.get("parquet.block.size", None)
+    spark.conf.set("parquet.block.size", str(row_group_mb * 1024 * 1024))
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset("parquet.block.size")
+        else:
+            spark.conf.set("parquet.block.size", previous)
 
 
 def publish_settings(cfg: PublishConfig) -> dict[str, str]:
@@ -21,6 +41,7 @@ def publish_settings(cfg: PublishConfig) -> dict[str, str]:
         "num_shards": str(cfg.num_shards),
         "tokenizer": cfg.tokenizer,
         "target_file_mb": str(cfg.target_file_mb),
+        "row_group_mb": str(cfg.row_group_mb),
         "mixture": json.dumps(dataclasses.asdict(cfg.mixture), sort_keys=True),
         "decontamination": json.dumps(
             {"ngram": decontamination.ngram, "eval_sets": [s.name for s in decontamination.eval_sets]}

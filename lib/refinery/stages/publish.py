@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from refinery.config import DecontaminationConfig, PublishConfig
 from refinery.errors import InputNotFoundError
 from refinery.stages.base import StageContext, StageResult, write_rejects
-from refinery.stages.gold import gold_totals, one_partition_per_index, publish_settings
+from refinery.stages.gold import gold_totals, one_partition_per_index, parquet_row_groups, publish_settings
 from refinery.transforms.decontamination import EvalNgrams, flag_contaminated
 from refinery.transforms.rules import kept_rows, rejected_rows
 from refinery.transforms.split import (
@@ -69,7 +69,8 @@ def run(ctx: StageContext) -> StageResult:
         gold = placed.transform(assign_balanced_shard, _offsets(placed), num_shards=cfg.num_shards)
         gold = gold.sortWithinPartitions("split", "lang", "shuffle_key")  # the writer keeps this order
         metrics = gold_totals(placed)
-        written = ctx.lake.overwrite(ctx.table("gold"), gold, ctx.schema("gold"), metadata=publish_settings(cfg))
+        with parquet_row_groups(ctx.spark, cfg.row_group_mb):
+            written = ctx.lake.overwrite(ctx.table("gold"), gold, ctx.schema("gold"), metadata=publish_settings(cfg))
     finally:
         flagged.unpersist()
         if placed is not None:

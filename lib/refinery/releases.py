@@ -56,7 +56,7 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
         written = _copy_gold(lake, gold_ref, gold_version, target, load_schema(f"{config.kind}/gold"))
     copy = lake.read(target, written.version)
     counts = {key: int(value) for key, value in gold_totals(copy).items()}
-    publish = _publish_run(lake, gold_ref, gold_version)
+    publish = publish_run(lake, gold_ref, gold_version)
     record = {
         "pipeline": pipeline,
         "name": name,
@@ -130,7 +130,8 @@ def _copy_gold(lake: Lake, gold_ref: TableRef, version: int, target: TableRef, s
     return lake.overwrite(target, copied, schema)
 
 
-def _publish_run(lake: Lake, gold_ref: TableRef, gold_version: int) -> Row | None:
+def publish_run(lake: Lake, gold_ref: TableRef, gold_version: int) -> Row | None:
+    """The ledger row of the publish run that wrote `gold_version` (None when the ledger has none)."""
     runs = lake.table("runs")
     if not lake.exists(runs):
         return None

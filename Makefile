@@ -10,7 +10,7 @@ SETUP_STAMP := $(VENV)/.installed
 JARS_STAMP := $(JARS)/.complete
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint bench dist clean seed
+.PHONY: help setup run card test lint bench dist clean seed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ seed: ## copy the bundled sample raw files into $(LAKE)/raw/$(PIPELINE)
 run: setup seed ## run the whole pipeline on the bundled sample into ./lake
 	$(VENV)/bin/refinery run --pipeline $(PIPELINE) --env local --lake $(LAKE)
 
+card: setup ## write a dataset card of the current gold into ./card (RELEASE=name describes a release)
+	$(VENV)/bin/refinery card --pipeline $(PIPELINE) --env local --lake $(LAKE) --out card $(if $(RELEASE),--release $(RELEASE))
+
 test: setup ## run the test suite (real Spark + Delta in local mode)
 	$(PY) -m pytest -q
 
@@ -49,4 +52,4 @@ dist: setup ## build the wheel and a zip of lib/refinery for spark-submit --py-f
 	cd lib && ../$(PY) -m zipfile -c ../dist/refinery.zip refinery
 
 clean: ## remove the local lake (keeps .venv and the jar cache)
-	rm -rf $(LAKE) spark-warehouse metastore_db derby.log
+	rm -rf $(LAKE) card spark-warehouse metastore_db derby.log

@@ -15,16 +15,28 @@ def test_parse_type():
 def test_declared_schemas_load():
     gold = load_schema("text/gold")
     assert gold.partition_by == ("split", "lang")
-    assert gold.column_names == ["doc_id", "text", "source", "url", "lang", "split", "shard", "n_tokens", "_run_id"]
+    assert gold.column_names == [
+        "doc_id",
+        "text",
+        "source",
+        "url",
+        "lang",
+        "split",
+        "shard",
+        "copy",
+        "shuffle_key",
+        "n_tokens",
+        "_run_id",
+    ]
     assert load_schema("rejects").partition_by == ("stage",)
 
 
 def test_conform_orders_columns_and_rejects_drift(spark):
     schema = load_schema("text/gold")
     df = spark.createDataFrame(
-        [("t", "d", "s", None, "en", "train", 1, 3, "r")],
+        [("t", "d", "s", None, "en", "train", 1, 0, 7, 3, "r")],
         "text string, doc_id string, source string, url string, lang string, split string, shard int, "
-        "n_tokens int, _run_id string",
+        "copy int, shuffle_key bigint, n_tokens int, _run_id string",
     )
     assert schema.conform(df).columns == schema.column_names
     with pytest.raises(SchemaMismatchError, match="shard is bigint, declared int"):

@@ -278,7 +278,7 @@ class EvalSetConfig:
     """One evaluation set gold must not contain: a file (or folder) of records whose `fields` hold its text."""
 
     name: str
-    path: str  # relative to the working directory, or absolute / a URI
+    path: str  # relative to the project folder (REFINERY_HOME or the working directory), or absolute / a URI
     format: Literal["jsonl", "parquet", "csv"] = "jsonl"
     fields: list[str] = field(default_factory=lambda: ["text"])
 

@@ -30,3 +30,15 @@ def test_mixture_weights_repeat_and_drop_train_docs_and_reconcile(spark, tmp_pat
     assert run.rows_in == 800 == run.rows_out + run.rows_rejected
     assert int(run.metrics["rows"]) == gold.count()
     assert int(run.metrics["docs"]) == gold.where(F.col("copy") == 0).count() == run.rows_out
+
+
+def test_a_missing_eval_set_or_group_column_is_one_clear_line(spark, tmp_path, capsys):
+    write_silver_dedup(spark, tmp_path, silver_docs(spark, 0, 20))
+    missing = "publish.decontamination.eval_sets=[{name: gone, path: nowhere/eval.jsonl}]"
+    assert main(["publish", "--lake", str(tmp_path), "-q", "--set", missing]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("refinery: error: eval set 'gone': path ") and err.endswith(
+        "nowhere/eval.jsonl does not exist"
+    )
+    assert main(["publish", "--lake", str(tmp_path), "-q", "--set", "publish.group_key=host"]) == 1
+    assert "config key 'publish.group_key': silver_dedup has no column 'host'" in capsys.readouterr().err

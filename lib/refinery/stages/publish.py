@@ -8,6 +8,7 @@ shuffle-key order, and a `shard` column dealing each split into equal parts. Dro
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,7 +16,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from refinery.config import DecontaminationConfig, PublishConfig
+from refinery.config import ConfigError, DecontaminationConfig, PublishConfig, project_root
 from refinery.errors import InputNotFoundError
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.stages.gold import gold_totals, one_partition_per_index, parquet_row_groups, publish_settings
@@ -42,6 +43,9 @@ def run(ctx: StageContext) -> StageResult:
     """Publish the latest silver_dedup version into gold (full refresh)."""
     cfg = ctx.config.publish
     input_ref, input_version, docs = ctx.read_input("silver_dedup")
+    group_column = cfg.group_key.split(".")[0] if cfg.group_key != "url_host" else "url"
+    if group_column not in docs.columns:
+        raise ConfigError(f"config key 'publish.group_key': silver_dedup has no column '{group_column}'")
     flagged = docs
     eval_ngrams = load_eval_ngrams(ctx, cfg.decontamination)
     if eval_ngrams is not None:
@@ -97,15 +101,17 @@ def load_eval_ngrams(ctx: StageContext, cfg: DecontaminationConfig) -> EvalNgram
     """The n-grams of every configured eval set (None when decontamination is off or lists none).
 
     Eval sets are small (thousands of examples), so their texts come to the driver once and their
-    n-gram hashes go to the executors inside the task closure.
+    n-gram hashes go to the executors inside the task closure. A relative path is relative to the
+    project folder (REFINERY_HOME, or the working directory holding conf/).
     """
     if not cfg.enabled or not cfg.eval_sets:
         return None
     texts_by_set = []
     for eval_set in cfg.eval_sets:
-        path = eval_set.path if "://" in eval_set.path else str(Path(eval_set.path).resolve())
-        if "://" not in path and not Path(path).exists():
-            raise InputNotFoundError(f"eval set '{eval_set.name}': path {eval_set.path} does not exist")
+        is_uri = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", eval_set.path) is not None  # s3://, abfss://, dbfs:/
+        path = eval_set.path if is_uri else str(project_root() / eval_set.path)  # absolute paths stay as they are
+        if not is_uri and not Path(path).exists():
+            raise InputNotFoundError(f"eval set '{eval_set.name}': path {path} does not exist")
         reader = ctx.spark.read.format("json" if eval_set.format == "jsonl" else eval_set.format)
         if eval_set.format == "csv":
             reader = reader.option("header", True)

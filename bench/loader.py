@@ -109,7 +109,7 @@ def measure(lake: Path, batch_size: int) -> list[dict]:
         timed("warm-up", make())
     results = []
     for label, make in runs:
-        best = min((timed(label, make()) for _ in range(3)), key=lambda r: r["seconds"])
+        best = min((timed(label, make()) for _ in range(5)), key=lambda r: r["seconds"])
         results.append(best)
     return results
 
@@ -129,7 +129,7 @@ def main() -> None:
         if args.lake is None:
             shutil.rmtree(work, ignore_errors=True)
     raw = results[0]
-    print(f"\nloader bench: {args.docs:,} docs, train split, batch size {args.batch_size} (best of 3)")
+    print(f"\nloader bench: {args.docs:,} docs, train split, batch size {args.batch_size} (best of 5)")
     print(f"{'path':<36} {'rows':>9} {'MB':>8} {'s':>7} {'rows/s':>11} {'MB/s':>8} {'vs raw':>7}")
     for r in results:
         r["rows_per_s"] = r["rows"] / r["seconds"]

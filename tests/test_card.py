@@ -72,6 +72,11 @@ def test_representativeness_and_diff(spark, released_lake, card):
 
 def test_card_of_current_gold_and_of_a_missing_release(released_lake, tmp_path, capsys):
     assert main(["card", "--out", str(tmp_path / "gold"), "--lake", str(released_lake), *RELEASE_SETTINGS]) == 0
-    assert "gold (version 2, not released)" in (tmp_path / "gold" / "card.md").read_text()
+    # Version 2 is the second publish; VACUUM (run by the releases tests) adds commits of its own.
+    assert re.search(
+        r"^# Dataset card: web_text gold \(version \d+, not released\)$",
+        (tmp_path / "gold" / "card.md").read_text(),
+        re.M,
+    )
     assert main(["card", "--release", "nope", "--out", str(tmp_path), "--lake", str(released_lake), "-q"]) == 2
     assert "no release 'nope'" in capsys.readouterr().err

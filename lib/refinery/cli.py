@@ -13,6 +13,7 @@ from dataclasses import replace
 import yaml
 
 from refinery.config import ENVIRONMENTS, Config, ConfigError, load_config, masked
+from refinery.errors import InputNotFoundError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STAGE_COMMANDS = ("ingest", "curate", "dedup", "publish")
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "card":
             return _card(config, args.release, args.out)
         return _run(config, list(STAGE_COMMANDS) if args.command == "run" else [args.command])
-    except ConfigError as exc:
+    except (ConfigError, InputNotFoundError) as exc:  # bad usage: one line, exit 2
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -86,7 +87,6 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _run(config: Config, stage_names: list[str], stream_once: bool | None = None) -> int:
     """Run stages (or, with `stream_once` set, the stream) and print the summary."""
-    from refinery.errors import InputNotFoundError
     from refinery.lake import Lake
     from refinery.session import get_session
     from refinery.stages import run_stages
@@ -99,9 +99,6 @@ def _run(config: Config, stage_names: list[str], stream_once: bool | None = None
     print(f"refinery {command} · pipeline {config.pipeline} · env {config.env} · run {ctx.run_id}")
     try:
         results = run_stages(ctx, stage_names) if stream_once is None else _stream(ctx, once=stream_once)
-    except InputNotFoundError as exc:
-        print(f"refinery: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except StageFailed as exc:
         print(f"refinery: {exc} (ledger: {ctx.lake.table('runs')}, run {ctx.run_id})", file=sys.stderr)
         return EXIT_FAILED
@@ -119,28 +116,23 @@ def _lake(config: Config):
 def _release(config: Config, action: str, name: str | None) -> int:
     """`refinery release create NAME | list | show NAME`."""
     from refinery import releases
-    from refinery.errors import InputNotFoundError
 
     if action in ("create", "show") and not name:
         print(f"refinery: error: release {action} needs a NAME", file=sys.stderr)
         return EXIT_USAGE
     lake = _lake(config)
-    try:
-        if action == "create":
-            release, created = releases.create_release(lake, config, name)
-            verb = "created" if created else "already exists:"
-            print(f"release {release.name} {verb} gold version {release.gold_version} -> {release.table}")
-            print(format_release(release))
-        elif action == "list":
-            print(format_release_list(releases.list_releases(lake, config.pipeline)))
-        else:
-            release = releases.find_release(lake, config.pipeline, name)
-            if release is None:
-                raise InputNotFoundError(f"no release '{name}' for pipeline {config.pipeline}; see `release list`")
-            print(format_release(release))
-    except InputNotFoundError as exc:
-        print(f"refinery: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if action == "create":
+        release, created = releases.create_release(lake, config, name)
+        verb = "created" if created else "already exists:"
+        print(f"release {release.name} {verb} gold version {release.gold_version} -> {release.table}")
+        print(format_release(release))
+    elif action == "list":
+        print(format_release_list(releases.list_releases(lake, config.pipeline)))
+    else:
+        release = releases.find_release(lake, config.pipeline, name)
+        if release is None:
+            raise InputNotFoundError(f"no release '{name}' for pipeline {config.pipeline}; see `release list`")
+        print(format_release(release))
     return EXIT_OK
 
 
@@ -169,13 +161,8 @@ def format_release(r) -> str:
 
 def _card(config: Config, release: str | None, out: str) -> int:
     from refinery.card import write_card
-    from refinery.errors import InputNotFoundError
 
-    try:
-        path = write_card(_lake(config), config, out, release=release)
-    except InputNotFoundError as exc:
-        print(f"refinery: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    path = write_card(_lake(config), config, out, release=release)
     print(f"wrote {path}")
     return EXIT_OK
 

@@ -12,6 +12,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from refinery.cli import main
+from refinery.schemas import load_schema
 from refinery.transforms.pii import redact_column
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "web_text"
@@ -88,19 +89,7 @@ def test_gold_is_partitioned_split_and_contract_shaped(spark, lake):
     detail = DeltaTable.forPath(spark, gold_path).detail().first()
     assert detail.partitionColumns == ["split", "lang"]
     gold = table(spark, lake, "gold", "web_text")
-    assert gold.columns == [
-        "doc_id",
-        "text",
-        "source",
-        "url",
-        "lang",
-        "split",
-        "shard",
-        "copy",
-        "shuffle_key",
-        "n_tokens",
-        "_run_id",
-    ]
+    assert gold.columns == load_schema("text/gold").column_names
     splits = {r.split: r["count"] for r in gold.groupBy("split").count().collect()}
     assert set(splits) == {"train", "validation", "test"}
     assert splits["train"] > splits["validation"] + splits["test"]

@@ -40,7 +40,7 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
     check_name(name)
     pipeline = config.pipeline
     gold_ref = lake.table("gold", pipeline)
-    gold_version = lake.version(gold_ref)
+    gold_version = _last_write(lake, gold_ref)
     if gold_version is None:
         raise InputNotFoundError(f"gold table {gold_ref} does not exist; run `refinery run` (or publish) first")
     existing = find_release(lake, pipeline, name)
@@ -128,6 +128,14 @@ def _copy_gold(lake: Lake, gold_ref: TableRef, version: int, target: TableRef, s
         .sortWithinPartitions("split", "lang", "shuffle_key")
     )
     return lake.overwrite(target, copied, schema)
+
+
+def _last_write(lake: Lake, gold_ref: TableRef) -> int | None:
+    """Gold's latest version written by publish (VACUUM and OPTIMIZE add versions of their own)."""
+    if not lake.exists(gold_ref):
+        return None
+    last = lake.delta_table(gold_ref).history().where("operation = 'WRITE'").agg(F.max("version")).first()[0]
+    return None if last is None else int(last)
 
 
 def publish_run(lake: Lake, gold_ref: TableRef, gold_version: int) -> Row | None:

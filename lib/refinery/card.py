@@ -22,6 +22,7 @@ from refinery import releases  # noqa: E402
 from refinery.config import CardConfig, Config  # noqa: E402
 from refinery.errors import InputNotFoundError  # noqa: E402
 from refinery.lake import Lake  # noqa: E402
+from refinery.ledger import run_that_wrote  # noqa: E402
 
 GROUPS = ("split", "lang", "source")
 LENGTH_BINS = (0, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
@@ -82,7 +83,7 @@ def _subject(lake: Lake, config: Config, name: str | None) -> Subject:
     version = lake.version(gold)
     if version is None:
         raise InputNotFoundError(f"gold table {gold} does not exist; run `refinery run` first")
-    publish = releases.publish_run(lake, gold, version)
+    publish = run_that_wrote(lake, "publish", gold, version)
     return Subject(
         title=f"{pipeline} gold (version {version}, not released)",
         rows=lake.read(gold, version),
@@ -205,7 +206,7 @@ def _pii_and_dedup_section(lake: Lake, pipeline: str, subject: Subject) -> list[
         lines += _table(("kind", "redactions"), rows) if rows else ["None found.", ""]
     else:
         lines += ["PII counts unavailable: the silver_dedup version behind this gold is unknown.", ""]
-    dedup = _ledger_row(lake, "dedup", silver_dedup, subject.silver_dedup_version)
+    dedup = run_that_wrote(lake, "dedup", silver_dedup, subject.silver_dedup_version)
     if dedup is not None:
         metrics = dedup["metrics"]
         lines += [
@@ -293,19 +294,6 @@ def _shares(rows: DataFrame, by: str) -> dict[str, float]:
     counts = {r[by]: r["count"] for r in rows.groupBy(by).count().collect()}  # one row per group
     total = sum(counts.values()) or 1
     return {str(k): v / total for k, v in counts.items()}
-
-
-def _ledger_row(lake: Lake, stage: str, output, version: int | None) -> Row | None:
-    runs = lake.table("runs")
-    if version is None or not lake.exists(runs):
-        return None
-    return (
-        lake.read(runs)
-        .where((F.col("stage") == stage) & (F.col("status") == "ok"))
-        .where((F.col("output_table") == str(output)) & (F.col("output_version") == version))
-        .orderBy(F.col("ended_at").desc())
-        .first()
-    )
 
 
 def _save(figure, path: Path) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
+from pyspark.sql import functions as F
 
-from refinery.lake import Lake
+from refinery.lake import Lake, TableRef
 from refinery.schemas import load_schema
 
 
@@ -50,3 +51,17 @@ class RunLedger:
 
     def read(self) -> DataFrame:
         return self.lake.read(self.ref)
+
+
+def run_that_wrote(lake: Lake, stage: str, output: TableRef, version: int | None) -> Row | None:
+    """The latest ok ledger row of `stage` that wrote `version` of `output` (None when the ledger has none)."""
+    runs = lake.table("runs")
+    if version is None or not lake.exists(runs):
+        return None
+    return (
+        lake.read(runs)
+        .where((F.col("stage") == stage) & (F.col("status") == "ok"))
+        .where((F.col("output_table") == str(output)) & (F.col("output_version") == version))
+        .orderBy(F.col("ended_at").desc())
+        .first()
+    )

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from refinery.config import Config, ConfigError, project_root
 from refinery.errors import InputNotFoundError
 from refinery.lake import Lake, TableRef
+from refinery.ledger import run_that_wrote
 from refinery.schemas import load_schema
 from refinery.stages.gold import gold_totals, one_partition_per_index, parquet_row_groups
 
@@ -56,7 +57,7 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
         written = _copy_gold(lake, gold_ref, gold_version, target, load_schema(f"{config.kind}/gold"))
     copy = lake.read(target, written.version)
     counts = {key: int(value) for key, value in gold_totals(copy).items()}
-    publish = publish_run(lake, gold_ref, gold_version)
+    publish = run_that_wrote(lake, "publish", gold_ref, gold_version)
     record = {
         "pipeline": pipeline,
         "name": name,
@@ -138,39 +139,17 @@ def _last_write(lake: Lake, gold_ref: TableRef) -> int | None:
     return None if last is None else int(last)
 
 
-def publish_run(lake: Lake, gold_ref: TableRef, gold_version: int) -> Row | None:
-    """The ledger row of the publish run that wrote `gold_version` (None when the ledger has none)."""
-    runs = lake.table("runs")
-    if not lake.exists(runs):
-        return None
-    found = (
-        lake.read(runs)
-        .where((F.col("stage") == "publish") & (F.col("status") == "ok"))
-        .where((F.col("output_table") == str(gold_ref)) & (F.col("output_version") == gold_version))
-        .orderBy(F.col("ended_at").desc())
-        .first()
-    )
-    return found
-
-
 def _input_versions(lake: Lake, pipeline: str, publish: Row | None) -> dict[str, int]:
     """The versions gold was built from, following the ledger upstream: silver_dedup, silver, bronze."""
     versions: dict[str, int] = {}
     if publish is None:
         return versions
-    runs = lake.read(lake.table("runs")).where(F.col("status") == "ok")
     version = publish["input_version"]
     for layer, writer in zip(UPSTREAM, ("dedup", "curate", "ingest"), strict=True):
         if version is None:
             break
         versions[layer] = int(version)
-        ref = lake.table(layer, pipeline)
-        writer_run = (
-            runs.where((F.col("stage") == writer) & (F.col("output_table") == str(ref)))
-            .where(F.col("output_version") == version)
-            .select("input_version")
-            .first()
-        )
+        writer_run = run_that_wrote(lake, writer, lake.table(layer, pipeline), version)
         version = writer_run["input_version"] if writer_run else None
     return versions
 

@@ -21,7 +21,7 @@ from refinery.errors import InputNotFoundError
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.stages.gold import gold_totals, one_partition_per_index, parquet_row_groups, publish_settings
 from refinery.transforms.decontamination import EvalNgrams, flag_contaminated
-from refinery.transforms.rules import kept_rows, rejected_rows
+from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
 from refinery.transforms.split import (
     add_file_bucket,
     add_partition_position,
@@ -61,8 +61,10 @@ def run(ctx: StageContext) -> StageResult:
     flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
     placed = None
     try:
-        rows_in = flagged.count()
-        rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged))
+        per_rule = flagged.groupBy(REJECT_RULE).count().collect()  # rows in and rejects by rule in one job
+        rows_in = sum(r["count"] for r in per_rule)
+        counts = {r[REJECT_RULE]: r["count"] for r in per_rule if r[REJECT_RULE] is not None}
+        rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged), counts=counts)
         rows = (
             kept_rows(flagged)
             .transform(expand_copies)

@@ -69,30 +69,26 @@ class GraphFrame:
 
 
 def run_refinery(corpus: Path, out: Path, bands: tuple[int, int]) -> None:
+    """The dedup stage's own near-duplicate pass (find_near_duplicates), then the kept docs and clusters."""
     sys.path.insert(0, str(ROOT / "lib"))
     from pyspark.sql import functions as F
 
     from refinery.config import load_config
     from refinery.session import get_session
-    from refinery.stages.dedup import hasher_for
-    from refinery.transforms.dedup import candidate_pairs, flag_near_duplicates, near_duplicate_clusters, similar_pairs
-    from refinery.transforms.minhash import add_minhash
+    from refinery.stages.dedup import find_near_duplicates, hasher_for
+    from refinery.transforms.dedup import PROTECTED, flag_near_duplicates
     from refinery.transforms.rules import kept_rows
 
     cfg = load_config("web_text", "local", [f"spark.conf.spark.driver.memory={DRIVER_MEMORY}"])
     spark = get_session(cfg.spark)
-    m = cfg.dedup.minhash
     hasher = hasher_for(cfg.dedup)
     assert (hasher.bands.bands, hasher.bands.rows) == bands
-    docs = spark.read.parquet(str(corpus)).select(F.col("id").alias("doc_id"), "text")
-    signed = add_minhash(docs, hasher).persist()
-    edges = similar_pairs(
-        candidate_pairs(signed, max_bucket=m.max_bucket), signed, hasher, verify=m.verify, texts=signed
-    ).persist()
-    clusters, _ = near_duplicate_clusters(edges, signed, keep="smallest_doc_id")
-    clusters = clusters.persist()
-    kept_rows(flag_near_duplicates(docs, clusters)).write.mode("overwrite").parquet(str(out / "kept"))
-    clusters.select("doc_id", "cluster").write.mode("overwrite").parquet(str(out / "clusters"))
+    docs = spark.read.parquet(str(corpus)).select(
+        F.col("id").alias("doc_id"), "text", F.lit("").alias("content_hash"), F.lit(False).alias(PROTECTED)
+    )
+    near = find_near_duplicates(cfg.dedup, docs, None, hasher)
+    kept_rows(flag_near_duplicates(docs, near.clusters)).write.mode("overwrite").parquet(str(out / "kept"))
+    near.clusters.select("doc_id", "cluster").write.mode("overwrite").parquet(str(out / "clusters"))
 
 
 def run_text_dedup(corpus: Path, out: Path, _bands: tuple[int, int]) -> None:

@@ -7,7 +7,7 @@ are signed, and a new doc that duplicates a published one is removed in favour o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -18,10 +18,13 @@ from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.components import local_checkpoint
 from refinery.transforms.dedup import (
     PROTECTED,
+    add_doc_key,
     candidate_pairs,
     flag_exact_duplicates,
     flag_near_duplicates,
+    key_collisions,
     near_duplicate_clusters,
+    shingle_sets_of_pairs,
     similar_pairs,
 )
 from refinery.transforms.minhash import MinHasher, add_minhash
@@ -50,6 +53,11 @@ class NearDuplicates:
     signed: DataFrame
     clusters: DataFrame | None
     metrics: dict[str, str]
+    cached: list[DataFrame] = field(default_factory=list)  # what `release` unpersists
+
+    def release(self) -> None:
+        for frame in self.cached:
+            frame.unpersist()
 
 
 def _published(ctx: StageContext) -> DataFrame | None:
@@ -61,28 +69,50 @@ def _published(ctx: StageContext) -> DataFrame | None:
 
 
 def _sign(survivors: DataFrame, published: DataFrame | None, hasher: MinHasher) -> DataFrame:
-    """Signatures of the surviving docs: reused from the signatures table when made with the same params."""
-    columns = ["doc_id", "content_hash", "text", PROTECTED]
+    """Signatures of the surviving docs (without their text): reused from the signatures table when made
+    with the same params."""
+    columns = ["doc_id", "content_hash", F.length("text").cast("int").alias("n_chars"), "text", PROTECTED]
     if published is None:
-        return add_minhash(survivors.select(*columns), hasher)
+        return add_minhash(survivors.select(*columns), hasher, keep_text=False)
     reusable = published.where(F.col("minhash_params") == hasher.params).select(
         "doc_id", "n_shingles", "signature", "bands"
     )
-    reused = survivors.select(*columns).join(reusable, "doc_id")
-    fresh = add_minhash(survivors.select(*columns).join(reusable, "doc_id", "left_anti"), hasher)
+    reused = survivors.select(*columns).drop("text").join(reusable, "doc_id")
+    fresh = add_minhash(survivors.select(*columns).join(reusable, "doc_id", "left_anti"), hasher, keep_text=False)
     return reused.unionByName(fresh)
 
 
+def _with_unique_keys(signed: DataFrame, attempts: int = 4) -> tuple[DataFrame, int]:
+    """(`signed` keyed with the first seed under which no two doc_ids share a key, that seed).
+
+    `signed` comes keyed with seed 0, which is taken but for a 2**-64-per-pair fluke.
+    """
+    keyed = signed
+    for seed in range(attempts):
+        if seed:
+            keyed = add_doc_key(signed, seed)
+        if key_collisions(keyed).isEmpty():
+            return keyed, seed
+    raise RuntimeError(f"doc_key collisions under {attempts} seeds: this is not chance, check the doc_id column")
+
+
 def find_near_duplicates(
-    ctx: StageContext, survivors: DataFrame, published: DataFrame | None, hasher: MinHasher
+    cfg: DedupConfig, survivors: DataFrame, published: DataFrame | None, hasher: MinHasher
 ) -> NearDuplicates:
-    """Sign the survivors of exact dedup, find similar pairs and cluster them. The caller unpersists."""
-    cfg = ctx.config.dedup.minhash
-    signed = _sign(survivors, published, hasher).persist(StorageLevel.MEMORY_AND_DISK)
-    candidates = candidate_pairs(signed, max_bucket=cfg.max_bucket).persist(StorageLevel.MEMORY_AND_DISK)
-    edges = similar_pairs(candidates, signed, hasher, verify=cfg.verify, texts=signed).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    """Sign the survivors of exact dedup, find similar pairs and cluster them. The caller calls `release()`.
+
+    Requires: survivors (`doc_id`, `content_hash`, `text`, `_protected`).
+    """
+    m = cfg.minhash
+    cached = add_doc_key(_sign(survivors, published, hasher)).persist(StorageLevel.MEMORY_AND_DISK)
+    signed, seed = _with_unique_keys(cached)
+    candidates = candidate_pairs(signed, max_bucket=m.max_bucket).persist(StorageLevel.MEMORY_AND_DISK)
+    sets = None
+    if m.verify == "exact":
+        texts = add_doc_key(survivors.select("doc_id", "text"), seed)
+        sets = shingle_sets_of_pairs(candidates, texts, hasher).persist(StorageLevel.MEMORY_AND_DISK)
+    edges = similar_pairs(candidates, hasher, verify=m.verify, signed=signed, sets=sets)
+    edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
     similar = edges.count()
     metrics = {
         "minhash.params": hasher.params,
@@ -90,16 +120,19 @@ def find_near_duplicates(
         "minhash.similar_pairs": str(similar),
     }
     candidates.unpersist()
+    if sets is not None:
+        sets.unpersist()
     clusters = None
     if similar:
         clusters, rounds = near_duplicate_clusters(
-            edges, signed, keep=ctx.config.dedup.keep, max_rounds=cfg.max_rounds, checkpoint=local_checkpoint
+            edges, signed, keep=cfg.keep, max_rounds=m.max_rounds, checkpoint=local_checkpoint
         )
         clusters = clusters.persist(StorageLevel.MEMORY_AND_DISK)
         metrics["minhash.rounds"] = str(rounds)
         metrics.update(_cluster_stats(clusters))
     edges.unpersist()
-    return NearDuplicates(signed=signed, clusters=clusters, metrics=metrics)
+    cached_clusters = [] if clusters is None else [clusters]
+    return NearDuplicates(signed=signed, clusters=clusters, metrics=metrics, cached=[cached, *cached_clusters])
 
 
 def _cluster_stats(clusters: DataFrame) -> dict[str, str]:
@@ -134,7 +167,7 @@ def run(ctx: StageContext) -> StageResult:
         rows_in = counts["rows"]
         metrics = {"signatures.published": str(counts["published"])}
         if hasher is not None:
-            near = find_near_duplicates(ctx, kept_rows(exact), published, hasher)
+            near = find_near_duplicates(cfg, kept_rows(exact), published, hasher)
             metrics.update(near.metrics)
             if near.clusters is not None:
                 flagged = exact.transform(flag_near_duplicates, near.clusters)
@@ -147,9 +180,7 @@ def run(ctx: StageContext) -> StageResult:
     finally:
         exact.unpersist()
         if near is not None:
-            near.signed.unpersist()
-            if near.clusters is not None:
-                near.clusters.unpersist()
+            near.release()
     metrics["dup_rate"] = f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"
     return StageResult(
         stage=STAGE,
@@ -174,7 +205,7 @@ def _record_signatures(ctx: StageContext, signed: DataFrame, flagged: DataFrame,
         .select(
             "doc_id",
             "content_hash",
-            F.length("text").alias("n_chars"),
+            "n_chars",
             F.lit(hasher.params).alias("minhash_params"),
             "n_shingles",
             "signature",

@@ -332,52 +332,111 @@ _SIGNATURE_ARROW_FIELDS = [
 ]
 
 
-def add_minhash(df: DataFrame, hasher: MinHasher, *, text_column: str = "text") -> DataFrame:
+def add_minhash(df: DataFrame, hasher: MinHasher, *, text_column: str = "text", keep_text: bool = True) -> DataFrame:
     """Add each document's MinHash signature and LSH band hashes.
 
     Requires: `text_column`. Adds: `n_shingles` (int), `signature` (array<int>, num_perm values,
     unsigned 32-bit stored as signed), `bands` (array<bigint>, one hash per band). Documents without
-    shingles get `n_shingles` 0 and empty arrays: they are nobody's near-duplicate.
+    shingles get `n_shingles` 0 and empty arrays: they are nobody's near-duplicate. With `keep_text`
+    False the text is dropped (and not sent back from Python).
     """
-    schema = StructType(df.schema.fields + SIGNATURE_FIELDS)
     text_index = df.columns.index(text_column)
+    passed = [i for i in range(len(df.columns)) if keep_text or i != text_index]
+    schema = StructType([df.schema.fields[i] for i in passed] + SIGNATURE_FIELDS)
+    arrow_schema = None
 
     def signed_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        nonlocal arrow_schema
         for batch in batches:
             signatures, counts = hasher.signatures(batch.column(text_index))
             present = counts > 0
+            if arrow_schema is None:
+                arrow_schema = pa.schema([*(batch.schema.field(i) for i in passed), *_SIGNATURE_ARROW_FIELDS])
             yield pa.RecordBatch.from_arrays(
                 [
-                    *batch.columns,
+                    *(batch.column(i) for i in passed),
                     pa.array(counts.astype(np.int32)),
                     _list_array(signatures.view(np.int32), present, pa.int32()),
                     _list_array(hasher.band_hashes(signatures), present, pa.int64()),
                 ],
-                schema=pa.schema([*batch.schema, *_SIGNATURE_ARROW_FIELDS]),
+                schema=arrow_schema,
             )
 
     return df.mapInArrow(signed_batches, schema)
 
 
-def add_shingle_set(df: DataFrame, hasher: MinHasher, *, text_column: str = "text") -> DataFrame:
-    """Add each document's distinct shingle hashes, for exact Jaccard of candidate pairs.
+def to_shingle_sets(df: DataFrame, hasher: MinHasher, *, text_column: str = "text") -> DataFrame:
+    """Replace each document's text by its distinct shingle hashes, for exact Jaccard of candidate pairs.
 
-    Requires: `text_column`. Adds: `shingle_set` (array<bigint>, sorted).
+    Requires: `text_column`. Returns the other columns plus `shingle_set` (array<int>: sorted 32-bit
+    shingle hashes, stored as signed), without the text.
     """
-    schema = StructType(df.schema.fields + [StructField("shingle_set", ArrayType(LongType(), False), False)])
+    kept = [f for f in df.schema.fields if f.name != text_column]
+    schema = StructType(kept + [StructField("shingle_set", ArrayType(IntegerType(), False), False)])
     text_index = df.columns.index(text_column)
+    arrow_schema = None
 
     def with_sets(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        nonlocal arrow_schema
         for batch in batches:
             values, counts = hasher.shingle_sets(batch.column(text_index))
             offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-            column = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(np.int64)))
-            yield pa.RecordBatch.from_arrays(
-                [*batch.columns, column],
-                schema=pa.schema([*batch.schema, pa.field("shingle_set", _arrow_list(pa.int64()), nullable=False)]),
-            )
+            column = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(np.uint32).view(np.int32)))
+            others = [c for i, c in enumerate(batch.columns) if i != text_index]
+            if arrow_schema is None:
+                fields = [f for i, f in enumerate(batch.schema) if i != text_index]
+                arrow_schema = pa.schema([*fields, pa.field("shingle_set", _arrow_list(pa.int32()), nullable=False)])
+            yield pa.RecordBatch.from_arrays([*others, column], schema=arrow_schema)
 
     return df.mapInArrow(with_sets, schema)
+
+
+def set_jaccard(left: pa.ListArray, right: pa.ListArray) -> np.ndarray:
+    """Jaccard similarity of each row's two sets of distinct 32-bit values (0 for two empty sets).
+
+    One sort over the whole batch: each value is tagged with its row in the high 32 bits, so a value
+    both sets hold appears twice in a row after sorting.
+    """
+    sizes_left, sizes_right = np.diff(np.asarray(left.offsets)), np.diff(np.asarray(right.offsets))
+    rows = np.arange(len(left), dtype=np.uint64)
+    tagged = np.concatenate(
+        [
+            (np.repeat(rows, sizes_left) << np.uint64(32)) | _flat_uint32(left),
+            (np.repeat(rows, sizes_right) << np.uint64(32)) | _flat_uint32(right),
+        ]
+    )
+    tagged.sort()
+    repeated = tagged[1:][tagged[1:] == tagged[:-1]]
+    shared = np.bincount((repeated >> np.uint64(32)).astype(np.int64), minlength=len(left))
+    union = sizes_left + sizes_right - shared
+    return np.where(union > 0, shared / np.maximum(union, 1), 0.0)
+
+
+def _flat_uint32(lists: pa.ListArray) -> np.ndarray:
+    """The values a list array's rows hold (honouring slicing), as uint64 holding unsigned 32-bit values."""
+    offsets = np.asarray(lists.offsets)
+    values = np.asarray(lists.values)[offsets[0] : offsets[-1]]
+    return values.view(np.uint32).astype(np.uint64)
+
+
+def add_set_jaccard(df: DataFrame, left: str, right: str, *, output: str = "similarity") -> DataFrame:
+    """Add the exact Jaccard similarity of two shingle-set columns (from `to_shingle_sets`).
+
+    Requires: `left`, `right` (array<int>, distinct values). Adds: `output` (double). Vectorized with
+    numpy over each Arrow batch.
+    """
+    schema = StructType(df.schema.fields + [StructField(output, DoubleType(), True)])
+    left_index, right_index = df.columns.index(left), df.columns.index(right)
+
+    def similarities(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            similarity = set_jaccard(batch.column(left_index), batch.column(right_index))
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, pa.array(similarity)],
+                schema=pa.schema([*batch.schema, pa.field(output, pa.float64())]),
+            )
+
+    return df.mapInArrow(similarities, schema)
 
 
 def add_signature_agreement(df: DataFrame, left: str, right: str, *, output: str = "similarity") -> DataFrame:

@@ -104,23 +104,33 @@ def cluster_scores(ours: list[int], truth: list[int]) -> tuple[float, float, flo
 
 
 def run_refinery(spark, corpus, threshold: float, verify: str):
-    from refinery.transforms.dedup import candidate_pairs, near_duplicate_clusters, similar_pairs
+    from refinery.transforms.dedup import (
+        add_doc_key,
+        candidate_pairs,
+        near_duplicate_clusters,
+        shingle_sets_of_pairs,
+        similar_pairs,
+    )
     from refinery.transforms.minhash import MinHasher, add_minhash
 
     fnw = 0.98 if verify != "none" else 0.5  # as conf/base.yaml; datasketch's even weights without a check
     hasher = MinHasher(ngram=5, num_perm=128, threshold=threshold, seed=42, false_negative_weight=fnw)
     df = spark.createDataFrame([(d.doc_id, d.text) for d in corpus], "doc_id string, text string").repartition(8)
+    keyed = add_doc_key(df)
     start = time.perf_counter()
-    signed = add_minhash(df, hasher).persist()
-    pairs = candidate_pairs(signed, max_bucket=200)
-    edges = similar_pairs(pairs, signed, hasher, verify=verify, texts=df).persist()
-    found = [(r.doc_a, r.doc_b) for r in edges.collect()]
-    clusters, _ = near_duplicate_clusters(edges, df, keep="smallest_doc_id")
+    signed = add_minhash(keyed, hasher, keep_text=False).persist()
+    pairs = candidate_pairs(signed, max_bucket=200).persist()
+    sets = shingle_sets_of_pairs(pairs, keyed, hasher).persist() if verify == "exact" else None
+    edges = similar_pairs(pairs, hasher, verify=verify, signed=signed, sets=sets).persist()
+    doc_of = {r.doc_key: r.doc_id for r in signed.select("doc_key", "doc_id").collect()}
+    found = [(doc_of[r.key_a], doc_of[r.key_b]) for r in edges.collect()]
+    clusters, _ = near_duplicate_clusters(edges, signed, keep="smallest_doc_id")
     cluster_of = {r.doc_id: r.cluster for r in clusters.select("doc_id", "cluster").collect()}
     seconds = time.perf_counter() - start
     candidates = pairs.count()
-    signed.unpersist()
-    edges.unpersist()
+    for frame in (signed, pairs, sets, edges):
+        if frame is not None:
+            frame.unpersist()
     return found, cluster_of, candidates, seconds, hasher
 
 
@@ -149,7 +159,7 @@ def main() -> None:
         found, cluster_of, candidates, seconds, hasher = run_refinery(spark, corpus, threshold, verify)
         ours_pairs = {tuple(sorted((index[a], index[b]))) for a, b in found}
         pair = prf(len(ours_pairs & truth), len(ours_pairs), len(truth))
-        ours_clusters = [index.get(cluster_of.get(d.doc_id, d.doc_id), i) for i, d in enumerate(corpus)]
+        ours_clusters = [cluster_of.get(d.doc_id, ("alone", i)) for i, d in enumerate(corpus)]
         cluster = cluster_scores(ours_clusters, clusters_of(truth, len(corpus)))
         rows.append(
             {

@@ -202,13 +202,18 @@ def peak_memory(pid: int, stop: threading.Event, peaks: dict[str, float]) -> Non
 
     root = psutil.Process(pid)
     while not stop.is_set():
+        rss, names = {}, {}
         try:
             tree = [root, *root.children(recursive=True)]
-            rss = {p.pid: p.memory_info().rss for p in tree if p.is_running()}
         except psutil.Error:
-            rss = {}
-        drivers = [p for p in tree if p.pid in rss and "java" not in p.name()]
-        java = [p for p in tree if p.pid in rss and "java" in p.name()]
+            tree = []
+        for p in tree:
+            try:  # a process of the tree may end between listing and reading it
+                rss[p.pid], names[p.pid] = p.memory_info().rss, p.name()
+            except psutil.Error:
+                continue
+        drivers = [p for p in tree if p.pid in rss and "java" not in names[p.pid]]
+        java = [p for p in tree if p.pid in rss and "java" in names[p.pid]]
         peaks["tree"] = max(peaks.get("tree", 0), sum(rss.values()) / 2**20)
         if drivers:
             peaks["driver_python"] = max(peaks.get("driver_python", 0), rss[drivers[0].pid] / 2**20)

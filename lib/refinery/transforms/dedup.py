@@ -223,7 +223,8 @@ def near_duplicate_clusters(
     members, rounds = connected_components(
         edges, src="key_a", dst="key_b", max_rounds=max_rounds, checkpoint=checkpoint
     )
-    attributes = _with_protected(docs).select(DOC_KEY, "doc_id", _length(docs).alias("_length"), PROTECTED)
+    length = [_length(docs).alias("_length")] if keep == "longest" else []
+    attributes = _with_protected(docs).select(DOC_KEY, "doc_id", PROTECTED, *length)
     in_cluster = members.select(F.col("node").alias(DOC_KEY), F.col("component").alias("cluster")).join(
         attributes, DOC_KEY
     )

@@ -5,6 +5,7 @@ import pyarrow as pa
 import pytest
 from pyspark.sql import functions as F
 
+from refinery.stages.dedup import _with_unique_keys
 from refinery.transforms.dedup import (
     _pairs_of_sorted_buckets,
     add_doc_key,
@@ -146,7 +147,8 @@ def test_set_jaccard_matches_python_sets_and_honours_slices():
 
 
 def bucket_rows(buckets):
-    """(doc_key, _protected, band, band_hash) batches of 3 rows, sorted by bucket then key."""
+    """(doc_key, _protected, band, band_hash) batches of 3 rows, sorted by bucket then key; negative keys
+    are protected docs."""
     rows = [(key, key < 0, band, band) for band, keys in enumerate(buckets) for key in sorted(keys)]
     table = pa.table({name: [r[i] for r in rows] for i, name in enumerate(["k", "p", "band", "hash"])})
     return table.to_batches(max_chunksize=3)
@@ -178,3 +180,5 @@ def test_doc_keys_are_unique_for_distinct_ids(spark):
     assert key_collisions(keyed).isEmpty()  # a repeated doc_id shares its key: that is no collision
     forced = keyed.withColumn("doc_key", F.when(F.col("doc_id").isin("doc-1", "doc-2"), 1).otherwise(F.col("doc_key")))
     assert [tuple(r) for r in key_collisions(forced).collect()] == [(1, "doc-1", "doc-2")]
+    rekeyed, seed = _with_unique_keys(forced)  # what the stage does with a collision: the next seed
+    assert seed == 1 and rekeyed.select("doc_key").distinct().count() == 2000

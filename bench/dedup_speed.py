@@ -256,9 +256,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.child:
-        runner = run_refinery if args.child in REFINERY_SETTINGS else None
-        runner = runner or {"text-dedup": run_text_dedup, "datatrove": run_datatrove}[args.child]
-        runner(args.corpus, args.out, args.child)
+        others = {"text-dedup": run_text_dedup, "datatrove": run_datatrove}
+        runners = {**dict.fromkeys(REFINERY_SETTINGS, run_refinery), **others}
+        runners[args.child](args.corpus, args.out, args.child)
         return
 
     sys.path.insert(0, str(ROOT / "lib"))

@@ -16,7 +16,13 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from refinery.transforms.components import Checkpoint, connected_components, local_checkpoint
-from refinery.transforms.minhash import MinHasher, add_set_jaccard, add_signature_agreement, to_shingle_sets
+from refinery.transforms.minhash import (
+    MinHasher,
+    add_pair_similarity,
+    set_jaccard,
+    signature_agreement,
+    to_shingle_sets,
+)
 from refinery.transforms.rules import Rule, flag_rejects
 
 Keep = Literal["smallest_doc_id", "longest"]
@@ -27,7 +33,7 @@ PROTECTED = "_protected"  # boolean column: a published doc, never removed
 def representative_order(df: DataFrame, keep: Keep) -> list[Column]:
     """Sort order whose first row is a group's representative: protected first, then `keep`, then doc_id.
 
-    Requires: `doc_id`; for `longest` one of `_length`, `n_chars` or `text`; optionally `_protected`.
+    Requires: `doc_id`; for `longest` `n_chars` or `text`; optionally `_protected`.
     """
     order = [_protected(df).desc()]
     if keep == "longest":
@@ -36,11 +42,8 @@ def representative_order(df: DataFrame, keep: Keep) -> list[Column]:
 
 
 def _length(df: DataFrame) -> Column:
-    """A doc's length in characters: `_length` or `n_chars` when the frame has one, else the text's length."""
-    for column in ("_length", "n_chars"):
-        if column in df.columns:
-            return F.col(column)
-    return F.length("text")
+    """A doc's length in characters: `n_chars` when the frame has it, else the text's length."""
+    return F.col("n_chars") if "n_chars" in df.columns else F.length("text")
 
 
 def _protected(df: DataFrame) -> Column:
@@ -197,11 +200,15 @@ def similar_pairs(
     if verify == "signature":
         if signed is None:
             raise ValueError("verify='signature' needs the signatures")
-        scored = add_signature_agreement(_pair_with(pairs, signed, "signature"), "signature_a", "signature_b")
+        scored = add_pair_similarity(
+            _pair_with(pairs, signed, "signature"), "signature_a", "signature_b", signature_agreement
+        )
     else:
         if sets is None:
             raise ValueError("verify='exact' needs the shingle sets")
-        scored = add_set_jaccard(_pair_with(pairs, sets, "shingle_set"), "shingle_set_a", "shingle_set_b")
+        scored = add_pair_similarity(
+            _pair_with(pairs, sets, "shingle_set"), "shingle_set_a", "shingle_set_b", set_jaccard
+        )
     return scored.select("key_a", "key_b", "similarity").where(F.col("similarity") >= F.lit(hasher.threshold))
 
 
@@ -223,7 +230,7 @@ def near_duplicate_clusters(
     members, rounds = connected_components(
         edges, src="key_a", dst="key_b", max_rounds=max_rounds, checkpoint=checkpoint
     )
-    length = [_length(docs).alias("_length")] if keep == "longest" else []
+    length = [_length(docs).alias("n_chars")] if keep == "longest" else []
     attributes = _with_protected(docs).select(DOC_KEY, "doc_id", PROTECTED, *length)
     in_cluster = members.select(F.col("node").alias(DOC_KEY), F.col("component").alias("cluster")).join(
         attributes, DOC_KEY

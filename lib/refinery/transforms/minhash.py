@@ -14,7 +14,7 @@ Everything here works a batch at a time with numpy and pyarrow compute, never a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -419,45 +419,37 @@ def _flat_uint32(lists: pa.ListArray) -> np.ndarray:
     return values.view(np.uint32).astype(np.uint64)
 
 
-def add_set_jaccard(df: DataFrame, left: str, right: str, *, output: str = "similarity") -> DataFrame:
-    """Add the exact Jaccard similarity of two shingle-set columns (from `to_shingle_sets`).
+def signature_agreement(left: pa.ListArray, right: pa.ListArray) -> np.ndarray:
+    """Share of equal values in each row's two signatures: the MinHash estimate of Jaccard similarity."""
+    width = len(left.flatten()) // max(len(left), 1)
+    if width == 0 or len(right.flatten()) != width * len(right):
+        raise ValueError("signatures to compare must be non-empty and equally long")
+    same = np.asarray(left.flatten()).reshape(-1, width) == np.asarray(right.flatten()).reshape(-1, width)
+    return same.mean(axis=1)
 
-    Requires: `left`, `right` (array<int>, distinct values). Adds: `output` (double). Vectorized with
-    numpy over each Arrow batch.
+
+def add_pair_similarity(
+    df: DataFrame,
+    left: str,
+    right: str,
+    measure: Callable[[pa.ListArray, pa.ListArray], np.ndarray],
+    *,
+    output: str = "similarity",
+) -> DataFrame:
+    """Add the similarity of two list columns, by `measure` (`set_jaccard` or `signature_agreement`).
+
+    Requires: `left`, `right` (array<int>: shingle sets from `to_shingle_sets`, or signatures). Adds:
+    `output` (double). Vectorized with numpy over each Arrow batch (Spark's array functions and
+    higher-order functions work a row and a value at a time).
     """
     schema = StructType(df.schema.fields + [StructField(output, DoubleType(), True)])
     left_index, right_index = df.columns.index(left), df.columns.index(right)
 
     def similarities(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            similarity = set_jaccard(batch.column(left_index), batch.column(right_index))
             yield pa.RecordBatch.from_arrays(
-                [*batch.columns, pa.array(similarity)],
+                [*batch.columns, pa.array(measure(batch.column(left_index), batch.column(right_index)))],
                 schema=pa.schema([*batch.schema, pa.field(output, pa.float64())]),
             )
 
     return df.mapInArrow(similarities, schema)
-
-
-def add_signature_agreement(df: DataFrame, left: str, right: str, *, output: str = "similarity") -> DataFrame:
-    """Add the share of equal values of two signature columns: the MinHash estimate of Jaccard similarity.
-
-    Requires: `left`, `right` (array<int>, equally long). Adds: `output` (double). Vectorized with
-    numpy over each Arrow batch (Spark's higher-order functions evaluate 128 lambdas per row).
-    """
-    schema = StructType(df.schema.fields + [StructField(output, DoubleType(), True)])
-    left_index, right_index = df.columns.index(left), df.columns.index(right)
-
-    def agreements(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            a, b = batch.column(left_index), batch.column(right_index)
-            width = len(a.flatten()) // max(len(a), 1)
-            if width == 0 or len(b.flatten()) != width * len(b):
-                raise ValueError("signatures to compare must be non-empty and equally long")
-            same = np.asarray(a.flatten()).reshape(-1, width) == np.asarray(b.flatten()).reshape(-1, width)
-            yield pa.RecordBatch.from_arrays(
-                [*batch.columns, pa.array(same.mean(axis=1))],
-                schema=pa.schema([*batch.schema, pa.field(output, pa.float64())]),
-            )
-
-    return df.mapInArrow(agreements, schema)

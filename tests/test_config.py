@@ -60,11 +60,37 @@ def test_config_hash_follows_output_relevant_settings_only():
         ("publish.decontamination.ngram=0", "publish.decontamination.ngram"),
         ("card.targets.lang.en=0.9", "card.targets.lang"),
         ("card.targets.host={a: 1.0}", "card.targets.host"),
+        # values that type-check but cannot work (issue 14, defect 7)
+        ("curate.gopher_quality.min_doc_words=-1", "curate.gopher_quality.min_doc_words"),
+        ("curate.gopher_quality.min_doc_words=200000", "curate.gopher_quality.min_doc_words"),
+        ("curate.language.min_score=-3", "curate.language.min_score"),
+        ("curate.language.min_score=.nan", "curate.language.min_score"),
+        ("curate.fineweb.short_line_thr=2", "curate.fineweb.short_line_thr"),
+        ("curate.gopher_repetition.dup_n_grams={5: 1.5}", "curate.gopher_repetition.dup_n_grams.5"),
+        ("curate.c4.min_words_per_line=-2", "curate.c4.min_words_per_line"),
+        ("dedup.minhash.max_rounds=0", "dedup.minhash.max_rounds"),
+        ("dedup.minhash.seed=-1", "dedup.minhash.seed"),
+        ("dedup.minhash.num_perm=1", "dedup.minhash.num_perm"),
+        ("publish.num_shards=99999999999999999999", "publish.num_shards"),
+        ("publish.num_shards=5000000", "publish.num_shards"),
+        ("publish.row_group_mb=100000000", "publish.row_group_mb"),
+        ("publish.splits={}", "publish.splits"),
     ],
 )
 def test_bad_values_name_the_key(override, named):
     with pytest.raises(ConfigError, match=f"'{named}'"):
         load_config("web_text", "local", [override])
+
+
+def test_a_yaml_file_with_a_repeated_key_is_refused(tmp_path):
+    conf = tmp_path / "conf"
+    (conf / "pipelines").mkdir(parents=True)
+    (conf / "base.yaml").write_text("publish:\n  num_shards: 4\n  salt: a\n  num_shards: 8\n")
+    (conf / "pipelines" / "p.yaml").write_text("kind: text\n")
+    with pytest.raises(ConfigError, match="'num_shards' appears twice .*line 4"):
+        load_config("p", "local", conf_dir=conf)
+    with pytest.raises(ConfigError, match="--set publish.splits"):
+        load_config("web_text", "local", ["publish.splits={train: 0.5, train: 0.5}"])
 
 
 def test_override_syntax_errors():

@@ -88,6 +88,7 @@ def _load(args: argparse.Namespace) -> Config:
 def _run(config: Config, stage_names: list[str], stream_once: bool | None = None) -> int:
     """Run stages (or, with `stream_once` set, the stream) and print the summary."""
     from refinery.lake import Lake
+    from refinery.lease import PipelineBusyError
     from refinery.session import get_session
     from refinery.stages import run_stages
     from refinery.stages.base import StageContext, StageFailed
@@ -98,12 +99,29 @@ def _run(config: Config, stage_names: list[str], stream_once: bool | None = None
     command = " ".join(stage_names) or "stream"
     print(f"refinery {command} · pipeline {config.pipeline} · env {config.env} · run {ctx.run_id}")
     try:
-        results = run_stages(ctx, stage_names) if stream_once is None else _stream(ctx, once=stream_once)
+        with _lease(ctx.lake, config, ctx.run_id):
+            results = run_stages(ctx, stage_names) if stream_once is None else _stream(ctx, once=stream_once)
     except StageFailed as exc:
         print(f"refinery: {exc} (ledger: {ctx.lake.table('runs')}, run {ctx.run_id})", file=sys.stderr)
         return EXIT_FAILED
+    except PipelineBusyError as exc:
+        print(f"refinery: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     print(format_summary(results, time.perf_counter() - clock))
     return EXIT_OK
+
+
+def _lease(lake, config: Config, run_id: str):
+    """The pipeline's writer lease for the block (see refinery.lease)."""
+    from refinery.lease import PipelineLease
+
+    return PipelineLease(
+        lake,
+        config.pipeline,
+        run_id,
+        ttl_seconds=config.lake.lease_ttl_seconds,
+        wait_seconds=config.lake.lease_wait_seconds,
+    )
 
 
 def _lake(config: Config):
@@ -120,9 +138,17 @@ def _release(config: Config, action: str, name: str | None) -> int:
     if action in ("create", "show") and not name:
         print(f"refinery: error: release {action} needs a NAME", file=sys.stderr)
         return EXIT_USAGE
+    from refinery.lease import PipelineBusyError
+    from refinery.stages.base import new_run_id
+
     lake = _lake(config)
     if action == "create":
-        release, created = releases.create_release(lake, config, name)
+        try:
+            with _lease(lake, config, new_run_id()):
+                release, created = releases.create_release(lake, config, name)
+        except PipelineBusyError as exc:
+            print(f"refinery: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         verb = "created" if created else "already exists:"
         print(f"release {release.name} {verb} gold version {release.gold_version} -> {release.table}")
         print(format_release(release))

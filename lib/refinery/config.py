@@ -21,6 +21,8 @@ import yaml
 
 ENVIRONMENTS = ("local", "cluster", "databricks")
 SPLIT_NAMES = ("train", "validation", "test")
+MAX_SHARDS = 1_000_000
+_INT64 = (-(2**63), 2**63 - 1)
 PiiAction = Literal["redact", "keep", "drop"]
 
 
@@ -38,6 +40,12 @@ class LakeConfig:
     root: str = "./lake"
     catalog: str | None = None
     schema: str = "refinery"
+    lease_ttl_seconds: int = 180  # a writer's lease on a pipeline lasts this long unless renewed (every third)
+    lease_wait_seconds: int = 900  # how long a command waits for another run's lease before it gives up
+
+    def __post_init__(self) -> None:
+        _require_range("lake.lease_ttl_seconds", self.lease_ttl_seconds, 3, 86_400)
+        _require_range("lake.lease_wait_seconds", self.lease_wait_seconds, 0, 86_400 * 7)
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,9 @@ class LanguageConfig:
     keep: list[str] = field(default_factory=lambda: ["en"])  # empty: keep every language
     min_score: float = 0.65
 
+    def __post_init__(self) -> None:
+        _require_range("curate.language.min_score", self.min_score, 0, 1)
+
 
 @dataclass(frozen=True)
 class GopherRepetitionConfig:
@@ -157,6 +168,15 @@ class GopherRepetitionConfig:
     dup_n_grams: dict[int, float] = field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
     )
+
+    def __post_init__(self) -> None:
+        where = "curate.gopher_repetition"
+        for key in ("dup_line_frac", "dup_para_frac", "dup_line_char_frac", "dup_para_char_frac"):
+            _require_range(f"{where}.{key}", getattr(self, key), 0, 1)
+        for key in ("top_n_grams", "dup_n_grams"):
+            for n, fraction in getattr(self, key).items():
+                _require_range(f"{where}.{key}.{n}", n, 1, 100)
+                _require_range(f"{where}.{key}.{n}", fraction, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -177,6 +197,23 @@ class GopherQualityConfig:
         default_factory=lambda: {"en": ["the", "be", "to", "of", "and", "that", "have", "with"]}
     )
 
+    def __post_init__(self) -> None:
+        where = "curate.gopher_quality"
+        for key in ("min_doc_words", "max_doc_words", "min_stop_words"):
+            _require_range(f"{where}.{key}", getattr(self, key), 0, None)
+        for key in ("min_avg_word_length", "max_avg_word_length"):
+            _require_range(f"{where}.{key}", getattr(self, key), 0, None)
+        for key in ("max_symbol_word_ratio", "max_bullet_lines_ratio", "max_ellipsis_lines_ratio"):
+            _require_range(f"{where}.{key}", getattr(self, key), 0, None)
+        _require_range(f"{where}.min_alpha_words_ratio", self.min_alpha_words_ratio, 0, 1)
+        _require_order(f"{where}.min_doc_words", self.min_doc_words, f"{where}.max_doc_words", self.max_doc_words)
+        _require_order(
+            f"{where}.min_avg_word_length",
+            self.min_avg_word_length,
+            f"{where}.max_avg_word_length",
+            self.max_avg_word_length,
+        )
+
 
 @dataclass(frozen=True)
 class C4Config:
@@ -185,13 +222,17 @@ class C4Config:
     enabled: bool = True
     remove_citations: bool = True
     filter_no_terminal_punct: bool = True
-    min_num_sentences: int = 5  # <= 0 disables
+    min_num_sentences: int = 5  # 0 disables
     min_words_per_line: int = 3
-    max_word_length: int = 1000  # <= 0 disables
+    max_word_length: int = 1000  # 0 disables
     filter_lorem_ipsum: bool = True
     filter_javascript: bool = True
     filter_curly_bracket: bool = True
     filter_policy: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("min_num_sentences", "min_words_per_line", "max_word_length"):
+            _require_range(f"curate.c4.{key}", getattr(self, key), 0, None)  # 0 disables the check
 
 
 @dataclass(frozen=True)
@@ -205,6 +246,11 @@ class FineWebConfig:
     short_line_length: int = 30
     char_duplicates_ratio: float = 0.01
     new_line_ratio: float = 0.3
+
+    def __post_init__(self) -> None:
+        for key in ("line_punct_thr", "short_line_thr", "char_duplicates_ratio", "new_line_ratio"):
+            _require_range(f"curate.fineweb.{key}", getattr(self, key), 0, 1)
+        _require_range("curate.fineweb.short_line_length", self.short_line_length, 0, None)
 
 
 @dataclass(frozen=True)
@@ -241,8 +287,11 @@ class MinHashConfig:
             raise ConfigError("config key 'dedup.minhash.threshold': must be between 0 and 1")
         if not 0.0 < self.false_negative_weight < 1.0:
             raise ConfigError("config key 'dedup.minhash.false_negative_weight': must be between 0 and 1")
-        if self.ngram < 1 or self.num_perm < 2 or self.max_bucket < 2:
-            raise ConfigError("config keys 'dedup.minhash.ngram|num_perm|max_bucket': must be >= 1, 2, 2")
+        _require_range("dedup.minhash.ngram", self.ngram, 1, 1000)
+        _require_range("dedup.minhash.num_perm", self.num_perm, 2, 8192)
+        _require_range("dedup.minhash.max_bucket", self.max_bucket, 2, None)
+        _require_range("dedup.minhash.max_rounds", self.max_rounds, 1, 10_000)
+        _require_range("dedup.minhash.seed", self.seed, 0, 2**32 - 1)
 
 
 @dataclass(frozen=True)
@@ -319,6 +368,8 @@ class PublishConfig:
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
 
     def __post_init__(self) -> None:
+        if not self.splits:
+            raise ConfigError(f"config key 'publish.splits': name at least one split ({', '.join(SPLIT_NAMES)})")
         unknown = sorted(set(self.splits) - set(SPLIT_NAMES))
         if unknown:
             raise ConfigError(f"config key 'publish.splits.{unknown[0]}': split names are {', '.join(SPLIT_NAMES)}")
@@ -330,9 +381,9 @@ class PublishConfig:
             raise ConfigError(
                 f"config key 'publish.group_key': '{self.group_key}' is not doc_id, url_host, meta.<key> or a column"
             )
-        _require_positive("publish.num_shards", self.num_shards)
-        _require_positive("publish.target_file_mb", self.target_file_mb)
-        _require_positive("publish.row_group_mb", self.row_group_mb)
+        _require_range("publish.num_shards", self.num_shards, 1, MAX_SHARDS)
+        _require_range("publish.target_file_mb", self.target_file_mb, 1, 64 * 1024)
+        _require_range("publish.row_group_mb", self.row_group_mb, 1, 1024)  # parquet.block.size is a 32-bit int
 
 
 @dataclass(frozen=True)
@@ -435,8 +486,8 @@ def parse_override(text: str) -> dict[str, Any]:
     if not sep or not re.fullmatch(r"[A-Za-z_][\w.\-]*", key.strip()):
         raise ConfigError(f"--set expects key.path=value, got '{text}'")
     try:
-        value = yaml.safe_load(raw_value) if raw_value.strip() else None
-    except yaml.YAMLError as exc:
+        value = yaml.load(raw_value, Loader=_UniqueKeyLoader) if raw_value.strip() else None  # noqa: S506
+    except (yaml.YAMLError, ConfigError) as exc:
         raise ConfigError(f"--set {key}: value is not valid YAML ({exc.__class__.__name__})") from None
     nested: dict[str, Any] = {}
     cursor = nested
@@ -454,7 +505,7 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """A new dict: `update` over `base`, merging nested mappings key by key."""
     merged = dict(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if value and isinstance(value, dict) and isinstance(merged.get(key), dict):  # `{}` clears a mapping
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
@@ -536,6 +587,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return str(value).lower()
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"config key '{where}': expected {hint.__name__}, got {_type_name(value)} {value!r}")
+    if hint is int and not _INT64[0] <= value <= _INT64[1]:
+        raise ConfigError(f"config key '{where}': {value} does not fit in a 64-bit integer")
+    if hint is float and value != value:  # NaN compares false with every bound
+        raise ConfigError(f"config key '{where}': NaN is not a number a threshold can use")
     return value
 
 
@@ -544,11 +599,38 @@ def _require_positive(key: str, value: int) -> None:
         raise ConfigError(f"config key '{key}': must be > 0, got {value}")
 
 
+def _require_range(key: str, value: float, low: float, high: float | None) -> None:
+    """`low <= value <= high` (no upper bound when `high` is None), else a ConfigError naming the key."""
+    if value < low or (high is not None and value > high):
+        bound = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
+        raise ConfigError(f"config key '{key}': must be {bound}, got {value:g}")
+
+
+def _require_order(low_key: str, low: float, high_key: str, high: float) -> None:
+    if low > high:
+        raise ConfigError(f"config key '{low_key}': {low:g} is above '{high_key}' {high:g}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a mapping with a repeated key (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ConfigError(f"key '{key}' appears twice in one mapping (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
     if data is None:

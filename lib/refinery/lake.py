@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from refinery.schemas import TableSchema
 log = logging.getLogger(__name__)
 
 PIPELINE_LAYERS = ("bronze", "silver", "silver_dedup", "gold", "rejects", "signatures")
-SYSTEM_TABLES = ("runs", "releases", "ingest_files")
+SYSTEM_TABLES = ("runs", "releases", "ingest_files", "leases")
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,26 @@ class TableRef:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write committed: the table version and the rows it wrote."""
+    """What one write did: the commit it made (`committed`), or that it made none.
+
+    `version` is the version the write committed; when it made no commit (nothing to write, or an
+    idempotent append whose transaction was already committed) it is the version the table had when the
+    write began, whose rows are what the write would have produced.
+    """
 
     version: int
     rows_written: int
-    skipped: bool = False  # an idempotent append whose transaction was already committed
+    committed: bool = True
+
+    @property
+    def skipped(self) -> bool:
+        return not self.committed
+
+
+# The key under which each write stores its own token in the commit's userMetadata.
+WRITE_TOKEN_KEY = "refinery.write"
+_USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+_CREATE_ATTEMPTS = 8  # racing creators wait up to ~6 s in all for the winner's first commit
 
 
 class Lake:
@@ -51,6 +69,7 @@ class Lake:
         self.spark = spark
         self.config = config
         self._ensured: set[TableRef] = set()  # tables this Lake created or found, so each is checked once
+        self.before_write: Callable[[], None] | None = None  # e.g. a lease check: raises to stop a write
 
     # ----------------------------------------------------------------- addressing
 
@@ -108,7 +127,8 @@ class Lake:
     def commit_metadata(self, ref: TableRef, version: int) -> dict[str, str]:
         """The `metadata` a write stored with `version` ({} when it stored none)."""
         commit = self.delta_table(ref).history().where(f"version = {int(version)}").select("userMetadata").first()
-        return json.loads(commit["userMetadata"]) if commit and commit["userMetadata"] else {}
+        stored = json.loads(commit["userMetadata"]) if commit and commit["userMetadata"] else {}
+        return {key: value for key, value in stored.items() if key != WRITE_TOKEN_KEY}
 
     def read(self, ref: TableRef, version: int | None = None) -> DataFrame:
         reader = self.spark.read.format("delta")
@@ -119,15 +139,29 @@ class Lake:
     # ----------------------------------------------------------------- writing
 
     def ensure_table(self, ref: TableRef, schema: TableSchema) -> None:
-        """Create the table from its declared schema when it does not exist yet (checked once per Lake)."""
+        """Create the table from its declared schema when it does not exist yet (checked once per Lake).
+
+        Two processes may create the same table at once. The loser sees a location that is not empty but
+        has no first commit yet, or a commit conflict; it waits for the winner's table and goes on.
+        """
         if ref in self._ensured:
             return
-        builder = DeltaTable.createIfNotExists(self.spark)
-        builder = builder.tableName(ref.name) if ref.name else builder.location(ref.path)
-        builder = builder.addColumns(schema.struct)
-        if schema.partition_by:
-            builder = builder.partitionedBy(*schema.partition_by)
-        builder.execute()
+        for attempt in range(_CREATE_ATTEMPTS):
+            builder = DeltaTable.createIfNotExists(self.spark)
+            builder = builder.tableName(ref.name) if ref.name else builder.location(ref.path)
+            builder = builder.addColumns(schema.struct)
+            if schema.partition_by:
+                builder = builder.partitionedBy(*schema.partition_by)
+            try:
+                builder.execute()
+                break
+            except Exception:
+                if self.exists(ref):
+                    log.info("table %s was created by another writer meanwhile", ref)
+                    break
+                if attempt == _CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         self._ensured.add(ref)
 
     def overwrite(
@@ -141,38 +175,54 @@ class Lake:
         """Replace the table's rows (or only those matching `replace_where`) with `df`. Idempotent.
 
         `metadata` is stored with the commit (Delta's userMetadata, as JSON); `commit_metadata` reads it back.
+        Replacing nothing with nothing makes no commit: the result says so.
         """
-        user_metadata = json.dumps(metadata, sort_keys=True) if metadata else None
-        options = {"replaceWhere": replace_where, "userMetadata": user_metadata}
-        return self._write(ref, df, schema, mode="overwrite", options=options)
+        options = {"replaceWhere": replace_where}
+        return self._write(ref, df, schema, mode="overwrite", options=options, metadata=metadata)
 
     def append(
         self, ref: TableRef, df: DataFrame, schema: TableSchema, txn: tuple[str, int] | None = None
     ) -> WriteResult:
         """Append `df`. With `txn` = (app id, version) the append happens at most once per pair: a retry of
-        an already committed (app id, version) writes nothing and returns `skipped=True`."""
+        an already committed (app id, version) writes nothing and returns `committed=False`."""
         options = {"txnAppId": txn[0], "txnVersion": txn[1]} if txn else {}
         return self._write(ref, df, schema, mode="append", options=options)
 
     def insert_new(self, ref: TableRef, df: DataFrame, schema: TableSchema, *, key: str) -> WriteResult:
         """MERGE `df` into the table, inserting rows whose `key` is not there yet. Idempotent by construction."""
+        self._check_before_write()
         self.ensure_table(ref, schema)
         before = self.version(ref)
+        token = _new_token()
         target = self.delta_table(ref).alias("target")
-        target.merge(
-            schema.conform(df).alias("source"), f"target.{key} = source.{key}"
-        ).whenNotMatchedInsertAll().execute()
-        merged = self._last_commit(ref, rows_metric="numTargetRowsInserted")
-        if merged.version == before:  # nothing to merge: Delta committed nothing
-            return WriteResult(version=before, rows_written=0, skipped=True)
-        log.info("merged %d new rows into %s (version %d)", merged.rows_written, ref, merged.version)
-        return merged
+        previous = self.spark.conf.get(_USER_METADATA_CONF, None)
+        self.spark.conf.set(_USER_METADATA_CONF, json.dumps({WRITE_TOKEN_KEY: token}))
+        try:
+            target.merge(
+                schema.conform(df).alias("source"), f"target.{key} = source.{key}"
+            ).whenNotMatchedInsertAll().execute()
+        finally:
+            if previous is None:
+                self.spark.conf.unset(_USER_METADATA_CONF)
+            else:
+                self.spark.conf.set(_USER_METADATA_CONF, previous)
+        return self._own_commit(ref, token, before, rows_metric="numTargetRowsInserted")
 
-    def _write(self, ref: TableRef, df: DataFrame, schema: TableSchema, mode: str, options: dict) -> WriteResult:
+    def _write(
+        self,
+        ref: TableRef,
+        df: DataFrame,
+        schema: TableSchema,
+        mode: str,
+        options: dict,
+        metadata: dict[str, str] | None = None,
+    ) -> WriteResult:
+        self._check_before_write()
         self.ensure_table(ref, schema)
-        idempotent = "txnVersion" in options
-        before = self.version(ref) if idempotent else None
-        writer = schema.conform(df).write.format("delta").mode(mode)
+        before = self.version(ref)
+        token = _new_token()
+        user_metadata = json.dumps({**(metadata or {}), WRITE_TOKEN_KEY: token}, sort_keys=True)
+        writer = schema.conform(df).write.format("delta").mode(mode).option("userMetadata", user_metadata)
         for key, value in options.items():
             if value is not None:
                 writer = writer.option(key, value)
@@ -180,15 +230,36 @@ class Lake:
             writer.saveAsTable(ref.name)
         else:
             writer.save(ref.path)
-        written = self._last_commit(ref, rows_metric="numOutputRows")
-        if idempotent and written.version == before:
-            log.info("skipped a write to %s: transaction %s already committed", ref, options.get("txnVersion"))
-            return WriteResult(version=before, rows_written=0, skipped=True)
-        log.info("wrote %d rows to %s (version %d)", written.rows_written, ref, written.version)
-        return written
+        return self._own_commit(ref, token, before, rows_metric="numOutputRows")
 
-    def _last_commit(self, ref: TableRef, *, rows_metric: str) -> WriteResult:
-        """The table's latest commit: its version and the rows it wrote, per the operation's `rows_metric`."""
-        last = self.delta_table(ref).history(1).select("version", "operationMetrics").first()
-        rows = int((last["operationMetrics"] or {}).get(rows_metric, 0))
-        return WriteResult(version=last["version"], rows_written=rows)
+    def _check_before_write(self) -> None:
+        if self.before_write is not None:
+            self.before_write()
+
+    def _own_commit(self, ref: TableRef, token: str, before: int, *, rows_metric: str) -> WriteResult:
+        """The commit that carries `token` (made after version `before`), or a result saying there is none.
+
+        Other writers may have committed after `before` too, so the newest commit is not assumed to be ours.
+        """
+        table, window, mine = self.delta_table(ref), 16, None
+        while True:  # the newest `window` commits, widened until it reaches back to `before`
+            recent = (
+                table.history(window)
+                .where(f"version > {int(before)}")
+                .select("version", "operationMetrics", "userMetadata")
+                .collect()
+            )  # at most `window` small rows
+            mine = next((row for row in recent if token in (row["userMetadata"] or "")), None)
+            if mine is not None or len(recent) < window:
+                break
+            window *= 4
+        if mine is None:
+            log.info("no commit to %s: nothing to write, or the transaction was already committed", ref)
+            return WriteResult(version=before, rows_written=0, committed=False)
+        rows = int((mine["operationMetrics"] or {}).get(rows_metric, 0))
+        log.info("wrote %d rows to %s (version %d)", rows, ref, mine["version"])
+        return WriteResult(version=mine["version"], rows_written=rows)
+
+
+def _new_token() -> str:
+    return uuid.uuid4().hex

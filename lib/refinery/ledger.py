@@ -1,4 +1,8 @@
-"""The run ledger: one Delta row per stage execution (`lake/_refinery/runs`)."""
+"""The run ledger (`lake/_refinery/runs`): a `running` row when a stage starts, an `ok` or `failed` row when it ends.
+
+The ledger is append-only, so concurrent writers never conflict. An attempt that was killed has a
+`running` row and no final row; `final_rows` gives one row per ended attempt.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from pyspark.sql import functions as F
 from refinery.lake import Lake, TableRef
 from refinery.schemas import load_schema
 
+RUNNING, OK, FAILED = "running", "ok", "failed"
+
 
 @dataclass(frozen=True)
 class LedgerEntry:
@@ -21,7 +27,7 @@ class LedgerEntry:
     stage: str
     status: str
     started_at: datetime
-    ended_at: datetime
+    ended_at: datetime | None
     config_hash: str
     input_table: str | None = None
     input_version: int | None = None
@@ -53,6 +59,18 @@ class RunLedger:
         return self.lake.read(self.ref)
 
 
+def final_rows(runs: DataFrame) -> DataFrame:
+    """The rows that end an attempt (`ok` or `failed`), without the `running` rows written at its start."""
+    return runs.where(F.col("status") != RUNNING)
+
+
+def interrupted_attempts(runs: DataFrame) -> DataFrame:
+    """`running` rows with no final row for the same run and stage: attempts that were killed or are still on."""
+    return runs.where(F.col("status") == RUNNING).join(
+        final_rows(runs).select("run_id", "stage"), ["run_id", "stage"], "left_anti"
+    )
+
+
 def run_that_wrote(lake: Lake, stage: str, output: TableRef, version: int | None) -> Row | None:
     """The latest ok ledger row of `stage` that wrote `version` of `output` (None when the ledger has none)."""
     runs = lake.table("runs")
@@ -60,7 +78,7 @@ def run_that_wrote(lake: Lake, stage: str, output: TableRef, version: int | None
         return None
     return (
         lake.read(runs)
-        .where((F.col("stage") == stage) & (F.col("status") == "ok"))
+        .where((F.col("stage") == stage) & (F.col("status") == OK))
         .where((F.col("output_table") == str(output)) & (F.col("output_version") == version))
         .orderBy(F.col("ended_at").desc())
         .first()

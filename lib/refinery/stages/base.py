@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from refinery.config import Config
 from refinery.errors import InputNotFoundError
 from refinery.lake import Lake, TableRef, WriteResult
-from refinery.ledger import LedgerEntry, RunLedger
+from refinery.ledger import RUNNING, LedgerEntry, RunLedger
 from refinery.schemas import TableSchema, load_schema
 from refinery.transforms.pii import redact_text
 
@@ -157,12 +157,13 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
                 stage=stage,
                 status=status,
                 started_at=started,
-                ended_at=datetime.now(UTC),
+                ended_at=None if status == RUNNING else datetime.now(UTC),
                 config_hash=ctx.config.config_hash,
                 **fields,
             )
         )
 
+    record(RUNNING)  # an attempt that is killed before it ends stays visible as `running`
     try:
         result = body(ctx)
         result.check_reconciles()

@@ -75,6 +75,10 @@ def run(ctx: StageContext) -> StageResult:
         rows_rejected = rows_in - rows_out
         txn = (f"refinery-ingest-{ctx.pipeline}", batch)
         bronze = ctx.lake.append(bronze_ref, kept_rows(records), ctx.schema("bronze"), txn=txn)
+        if bronze.skipped and rows_out and not resumed:
+            # Only a resumed batch may find its append done already; a new batch number taken by another
+            # writer must not log these files as committed (the lease makes this a should-not-happen).
+            raise RuntimeError(f"ingest batch {batch} was committed by another writer; rerun to ingest these files")
         rejects = None
         if rows_rejected:
             quarantined = rejected_rows(records).withColumn(
@@ -103,7 +107,7 @@ def run(ctx: StageContext) -> StageResult:
         input_table=raw_root,
         input_version=None,
         output_table=str(bronze_ref),
-        output_version=ctx.lake.version(bronze_ref) if bronze.skipped else bronze.version,
+        output_version=bronze.version,
         rows_in=rows_in,
         rows_out=rows_out,
         rows_rejected=rows_rejected,

@@ -64,7 +64,6 @@ def run(ctx: StageContext) -> StageResult:
         per_rule = flagged.groupBy(REJECT_RULE).count().collect()  # rows in and rejects by rule in one job
         rows_in = sum(r["count"] for r in per_rule)
         counts = {r[REJECT_RULE]: r["count"] for r in per_rule if r[REJECT_RULE] is not None}
-        rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged), counts=counts)
         rows = (
             kept_rows(flagged)
             .transform(expand_copies)
@@ -77,6 +76,8 @@ def run(ctx: StageContext) -> StageResult:
         metrics = gold_totals(placed)
         with parquet_row_groups(ctx.spark, cfg.row_group_mb):
             written = ctx.lake.overwrite(ctx.table("gold"), gold, ctx.schema("gold"), metadata=publish_settings(cfg))
+        # Rejects after gold: a crash between the two leaves gold's own commit whole, and a rerun redoes both.
+        rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged), counts=counts)
     finally:
         flagged.unpersist()
         if placed is not None:

@@ -1,0 +1,178 @@
+"""One writer per pipeline: a lease row in `_refinery/leases`, taken and renewed through Delta's own concurrency.
+
+A command that writes a pipeline's tables (`run`, a stage, `stream`, `release create`) holds the
+pipeline's lease while it runs. Taking it is a compare-and-swap MERGE on the pipeline's row: insert it
+when there is none, or replace the holder that was read, when that holder's lease expired or its
+process is gone from this host. Delta's conflict detection lets exactly one of two racing MERGEs
+commit; the other re-reads and waits. The holder renews its lease every `ttl / 3` from a background
+thread; a holder that finds its lease taken stops before its next write (`LeaseLostError`).
+
+A second command on a busy pipeline waits up to `lake.lease_wait_seconds` for the lease, then fails
+with one line naming the holder. Nothing is lost or doubled either way: a command that waited sees
+the first one's commits, and ingest plans its batch only under the lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from delta.tables import DeltaTable
+from pyspark.sql import Row
+from pyspark.sql import functions as F
+
+from refinery.lake import Lake
+from refinery.schemas import load_schema
+
+log = logging.getLogger(__name__)
+
+
+class PipelineBusyError(RuntimeError):
+    """Another run holds the pipeline's lease and did not release it in time."""
+
+
+class LeaseLostError(RuntimeError):
+    """This run's lease expired and another run took it: it must not write any more."""
+
+
+class PipelineLease:
+    """`with PipelineLease(lake, pipeline, run_id, ...):` holds the pipeline's lease for the block."""
+
+    def __init__(self, lake: Lake, pipeline: str, run_id: str, *, ttl_seconds: int, wait_seconds: int):
+        self.lake, self.pipeline, self.run_id = lake, pipeline, run_id
+        self.ttl, self.wait = ttl_seconds, wait_seconds
+        self.ref, self.schema = lake.table("leases"), load_schema("leases")
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self._stop = threading.Event()
+        self._lost = False
+        self._heartbeat: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def __enter__(self) -> PipelineLease:
+        self.lake.ensure_table(self.ref, self.schema)
+        self._acquire()
+        self._heartbeat = threading.Thread(target=self._renew_until_stopped, name="refinery-lease", daemon=True)
+        self._heartbeat.start()
+        self.lake.before_write = self.check
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.lake.before_write = None
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+        if not self._lost:
+            self._release()
+
+    def check(self) -> None:
+        """Raise LeaseLostError when another run took this run's lease."""
+        if self._lost:
+            raise LeaseLostError(f"the lease on pipeline {self.pipeline} expired and another run took it")
+
+    # ------------------------------------------------------------------ taking and giving back
+
+    def _acquire(self) -> None:
+        deadline = time.monotonic() + self.wait
+        told = None
+        while True:
+            current = self._current()
+            if current is None or current.holder == self.run_id or self._is_stale(current):
+                self._swap(expected=None if current is None else current.holder)
+                current = self._current()
+                if current is not None and current.holder == self.run_id:
+                    log.info("took the lease on pipeline %s", self.pipeline)
+                    return
+            if current is None:
+                continue
+            if time.monotonic() >= deadline:
+                raise PipelineBusyError(
+                    f"pipeline {self.pipeline} is being written by run {current.holder} (pid {current.pid} on "
+                    f"{current.host}); waited {self.wait}s for it: "
+                    "retry when it ends or raise lake.lease_wait_seconds"
+                )
+            if told != current.holder:
+                log.warning(
+                    "pipeline %s is being written by run %s: waiting up to %ds",
+                    self.pipeline,
+                    current.holder,
+                    self.wait,
+                )
+                told = current.holder
+            time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+
+    def _swap(self, *, expected: str | None) -> None:
+        """Put this run's row in place of the holder `expected` (None: insert when no row exists)."""
+        now = datetime.now(UTC)
+        source = self.lake.spark.createDataFrame(
+            [(self.pipeline, self.run_id, self.host, self.pid, now, now + timedelta(seconds=self.ttl))],
+            self.schema.struct,
+        )
+        merge = self._table().alias("t").merge(source.alias("s"), self._match())
+        if expected is not None:
+            merge = merge.whenMatchedUpdateAll(condition=F.col("t.holder") == F.lit(expected))
+        try:
+            merge.whenNotMatchedInsertAll().execute()
+        except Exception as exc:  # a concurrent MERGE committed first: the caller re-reads the row
+            if "Concurrent" not in type(exc).__name__ and "CONCURRENT" not in str(exc):
+                raise
+            log.info("lost a race for the lease on pipeline %s", self.pipeline)
+
+    def _renew_until_stopped(self) -> None:
+        last_renewed = time.monotonic()
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                self._swap(expected=self.run_id)
+                current = self._current()
+            except Exception as exc:  # a transient storage error: try again at the next beat
+                log.warning("could not renew the lease on pipeline %s (%s)", self.pipeline, type(exc).__name__)
+                if time.monotonic() - last_renewed > self.ttl:
+                    self._lost = True
+                    return
+                continue
+            if current is None or current.holder != self.run_id:
+                log.error("the lease on pipeline %s was taken by run %s", self.pipeline, current and current.holder)
+                self._lost = True
+                return
+            last_renewed = time.monotonic()
+
+    def _release(self) -> None:
+        try:
+            self._table().alias("t").delete(
+                (F.col("pipeline") == F.lit(self.pipeline)) & (F.col("holder") == F.lit(self.run_id))
+            )
+        except Exception as exc:  # the lease expires by itself
+            log.warning("could not release the lease on pipeline %s (%s)", self.pipeline, type(exc).__name__)
+
+    # ------------------------------------------------------------------ reading
+
+    def _current(self) -> Row | None:
+        rows = self.lake.read(self.ref).where(F.col("pipeline") == self.pipeline)
+        return rows.withColumn("expires_epoch", F.col("expires_at").cast("double")).first()
+
+    def _is_stale(self, holder: Row) -> bool:
+        """Expired, or held by a process of this host that no longer exists (killed before it released)."""
+        if holder.expires_epoch < time.time():
+            return True
+        return holder.host == self.host and holder.pid != self.pid and not _process_exists(holder.pid)
+
+    def _table(self) -> DeltaTable:
+        return self.lake.delta_table(self.ref)
+
+    def _match(self) -> str:
+        # The literal keeps each MERGE inside its pipeline's partition, so pipelines never conflict.
+        return f"t.pipeline = '{self.pipeline}' AND t.pipeline = s.pipeline"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -67,7 +67,9 @@ def build(out: Path) -> dict:
     (out / "wide.jsonl").write_text(json.dumps(wide) + "\n")
     expect("too_many_fields")
 
-    (out / "binary-garbage.jsonl").write_bytes(bytes(rng.randrange(256) for _ in range(4096)).replace(b"\n", b"x"))
+    (out / "binary-garbage.jsonl").write_bytes(
+        bytes(rng.randrange(256) for _ in range(4096)).replace(b"\n", b"x").replace(b"\r", b"x")
+    )
     expect("invalid_utf8")  # one line of random bytes is not UTF-8
 
     (out / "mixed-bad.jsonl").write_text(

@@ -6,7 +6,15 @@ import lzma
 import pytest
 import zstandard
 
-from refinery.io.decode import CsvOptions, RawRecord, decompress, file_records, split_lines
+from refinery.io.decode import (
+    CsvOptions,
+    RawRecord,
+    decompress,
+    file_records,
+    jsonl_lines,
+    split_lines,
+    trailing_text_at,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +86,13 @@ def test_text_documents():
     assert list(file_records("a.txt", b"whole\nfile", "text")) == [RawRecord(1, '{"text": "whole\\nfile"}')]
     assert list(file_records("e.txt", b"", "text")) == []
     assert next(iter(file_records("b.txt", b"\xff", "text"))).rule == "invalid_utf8"
+
+
+def test_line_endings_bom_and_text_after_a_value():
+    assert jsonl_lines(b'{"a": 1}\r{"a": 2}\r\n{"a": 3}\n\n') == [b'{"a": 1}', b'{"a": 2}', b'{"a": 3}', b""]
+    assert jsonl_lines(b"\xef\xbb\xbf" + b'{"a": 1}') == [b'{"a": 1}']
+    assert trailing_text_at('{"a": "}x"}  ') is None  # a brace inside a string is content
+    assert trailing_text_at('{"a": 1} {"b": 2}') == 9
+    assert trailing_text_at("{broken") is None  # not JSON at all: the typing step names that
+    records = list(file_records("a.csv", b"\xef\xbb\xbfid,text\n7,x\n", "csv"))
+    assert records == [RawRecord(2, '{"id": "7", "text": "x"}')]

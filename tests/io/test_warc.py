@@ -3,7 +3,8 @@ from io import BytesIO
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from refinery.io.raw import list_files, read_records
+from refinery.io.listing import list_files
+from refinery.io.raw import read_records
 
 PAGE = "<html><head><title>Café</title></head><body><p>Grüße aus Köln.</p></body></html>"
 
@@ -27,7 +28,7 @@ def test_response_records_become_documents(spark, tmp_path):
     write_warc(
         tmp_path / "a.warc.gz", [("https://a.example.com/", PAGE, "utf-8"), ("https://b.example.de/", PAGE, "latin-1")]
     )
-    files = [r.path for r in list_files(spark, str(tmp_path), glob="*.warc.gz").collect()]
+    files = [f.path for f in list_files(spark, str(tmp_path), glob="*.warc.gz")]
     rows = read_records(spark, files, root=str(tmp_path), fmt="warc").orderBy("_line").collect()
     assert len(rows) == 2 and all(r._reject_rule is None and r._file == "a.warc.gz" for r in rows)
     assert rows[0]._line < rows[1]._line  # byte offsets of the records
@@ -44,7 +45,7 @@ def test_truncated_warc_keeps_what_it_read_and_says_why(spark, tmp_path):
     write_warc(tmp_path / "whole.warc.gz", [("https://a.example.com/", PAGE, "utf-8")] * 3)
     data = (tmp_path / "whole.warc.gz").read_bytes()
     (tmp_path / "cut.warc.gz").write_bytes(data[: len(data) - 200])
-    files = [r.path for r in list_files(spark, str(tmp_path), glob="cut.warc.gz").collect()]
+    files = [f.path for f in list_files(spark, str(tmp_path), glob="cut.warc.gz")]
     rows = read_records(spark, files, root=str(tmp_path), fmt="warc").collect()
     assert [r._reject_rule for r in rows][-1] == "unreadable_file"
     assert all(r._reject_rule is None for r in rows[:-1])

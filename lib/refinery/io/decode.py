@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zst", ".zstd", ".xz")
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,38 @@ def decompress(name: str, data: bytes) -> bytes:
         raise UnreadableFileError(f"cannot decompress: {type(exc).__name__}") from None
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def strip_bom(data: bytes) -> bytes:
+    """`data` without a leading UTF-8 byte order mark: an encoding marker, not content (a documented skip)."""
+    return data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
+
+
 def jsonl_lines(data: bytes) -> list[bytes]:
-    """The lines of `data` without their `\n` or `\r\n`; the newline ending a file adds no line."""
-    lines = data.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    if b"\r" in data:
-        lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
-    return lines
+    """The lines of `data`, ended by `\n`, `\r\n` or a lone `\r` (old Mac files); the newline ending a file adds
+    no line. JSON strings cannot hold a raw CR or LF, so splitting on either never cuts a valid record."""
+    return strip_bom(data).splitlines()
+
+
+def trailing_text_at(line: str) -> int | None:
+    """Where text starts after the JSON value that opens `line` (None when nothing follows it or it is no
+    valid JSON: the parser that types records says why then)."""
+    start = len(line) - len(line.lstrip())
+    try:
+        _, end = _DECODER.raw_decode(line, start)
+    except ValueError:
+        return None
+    rest = line[end:]
+    return end + (len(rest) - len(rest.lstrip())) if rest.strip() else None
+
+
+def trailing_text_record(number: int, line: str) -> RawRecord:
+    """A JSONL line as a record, rejected as `malformed_json` when text follows its JSON value."""
+    at = trailing_text_at(line)
+    if at is None:
+        return RawRecord(number, line)
+    return RawRecord(number, line, "malformed_json", f"text after the JSON value at character {at + 1}")
 
 
 def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -80,7 +105,7 @@ def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
 def line_record(number: int, raw: bytes) -> RawRecord:
     """One JSONL line; a line that is not valid UTF-8 is rejected as `invalid_utf8`."""
     try:
-        return RawRecord(number, raw.decode("utf-8"))
+        return trailing_text_record(number, raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         return RawRecord(number, raw.decode("utf-8", "replace"), "invalid_utf8", f"byte {exc.start}: {exc.reason}")
 
@@ -93,6 +118,7 @@ def jsonl_records(data: bytes) -> Iterator[RawRecord]:
 
 def json_records(data: bytes) -> Iterator[RawRecord]:
     """A whole-file JSON array (one record per element, position = 1-based index) or a single object."""
+    data = strip_bom(data)
     if not data.strip():
         return
     text = _decode_whole(data)
@@ -112,6 +138,7 @@ def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
     Position is the line where the row starts. Rows whose field count differs from the header are
     rejected as `ragged_row`; rows with undecodable bytes as `invalid_utf8`.
     """
+    data = strip_bom(data)
     if not data:
         return
     try:
@@ -150,6 +177,7 @@ def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
 
 def text_records(data: bytes) -> Iterator[RawRecord]:
     """The whole file is one document (`{"text": ...}`); an empty file has none."""
+    data = strip_bom(data)
     if not data:
         return
     try:

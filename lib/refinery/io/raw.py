@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from refinery.errors import InputNotFoundError
 from refinery.io.decode import (
     CsvOptions,
     RawRecord,
@@ -28,41 +27,22 @@ from refinery.io.decode import (
     file_records,
     jsonl_lines,
     line_record,
+    trailing_text_record,
 )
 
 RAW_RECORD_SCHEMA = "_file string, _line bigint, value string, _reject_rule string, _reject_detail string"
 _RAW_COLUMNS = ("_file", "_line", "value", "_reject_rule", "_reject_detail")
 BYTE_FORMATS = ("jsonl", "json", "csv", "text")
 _BATCH_ROWS = 4096
-
-
-class RawPathError(InputNotFoundError):
-    """The raw input path is missing or unreadable."""
-
-
-def check_raw_path(path: str) -> None:
-    """Fail with one clear line when a local raw path does not exist (remote paths are checked by Spark)."""
-    if "://" in path and not path.startswith("file:"):
-        return
-    local = Path(path.removeprefix("file:"))
-    if not local.exists():
-        raise RawPathError(f"raw path {path} does not exist; run `make run` to seed the sample or set the source path")
-
-
-def list_files(spark: SparkSession, path: str, *, glob: str) -> DataFrame:
-    """Files under `path` (recursively) whose name matches `glob`: `path`, `length`, `modificationTime`.
-
-    Only metadata is read: the `binaryFile` source skips file contents that are not selected.
-    Spark lists no 0-byte files; they hold no records, so nothing is lost by not logging them.
-    """
-    check_raw_path(path)
-    return (
-        spark.read.format("binaryFile")
-        .option("pathGlobFilter", glob)
-        .option("recursiveFileLookup", True)
-        .load(path)
-        .select("path", "length", "modificationTime")
-    )
+# Read options for raw files: every file below the folder (the caller picks them by path), local files
+# without the checksum file system, and files that vanish or break after listing skipped (then reported).
+_ROBUST_READ = {
+    "recursiveFileLookup": "true",
+    "ignoreMissingFiles": "true",
+    "ignoreCorruptFiles": "true",
+    "fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    "fs.file.impl.disable.cache": "true",
+}
 
 
 def read_records(
@@ -71,16 +51,25 @@ def read_records(
     *,
     root: str,
     fmt: str,
+    folder: str | None = None,
     csv_options: CsvOptions | None = None,
 ) -> DataFrame:
-    """Records of the given files (full paths as listed by `list_files`) in RAW_RECORD columns."""
+    """Records of the given files (full paths as `refinery.io.listing` lists them, below `folder`, by default
+    `root`) in RAW_RECORD columns.
+
+    The folder is scanned and the files are picked by a `path IN (...)` filter that Spark pushes into the
+    scan: handing Spark the paths themselves would parse them as globs (`[`, `{`, `:` break that). Local
+    files are read without Hadoop's checksum layer, which fails on names holding a colon. A file that
+    vanishes or cannot be opened after it was listed yields no rows; the ingest stage reports it.
+    """
     if not files:
         return spark.createDataFrame([], RAW_RECORD_SCHEMA)
     if fmt == "warc":
         return _warc_records(spark, files, root)
     if fmt not in BYTE_FORMATS:
         raise ValueError(f"raw format '{fmt}' has no record reader (known: {', '.join((*BYTE_FORMATS, 'warc'))})")
-    contents = spark.read.format("binaryFile").load(list(files)).select("path", "content")
+    reader = spark.read.format("binaryFile").options(**_ROBUST_READ)
+    contents = reader.load(folder or root).where(F.col("path").isin(list(files))).select("path", "content")
     return contents.mapInArrow(_frame_records(fmt, root, csv_options), RAW_RECORD_SCHEMA)
 
 
@@ -135,16 +124,40 @@ def _jsonl_batches(name: str, lines: list[bytes]) -> Iterator[pa.RecordBatch]:
         except pa.ArrowInvalid:
             yield _to_batch([(name, line_record(start + offset, raw)) for offset, raw in enumerate(chunk, start=1)])
             continue
+        rules, details = _trailing_text_flags(values)
         yield pa.RecordBatch.from_arrays(
             [
                 pa.array([name] * len(chunk), pa.string()),
                 pa.array(range(start + 1, start + 1 + len(chunk)), pa.int64()),
                 values,
-                pa.nulls(len(chunk), pa.string()),
-                pa.nulls(len(chunk), pa.string()),
+                rules,
+                details,
             ],
             names=list(_RAW_COLUMNS),
         )
+
+
+# A JSON object ends in `}`; inside one, `}` is followed by space, `,`, `]`, `}` or the end. A line that
+# breaks either may have text after its value: only those lines are parsed in Python to be sure.
+_AFTER_CLOSE = r"\}\s*[^\s,\]\}]"
+
+
+def _trailing_text_flags(values: pa.StringArray) -> tuple[pa.Array, pa.Array]:
+    """(rule, detail) arrays: `malformed_json` for lines with text after their JSON value, else null."""
+    suspect = pc.or_(
+        pc.invert(pc.ends_with(pc.utf8_rtrim_whitespace(values), "}")),
+        pc.match_substring_regex(values, _AFTER_CLOSE),
+    )
+    rules: list[str | None] = [None] * len(values)
+    details: list[str | None] = [None] * len(values)
+    found = False
+    for index in pc.indices_nonzero(pc.fill_null(suspect, False)).to_pylist():
+        record = trailing_text_record(0, values[index].as_py())
+        if record.rule:
+            rules[index], details[index], found = record.rule, record.detail, True
+    if not found:
+        return pa.nulls(len(values), pa.string()), pa.nulls(len(values), pa.string())
+    return pa.array(rules, pa.string()), pa.array(details, pa.string())
 
 
 def _to_batch(records: list[tuple[str, RawRecord]]) -> pa.RecordBatch:

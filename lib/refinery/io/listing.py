@@ -1,0 +1,120 @@
+"""List a source's raw files ourselves, so that nothing under it goes unseen.
+
+Spark's file listing silently leaves out names starting with `_` or `.` (and 0-byte files from scans).
+Refinery lists every file below a source folder: local folders (`/path`, `file:/path`, FUSE mounts such
+as `/dbfs` or `/Volumes`) with `os.walk`, other schemes through Hadoop's FileSystem on the driver. The
+ingest stage then decides per file: ingest it, or skip it with a reason the run reports and logs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from refinery.errors import InputNotFoundError
+
+
+class RawPathError(InputNotFoundError):
+    """The raw input path is missing or unreadable."""
+
+
+@dataclass(frozen=True)
+class ListedFile:
+    """One file below a source folder: its full path (as Spark's `path` column spells it), size and age."""
+
+    path: str
+    length: int
+    modified_at: datetime
+    hidden: bool  # a name below the folder starts with `_` or `.`: Spark's readers never open such files
+
+
+def is_local(path: str) -> bool:
+    return path.startswith("file:") or "://" not in path and not re.match(r"^[A-Za-z][\w+.-]*:", path)
+
+
+def check_raw_path(path: str) -> None:
+    """Fail with one clear line when a local raw path does not exist (remote paths are checked when listed)."""
+    if is_local(path) and not Path(_local(path)).exists():
+        raise RawPathError(f"raw path {path} does not exist; run `make run` to seed the sample or set the source path")
+
+
+def list_files(spark: SparkSession, folder: str, *, glob: str) -> list[ListedFile]:
+    """Every file below `folder` (recursively) whose name matches `glob` (`*`, `?`, `[...]`, `{a,b}`)."""
+    check_raw_path(folder)
+    matches = _glob_matcher(glob)
+    listed = _list_local(folder) if is_local(folder) else _list_hadoop(spark, folder)
+    return [f for f in listed if matches(f.path.rsplit("/", 1)[-1])]
+
+
+def is_readable(spark: SparkSession, path: str) -> bool:
+    """Whether the file at `path` (as listed) still exists and can be opened."""
+    if is_local(path):
+        return os.access(_local(path), os.R_OK) and Path(_local(path)).is_file()
+    try:
+        jpath = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+        fs = jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        fs.open(jpath).close()
+        return True
+    except Exception:  # a py4j error: missing, no permission, or a name Hadoop cannot parse
+        return False
+
+
+def _list_local(folder: str) -> list[ListedFile]:
+    root = Path(_local(folder)).resolve()
+    if root.is_file():
+        return [_local_file(root, hidden=False)]
+    files = []
+    for directory, _dirs, names in os.walk(root, followlinks=True):
+        below = Path(directory).relative_to(root).parts
+        for name in names:
+            hidden = any(part.startswith(("_", ".")) for part in (*below, name))
+            files.append(_local_file(Path(directory) / name, hidden=hidden))
+    return sorted(files, key=lambda f: f.path)
+
+
+def _local_file(path: Path, *, hidden: bool) -> ListedFile:
+    stat = path.stat()
+    return ListedFile(f"file:{path}", stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC), hidden)
+
+
+def _list_hadoop(spark: SparkSession, folder: str) -> list[ListedFile]:
+    """Hadoop's recursive listing (s3a://, abfss://, dbfs:/, hdfs:// ...), a few py4j calls per file."""
+    jvm = spark.sparkContext._jvm
+    root = jvm.org.apache.hadoop.fs.Path(folder)
+    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(root):
+        raise RawPathError(f"raw path {folder} does not exist; set the source path")
+    prefix = fs.makeQualified(root).toString().rstrip("/") + "/"
+    files, entries = [], fs.listFiles(root, True)
+    while entries.hasNext():
+        status = entries.next()
+        path = status.getPath().toString()
+        below = path[len(prefix) :].split("/") if path.startswith(prefix) else [path.rsplit("/", 1)[-1]]
+        hidden = any(part.startswith(("_", ".")) for part in below)
+        modified = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
+        files.append(ListedFile(path, status.getLen(), modified, hidden))
+    return sorted(files, key=lambda f: f.path)
+
+
+def _glob_matcher(glob: str):
+    """A name matcher for Hadoop-style globs: fnmatch plus `{a,b}` alternatives."""
+    patterns = _expand_braces(glob)
+    return lambda name: any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _expand_braces(glob: str) -> list[str]:
+    match = re.search(r"\{([^{}]*)\}", glob)
+    if not match:
+        return [glob]
+    head, tail = glob[: match.start()], glob[match.end() :]
+    return [expanded for option in match.group(1).split(",") for expanded in _expand_braces(head + option + tail)]
+
+
+def _local(path: str) -> str:
+    return re.sub(r"^file:(//)?", "", path)

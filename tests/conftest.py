@@ -38,3 +38,17 @@ def released_lake(spark, tmp_path_factory):
     assert cli("publish") == 0
     assert cli("release", "create", "r2") == 0
     return lake
+
+
+@pytest.fixture(scope="session")
+def sample_lakes(spark, tmp_path_factory):
+    """The sample built stage by stage, with saved states and the finished lake's reference state."""
+    from refinery.cli import main
+    from tests.processes import SampleLakes
+
+    def run(lake, *args):
+        return main([*args, "--lake", str(lake), "-q"])
+
+    lakes = SampleLakes(tmp_path_factory.mktemp("sample")).build(spark, run)
+    assert all(value == 0 for key, value in lakes.reference.items() if "doubled" in key or "twice" in key)
+    return lakes

@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser(stage, parents=[common], help=f"run the {stage} stage only")
     stream = commands.add_parser("stream", parents=[common], help="raw -> bronze -> silver continuously")
     stream.add_argument("--once", action="store_true", help="process what is there now, then exit")
+    commands.add_parser(
+        "maintain", parents=[common], help="OPTIMIZE, VACUUM and checkpoint the pipeline's tables (keeps releases)"
+    )
     commands.add_parser("conf", parents=[common], help="print the resolved config (secrets masked)")
     release = commands.add_parser("release", parents=[common], help="create, list or show named releases of gold")
     release.add_argument("action", choices=("create", "list", "show"), help="what to do")
@@ -72,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _release(config, args.action, args.name)
         if args.command == "card":
             return _card(config, args.release, args.out)
+        if args.command == "maintain":
+            return _run(config, ["maintain"])
         return _run(config, list(STAGE_COMMANDS) if args.command == "run" else [args.command])
     except (ConfigError, InputNotFoundError) as exc:  # bad usage: one line, exit 2
         print(f"refinery: error: {exc}", file=sys.stderr)
@@ -225,10 +230,12 @@ def format_summary(results, total_seconds: float) -> str:
             f"{r.seconds:>6.1f}s  {_short_path(r.output_table)}"
         )
     for r in results:
+        tables = {k.removeprefix("table."): v for k, v in r.metrics.items() if k.startswith("table.")}
+        lines.extend(f"  {r.stage} {name}: {usage}" for name, usage in tables.items())
         if r.rejected_by_rule:
             rules = ", ".join(f"{rule} {n:,}" for rule, n in sorted(r.rejected_by_rule.items(), key=lambda kv: -kv[1]))
             lines.append(f"  {r.stage} rejected: {rules}")
-        extra = {k: v for k, v in r.metrics.items() if not k.startswith("rejected.")}
+        extra = {k: v for k, v in r.metrics.items() if not k.startswith(("rejected.", "table."))}
         if extra:
             lines.append(f"  {r.stage} metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())))
     lines.append(f"total {total_seconds:.1f}s")

@@ -415,6 +415,17 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class MaintainConfig:
+    """`refinery maintain`: OPTIMIZE, VACUUM and log checkpoints of a pipeline's tables."""
+
+    retention_hours: int = 168  # VACUUM keeps files that versions of the last this many hours need (Delta: 7 days)
+    optimize: bool = True  # compact small files (never gold or releases: their files are the training layout)
+
+    def __post_init__(self) -> None:
+        _require_range("maintain.retention_hours", self.retention_hours, 0, 24 * 365 * 10)
+
+
+@dataclass(frozen=True)
 class Config:
     """The resolved configuration of one pipeline in one environment."""
 
@@ -429,6 +440,7 @@ class Config:
     publish: PublishConfig = field(default_factory=PublishConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     card: CardConfig = field(default_factory=CardConfig)
+    maintain: MaintainConfig = field(default_factory=MaintainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -436,7 +448,8 @@ class Config:
     @property
     def config_hash(self) -> str:
         """Hash of everything that decides the output rows (not where they are written or how Spark runs)."""
-        relevant = {k: v for k, v in self.to_dict().items() if k not in ("env", "lake", "spark", "stream", "card")}
+        ignored = ("env", "lake", "spark", "stream", "card", "maintain")
+        relevant = {k: v for k, v in self.to_dict().items() if k not in ignored}
         canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -19,6 +19,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from refinery.config import LakeConfig
+from refinery.faults import killed_during_write
 from refinery.schemas import TableSchema
 
 log = logging.getLogger(__name__)
@@ -198,9 +199,10 @@ class Lake:
         previous = self.spark.conf.get(_USER_METADATA_CONF, None)
         self.spark.conf.set(_USER_METADATA_CONF, json.dumps({WRITE_TOKEN_KEY: token}))
         try:
-            target.merge(
-                schema.conform(df).alias("source"), f"target.{key} = source.{key}"
-            ).whenNotMatchedInsertAll().execute()
+            with killed_during_write(ref.path):
+                target.merge(
+                    schema.conform(df).alias("source"), f"target.{key} = source.{key}"
+                ).whenNotMatchedInsertAll().execute()
         finally:
             if previous is None:
                 self.spark.conf.unset(_USER_METADATA_CONF)
@@ -226,10 +228,11 @@ class Lake:
         for key, value in options.items():
             if value is not None:
                 writer = writer.option(key, value)
-        if ref.name:
-            writer.saveAsTable(ref.name)
-        else:
-            writer.save(ref.path)
+        with killed_during_write(ref.path):
+            if ref.name:
+                writer.saveAsTable(ref.name)
+            else:
+                writer.save(ref.path)
         return self._own_commit(ref, token, before, rows_metric="numOutputRows")
 
     def _check_before_write(self) -> None:

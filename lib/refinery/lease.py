@@ -21,6 +21,16 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from delta.tables import DeltaTable
 from pyspark.sql import Row
 from pyspark.sql import functions as F
@@ -29,6 +39,18 @@ from refinery.lake import Lake
 from refinery.schemas import load_schema
 
 log = logging.getLogger(__name__)
+
+# What Delta raises at the MERGE that loses a race (the classes share no base class).
+DELTA_CONFLICTS = (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 
 
 class PipelineBusyError(RuntimeError):
@@ -117,9 +139,7 @@ class PipelineLease:
             merge = merge.whenMatchedUpdateAll(condition=F.col("t.holder") == F.lit(expected))
         try:
             merge.whenNotMatchedInsertAll().execute()
-        except Exception as exc:  # a concurrent MERGE committed first: the caller re-reads the row
-            if "Concurrent" not in type(exc).__name__ and "CONCURRENT" not in str(exc):
-                raise
+        except DELTA_CONFLICTS:  # a concurrent MERGE committed first: the caller re-reads the row
             log.info("lost a race for the lease on pipeline %s", self.pipeline)
 
     def _renew_until_stopped(self) -> None:

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import DedupConfig
+from refinery.faults import kill_point
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.components import local_checkpoint
 from refinery.transforms.dedup import (
@@ -175,6 +176,7 @@ def run(ctx: StageContext) -> StageResult:
             ctx.table("silver_dedup"), kept_rows(flagged).drop(PROTECTED), ctx.schema("silver_dedup")
         )
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged))
+        kill_point("dedup:before_signatures")
         if near is not None:
             metrics["signatures.added"] = str(_record_signatures(ctx, near.signed, flagged, hasher))
     finally:

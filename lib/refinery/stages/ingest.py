@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from refinery.config import SourceConfig
+from refinery.faults import kill_point
 from refinery.io.decode import CsvOptions
 from refinery.io.listing import is_readable, list_files
 from refinery.io.raw import BYTE_FORMATS, read_parquet_rows, read_records, relative_path
@@ -96,6 +97,7 @@ def run(ctx: StageContext) -> StageResult:
             # Only a resumed batch may find its append done already; a new batch number taken by another
             # writer must not log these files as committed (the lease makes this a should-not-happen).
             raise RuntimeError(f"ingest batch {batch} was committed by another writer; rerun to ingest these files")
+        kill_point("ingest:after_bronze")
         rejects = None
         if rows_rejected:
             quarantined = rejected_rows(records).withColumn(

@@ -18,6 +18,7 @@ from pyspark import StorageLevel
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame
 
+from refinery.faults import kill_point
 from refinery.stages import ingest
 from refinery.stages.base import StageContext, StageResult, execute, write_rejects
 from refinery.stages.curate import curate_frame, pii_totals
@@ -80,6 +81,7 @@ def _curate_batch(ctx: StageContext, batch: DataFrame, batch_id: int) -> StageRe
         kept = kept_rows(curated)
         rows_out = kept.count()
         silver = ctx.lake.insert_new(ctx.table("silver"), kept, ctx.schema("silver"), key="doc_id")
+        kill_point("stream:mid_batch")
         txn = (f"refinery-stream-curate-{ctx.pipeline}", batch_id)
         _, by_rule = write_rejects(ctx, "curate", rejected_rows(curated), txn=txn)
         metrics = pii_totals(curated)

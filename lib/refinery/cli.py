@@ -13,7 +13,7 @@ from dataclasses import replace
 import yaml
 
 from refinery.config import ENVIRONMENTS, Config, ConfigError, load_config, masked
-from refinery.errors import InputNotFoundError
+from refinery.errors import InputNotFoundError, PipelineBusyError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STAGE_COMMANDS = ("ingest", "curate", "dedup", "publish")
@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, InputNotFoundError) as exc:  # bad usage: one line, exit 2
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except PipelineBusyError as exc:  # another run kept the pipeline past lake.lease_wait_seconds
+        print(f"refinery: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -93,7 +96,6 @@ def _load(args: argparse.Namespace) -> Config:
 def _run(config: Config, stage_names: list[str], stream_once: bool | None = None) -> int:
     """Run stages (or, with `stream_once` set, the stream) and print the summary."""
     from refinery.lake import Lake
-    from refinery.lease import PipelineBusyError
     from refinery.session import get_session
     from refinery.stages import run_stages
     from refinery.stages.base import StageContext, StageFailed
@@ -108,9 +110,6 @@ def _run(config: Config, stage_names: list[str], stream_once: bool | None = None
             results = run_stages(ctx, stage_names) if stream_once is None else _stream(ctx, once=stream_once)
     except StageFailed as exc:
         print(f"refinery: {exc} (ledger: {ctx.lake.table('runs')}, run {ctx.run_id})", file=sys.stderr)
-        return EXIT_FAILED
-    except PipelineBusyError as exc:
-        print(f"refinery: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(format_summary(results, time.perf_counter() - clock))
     return EXIT_OK
@@ -143,17 +142,12 @@ def _release(config: Config, action: str, name: str | None) -> int:
     if action in ("create", "show") and not name:
         print(f"refinery: error: release {action} needs a NAME", file=sys.stderr)
         return EXIT_USAGE
-    from refinery.lease import PipelineBusyError
     from refinery.stages.base import new_run_id
 
     lake = _lake(config)
     if action == "create":
-        try:
-            with _lease(lake, config, new_run_id()):
-                release, created = releases.create_release(lake, config, name)
-        except PipelineBusyError as exc:
-            print(f"refinery: {exc}", file=sys.stderr)
-            return EXIT_FAILED
+        with _lease(lake, config, new_run_id()):
+            release, created = releases.create_release(lake, config, name)
         verb = "created" if created else "already exists:"
         print(f"release {release.name} {verb} gold version {release.gold_version} -> {release.table}")
         print(format_release(release))

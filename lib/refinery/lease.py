@@ -35,6 +35,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 
+from refinery.errors import PipelineBusyError
 from refinery.lake import Lake
 from refinery.schemas import load_schema
 
@@ -51,10 +52,6 @@ DELTA_CONFLICTS = (
     MetadataChangedException,
     ProtocolChangedException,
 )
-
-
-class PipelineBusyError(RuntimeError):
-    """Another run holds the pipeline's lease and did not release it in time."""
 
 
 class LeaseLostError(RuntimeError):

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from refinery.config import Config
 from refinery.errors import InputNotFoundError
 from refinery.lake import Lake, TableRef, WriteResult
-from refinery.ledger import RUNNING, LedgerEntry, RunLedger
+from refinery.ledger import FAILED, OK, RUNNING, LedgerEntry, RunLedger
 from refinery.schemas import TableSchema, load_schema
 from refinery.transforms.pii import redact_text
 
@@ -167,18 +167,19 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
     try:
         result = body(ctx)
         result.check_reconciles()
-    except InputNotFoundError:
-        raise  # bad usage, not a broken stage: nothing ran, nothing to ledger
+    except InputNotFoundError as exc:  # bad usage, not a broken stage: the attempt ends failed, the CLI exits 2
+        record(FAILED, error=describe_error(exc))
+        raise
     except Exception as exc:
         error = describe_error(exc)
-        record("failed", error=error)
+        record(FAILED, error=error)
         raise StageFailed(stage, error) from exc
     result.seconds = time.perf_counter() - clock
     metrics = {f"rejected.{rule}": str(n) for rule, n in sorted(result.rejected_by_rule.items())}
     metrics.update(result.metrics)
     metrics["seconds"] = f"{result.seconds:.2f}"
     record(
-        "ok",
+        OK,
         input_table=result.input_table,
         input_version=result.input_version,
         output_table=result.output_table,

@@ -1,0 +1,41 @@
+"""The pipeline writer lease: a live holder makes a command wait, then fail in one line; an expired one is taken."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+
+from refinery.cli import main
+from refinery.config import LakeConfig
+from refinery.lake import Lake
+from refinery.schemas import load_schema
+
+
+def plant_holder(spark, lake_root, *, expires_in_seconds: int) -> None:
+    """A lease row held by another run of a live process on this host (this test's own pid)."""
+    lake = Lake(spark, LakeConfig(root=str(lake_root)))
+    schema = load_schema("leases")
+    now = datetime.now(UTC)
+    row = ("web_text", "other-run", socket.gethostname(), os.getpid(), now, now + timedelta(seconds=expires_in_seconds))
+    lake.append(lake.table("leases"), spark.createDataFrame([row], schema.struct), schema)
+
+
+def test_a_live_holder_makes_a_second_command_fail_with_one_line(spark, tmp_path, capsys):
+    (tmp_path / "raw" / "web_text").mkdir(parents=True)
+    plant_holder(spark, tmp_path, expires_in_seconds=600)
+    assert main(["ingest", "--lake", str(tmp_path), "-q", "--set", "lake.lease_wait_seconds=1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "being written by run other-run" in err
+    assert not (tmp_path / "bronze").exists()  # nothing was written
+
+
+def test_an_expired_lease_is_taken_over(spark, tmp_path):
+    raw = tmp_path / "raw" / "web_text"
+    raw.mkdir(parents=True)
+    (raw / "a.jsonl").write_text('{"id": "a", "text": "one"}\n')
+    plant_holder(spark, tmp_path, expires_in_seconds=-5)
+    assert main(["ingest", "--lake", str(tmp_path), "-q", "--set", "lake.lease_wait_seconds=0"]) == 0
+    leases = spark.read.format("delta").load(str(tmp_path / "_refinery" / "leases"))
+    assert leases.count() == 0  # taken, then released at the end
+    assert spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text")).count() == 1

@@ -156,4 +156,4 @@ def test_a_failing_stage_exits_1_and_ledgers_the_error(spark, tmp_path, capsys):
     assert "stage curate failed" in capsys.readouterr().err
     failed = table(spark, lake, "_refinery", "runs").where("stage = 'curate'").orderBy("ended_at").collect()
     assert [r.status for r in failed] == ["running", "failed"]
-    assert failed[0].error and len(failed[0].error) <= 500
+    assert failed[-1].error and len(failed[-1].error) <= 500

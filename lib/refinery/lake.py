@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from refinery.config import LakeConfig
 from refinery.faults import killed_during_write
 from refinery.schemas import TableSchema
+from refinery.session import settings
 
 log = logging.getLogger(__name__)
 
@@ -196,18 +197,11 @@ class Lake:
         before = self.version(ref)
         token = _new_token()
         target = self.delta_table(ref).alias("target")
-        previous = self.spark.conf.get(_USER_METADATA_CONF, None)
-        self.spark.conf.set(_USER_METADATA_CONF, json.dumps({WRITE_TOKEN_KEY: token}))
-        try:
-            with killed_during_write(ref.path):
-                target.merge(
-                    schema.conform(df).alias("source"), f"target.{key} = source.{key}"
-                ).whenNotMatchedInsertAll().execute()
-        finally:
-            if previous is None:
-                self.spark.conf.unset(_USER_METADATA_CONF)
-            else:
-                self.spark.conf.set(_USER_METADATA_CONF, previous)
+        tagged = {_USER_METADATA_CONF: json.dumps({WRITE_TOKEN_KEY: token})}  # MERGE takes no userMetadata option
+        with settings(self.spark, tagged), killed_during_write(ref.path):
+            target.merge(
+                schema.conform(df).alias("source"), f"target.{key} = source.{key}"
+            ).whenNotMatchedInsertAll().execute()
         return self._own_commit(ref, token, before, rows_metric="numTargetRowsInserted")
 
     def _write(

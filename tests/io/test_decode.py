@@ -10,6 +10,7 @@ from refinery.io.decode import (
     CsvOptions,
     RawRecord,
     decompress,
+    file_content,
     file_records,
     jsonl_lines,
     split_lines,
@@ -90,7 +91,7 @@ def test_text_documents():
 
 def test_line_endings_bom_and_text_after_a_value():
     assert jsonl_lines(b'{"a": 1}\r{"a": 2}\r\n{"a": 3}\n\n') == [b'{"a": 1}', b'{"a": 2}', b'{"a": 3}', b""]
-    assert jsonl_lines(b"\xef\xbb\xbf" + b'{"a": 1}') == [b'{"a": 1}']
+    assert jsonl_lines(file_content("a.jsonl", b"\xef\xbb\xbf" + b'{"a": 1}')) == [b'{"a": 1}']
     assert trailing_text_at('{"a": "}x"}  ') is None  # a brace inside a string is content
     assert trailing_text_at('{"a": 1} {"b": 2}') == 9
     assert trailing_text_at("{broken") is None  # not JSON at all: the typing step names that

@@ -66,15 +66,17 @@ def decompress(name: str, data: bytes) -> bytes:
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def strip_bom(data: bytes) -> bytes:
-    """`data` without a leading UTF-8 byte order mark: an encoding marker, not content (a documented skip)."""
-    return data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
+def file_content(name: str, data: bytes) -> bytes:
+    """A raw file's content: decompressed, without a leading UTF-8 byte order mark (an encoding marker, not
+    content: a documented skip)."""
+    content = decompress(name, data)
+    return content[len(UTF8_BOM) :] if content.startswith(UTF8_BOM) else content
 
 
 def jsonl_lines(data: bytes) -> list[bytes]:
     """The lines of `data`, ended by `\n`, `\r\n` or a lone `\r` (old Mac files); the newline ending a file adds
     no line. JSON strings cannot hold a raw CR or LF, so splitting on either never cuts a valid record."""
-    return strip_bom(data).splitlines()
+    return data.splitlines()
 
 
 def trailing_text_at(line: str) -> int | None:
@@ -118,7 +120,6 @@ def jsonl_records(data: bytes) -> Iterator[RawRecord]:
 
 def json_records(data: bytes) -> Iterator[RawRecord]:
     """A whole-file JSON array (one record per element, position = 1-based index) or a single object."""
-    data = strip_bom(data)
     if not data.strip():
         return
     text = _decode_whole(data)
@@ -138,7 +139,6 @@ def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
     Position is the line where the row starts. Rows whose field count differs from the header are
     rejected as `ragged_row`; rows with undecodable bytes as `invalid_utf8`.
     """
-    data = strip_bom(data)
     if not data:
         return
     try:
@@ -177,7 +177,6 @@ def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
 
 def text_records(data: bytes) -> Iterator[RawRecord]:
     """The whole file is one document (`{"text": ...}`); an empty file has none."""
-    data = strip_bom(data)
     if not data:
         return
     try:
@@ -196,7 +195,7 @@ def _decode_whole(data: bytes) -> str:
 def file_records(name: str, data: bytes, fmt: str, csv_options: CsvOptions | None = None) -> Iterator[RawRecord]:
     """All records of one file; a file that cannot be read at all yields one `unreadable_file` record."""
     try:
-        content = decompress(name, data)
+        content = file_content(name, data)
         if fmt == "jsonl":
             yield from jsonl_records(content)
         elif fmt == "json":

@@ -40,7 +40,7 @@ def is_local(path: str) -> bool:
 
 def check_raw_path(path: str) -> None:
     """Fail with one clear line when a local raw path does not exist (remote paths are checked when listed)."""
-    if is_local(path) and not Path(_local(path)).exists():
+    if is_local(path) and not Path(local_path(path)).exists():
         raise RawPathError(f"raw path {path} does not exist; run `make run` to seed the sample or set the source path")
 
 
@@ -55,7 +55,7 @@ def list_files(spark: SparkSession, folder: str, *, glob: str) -> list[ListedFil
 def is_readable(spark: SparkSession, path: str) -> bool:
     """Whether the file at `path` (as listed) still exists and can be opened."""
     if is_local(path):
-        return os.access(_local(path), os.R_OK) and Path(_local(path)).is_file()
+        return os.access(local_path(path), os.R_OK) and Path(local_path(path)).is_file()
     try:
         jpath = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
         fs = jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -66,7 +66,7 @@ def is_readable(spark: SparkSession, path: str) -> bool:
 
 
 def _list_local(folder: str) -> list[ListedFile]:
-    root = Path(_local(folder)).resolve()
+    root = Path(local_path(folder)).resolve()
     if root.is_file():
         return [_local_file(root, hidden=False)]
     files = []
@@ -116,5 +116,6 @@ def _expand_braces(glob: str) -> list[str]:
     return [expanded for option in match.group(1).split(",") for expanded in _expand_braces(head + option + tail)]
 
 
-def _local(path: str) -> str:
+def local_path(path: str) -> str:
+    """A local path without its `file:` scheme."""
     return re.sub(r"^file:(//)?", "", path)

@@ -23,7 +23,7 @@ from refinery.io.decode import (
     CsvOptions,
     RawRecord,
     UnreadableFileError,
-    decompress,
+    file_content,
     file_records,
     jsonl_lines,
     line_record,
@@ -107,7 +107,7 @@ def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
 def _readable_lines(name: str, content: bytes) -> list[bytes] | None:
     """The file's lines, or None when it cannot be decompressed (`file_records` then says why)."""
     try:
-        return jsonl_lines(decompress(name, content)) if content else []
+        return jsonl_lines(file_content(name, content)) if content else []
     except UnreadableFileError:
         return None
 
@@ -150,12 +150,10 @@ def _trailing_text_flags(values: pa.StringArray) -> tuple[pa.Array, pa.Array]:
     )
     rules: list[str | None] = [None] * len(values)
     details: list[str | None] = [None] * len(values)
-    found = False
     for index in pc.indices_nonzero(pc.fill_null(suspect, False)).to_pylist():
         record = trailing_text_record(0, values[index].as_py())
-        if record.rule:
-            rules[index], details[index], found = record.rule, record.detail, True
-    if not found:
+        rules[index], details[index] = record.rule, record.detail
+    if not any(rules):
         return pa.nulls(len(values), pa.string()), pa.nulls(len(values), pa.string())
     return pa.array(rules, pa.string()), pa.array(details, pa.string())
 

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from refinery.config import PublishConfig
+from refinery.session import settings
 
 
 @contextmanager
@@ -20,15 +21,8 @@ def parquet_row_groups(spark: SparkSession, row_group_mb: int) -> Iterator[None]
     Row groups are what a reader can skip: smaller ones let many loader ranks each read only their part.
     Spark copies session settings into the Hadoop conf of a write; Delta ignores it as a write option.
     """
-    previous = spark.conf.get("parquet.block.size", None)
-    spark.conf.set("parquet.block.size", str(row_group_mb * 1024 * 1024))
-    try:
+    with settings(spark, {"parquet.block.size": str(row_group_mb * 1024 * 1024)}):
         yield
-    finally:
-        if previous is None:
-            spark.conf.unset("parquet.block.size")
-        else:
-            spark.conf.set("parquet.block.size", previous)
 
 
 def publish_settings(cfg: PublishConfig) -> dict[str, str]:

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from refinery.io.listing import is_local
+from refinery.io.listing import is_local, local_path
 from refinery.lake import PIPELINE_LAYERS, SYSTEM_TABLES, TableRef
+from refinery.session import settings
 from refinery.stages.base import StageContext, StageResult
 
 STAGE = "maintain"
@@ -98,24 +97,13 @@ def _maintain_table(ctx: StageContext, label: str, ref: TableRef, pinned: int | 
     return notes
 
 
-@contextmanager
 def _vacuum_settings(spark: SparkSession, hours: int):
     """For one VACUUM: allow a retention under Delta's 7-day floor, and list files with as many tasks as the
     cluster has cores (the default, 10,000 tasks, took 56 s against 3.6 s per small table on 2 cores)."""
-    settings = {_LISTING_TASKS: str(max(2, spark.sparkContext.defaultParallelism * 2))}
+    values = {_LISTING_TASKS: str(max(2, spark.sparkContext.defaultParallelism * 2))}
     if hours < 168:
-        settings[_RETENTION_CHECK] = "false"
-    previous = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
+        values[_RETENTION_CHECK] = "false"
+    return settings(spark, values)
 
 
 def _checkpoint(spark: SparkSession, ref: TableRef) -> None:
@@ -140,7 +128,7 @@ def _stream_behind(ctx: StageContext) -> bool:
     checkpoint = ctx.lake.checkpoint_path(ctx.pipeline, "curate")
     if not is_local(checkpoint):
         return True  # cannot look: keep bronze's files
-    folder = Path(re.sub(r"^file:(//)?", "", checkpoint))
+    folder = Path(local_path(checkpoint))
     done = sorted((int(p.name) for p in (folder / "commits").glob("[0-9]*") if p.name.isdigit()), reverse=True)
     if not done:
         return (folder / "offsets").exists()  # started, nothing committed yet: it still reads from the start

@@ -21,7 +21,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from refinery.io.listing import is_local, local_path
+from refinery.io.listing import is_local, list_files, local_path
 from refinery.lake import PIPELINE_LAYERS, SYSTEM_TABLES, TableRef
 from refinery.session import settings
 from refinery.stages.base import StageContext, StageResult
@@ -140,8 +140,6 @@ def _stream_behind(ctx: StageContext) -> bool:
 
 def storage_usage(spark: SparkSession, ref: TableRef) -> tuple[int, int]:
     """Data files under a table's folder and their bytes, whatever version refers to them."""
-    from refinery.io.listing import list_files
-
     location = ref.path or spark.sql(f"DESCRIBE DETAIL {ref.name}").first()["location"]
     files = [f for f in list_files(spark, location, glob="*.parquet") if "/_delta_log/" not in f.path]
     return len(files), sum(f.length for f in files)

@@ -111,7 +111,8 @@ def run_refinery(spark, corpus, threshold: float, verify: str):
         shingle_sets_of_pairs,
         similar_pairs,
     )
-    from refinery.transforms.minhash import MinHasher, add_minhash
+    from refinery.transforms.minhash import MinHasher
+    from refinery.transforms.minhash_spark import add_minhash
 
     fnw = 0.98 if verify != "none" else 0.5  # as conf/base.yaml; datasketch's even weights without a check
     hasher = MinHasher(ngram=5, num_perm=128, threshold=threshold, seed=42, false_negative_weight=fnw)

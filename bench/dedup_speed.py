@@ -82,21 +82,22 @@ def run_refinery(corpus: Path, out: Path, tool: str) -> None:
     from pyspark.sql import functions as F
 
     from refinery.config import load_config
-    from refinery.session import get_session
-    from refinery.stages.dedup import find_near_duplicates, hasher_for
+    from refinery.session import Persisted, get_session
+    from refinery.stages.dedup import find_near_duplicates
     from refinery.transforms.dedup import PROTECTED, flag_near_duplicates
     from refinery.transforms.rules import kept_rows
 
     overrides = [f"spark.conf.spark.driver.memory={DRIVER_MEMORY}", *REFINERY_SETTINGS[tool]]
     cfg = load_config("web_text", "local", overrides)
     spark = get_session(cfg.spark)
-    hasher = hasher_for(cfg.dedup)
+    hasher = cfg.dedup.minhash  # the near-dedup params are the MinHasher
     docs = spark.read.parquet(str(corpus)).select(
         F.col("id").alias("doc_id"), "text", F.lit("").alias("content_hash"), F.lit(False).alias(PROTECTED)
     )
-    near = find_near_duplicates(cfg.dedup, docs, None, hasher)
-    kept_rows(flag_near_duplicates(docs, near.clusters)).write.mode("overwrite").parquet(str(out / "kept"))
-    near.clusters.select("doc_id", "cluster").write.mode("overwrite").parquet(str(out / "clusters"))
+    with Persisted() as cache:
+        near = find_near_duplicates(cfg.dedup, docs, None, hasher, cache)
+        kept_rows(flag_near_duplicates(docs, near.clusters)).write.mode("overwrite").parquet(str(out / "kept"))
+        near.clusters.select("doc_id", "cluster").write.mode("overwrite").parquet(str(out / "clusters"))
 
 
 def run_text_dedup(corpus: Path, out: Path, _tool: str) -> None:
@@ -266,9 +267,8 @@ def main() -> None:
     from dedup_quality import THRESHOLDS, cluster_scores, clusters_of, shingle_sets, true_pairs
 
     from refinery.config import load_config
-    from refinery.stages.dedup import hasher_for
 
-    hasher = hasher_for(load_config("web_text", "local").dedup)
+    hasher = load_config("web_text", "local").dedup.minhash
     results_file = ROOT / "bench" / "results" / "dedup_speed.json"
     results_file.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(results_file.read_text()) if results_file.exists() else {}

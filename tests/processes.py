@@ -85,11 +85,9 @@ BUILD_STEPS = ("ingest", "curate", "dedup", "publish")
 
 
 class SampleLakes:
-    """The sample built stage by stage at one lake path, with a saved copy of the lake after each step.
-
-    Lineage in the ledger and the ingest file log names absolute paths, so a saved state is restored at
-    the path it was built at. `reference` is the state of the finished lake (with release r1).
-    """
+    """The sample built stage by stage, with a saved copy of the lake after each step (and `released`,
+    after release r1). Lineage is stored lake-relative, so a saved state can be restored anywhere;
+    `restore` puts it back at the path it was built at. `reference` is the state of the finished lake."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -103,16 +101,19 @@ class SampleLakes:
             assert run(self.work, step) == 0
             self.save(step)
         assert run(self.work, "release", "create", RELEASE) == 0
+        self.save("released")
         self.reference = {**lake_state(spark, self.work), "release_rows": release_rows(spark, self.work)}
         return self
 
     def save(self, name: str) -> None:
         shutil.copytree(self.work, self.root / f"saved-{name}")
 
-    def restore(self, name: str) -> Path:
-        shutil.rmtree(self.work, ignore_errors=True)
-        shutil.copytree(self.root / f"saved-{name}", self.work)
-        return self.work
+    def restore(self, name: str, at: Path | None = None) -> Path:
+        """The saved state `name`, copied to `at` (default: the path the sample was built at)."""
+        target = at or self.work
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(self.root / f"saved-{name}", target)
+        return target
 
 
 def release_rows(spark, lake: Path) -> int:

@@ -1,13 +1,19 @@
+from pathlib import Path
+
 import pytest
 
 from refinery.cli import main
-from refinery.config import ConfigError, load_config, masked, parse_override
+from refinery.config import load_config, masked
+from refinery.config_loader import parse_override
+from refinery.errors import ConfigError
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_resolve_for_the_sample_pipeline():
     config = load_config("web_text", "local")
     assert (config.pipeline, config.env, config.kind) == ("web_text", "local", "text")
-    assert config.lake.root == "./lake"
+    assert config.lake.root == str(PROJECT / "lake")  # relative to the project folder, not the working directory
     assert config.spark.master == "local[2]"
     assert config.spark.conf["spark.sql.shuffle.partitions"] == "4"
     assert config.publish.splits == {"train": 0.9, "validation": 0.05, "test": 0.05}

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 
-from refinery.loader import ReleaseNotFoundError, iter_batches, reader_range
+from refinery.loader import ReleaseNotFoundError, ReleaseStream, iter_batches, reader_range
 
 RANKS, WORKERS = 4, 2
 
@@ -76,3 +76,27 @@ def test_unknown_release_split_or_reader_is_a_clear_error(released_lake, tmp_pat
         next(iter_batches(str(tmp_path), "web_text", "r2", "train"))
     with pytest.raises(ValueError, match="rank=4 world_size=4"):
         next(iter_batches(str(released_lake), "web_text", "r2", "train", rank=4, world_size=4))
+
+
+def test_a_release_stream_reads_its_place_when_iterated_and_follows_set_epoch(released_lake):
+    """What torch_dataset wraps: each (rank, worker) placement, found at iteration time, reads its part."""
+    parts = {}
+    for rank in range(RANKS):
+        for worker in range(WORKERS):
+            stream = ReleaseStream(
+                str(released_lake),
+                "web_text",
+                "r2",
+                "train",
+                lambda r=rank, w=worker: (r, RANKS, w, WORKERS),
+                batch_size=64,
+            )
+            stream.set_epoch(3)
+            parts[(rank, worker)] = [
+                (d, c)
+                for batch in stream
+                for d, c in zip(batch.column("doc_id").to_pylist(), batch.column("copy").to_pylist(), strict=True)
+            ]
+    assert parts == read_all(released_lake, "train", epoch=3)
+    whole = ReleaseStream(str(released_lake), "web_text", "r2", "train", columns=["doc_id"])
+    assert sum(b.num_rows for b in whole) == sum(len(rows) for rows in parts.values())

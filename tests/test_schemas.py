@@ -1,7 +1,7 @@
 import pytest
 from pyspark.sql.types import ArrayType, IntegerType, LongType, MapType, StringType
 
-from refinery.schemas import SchemaMismatchError, load_schema, parse_type
+from refinery.schemas import SchemaMismatchError, load_schema, parse_type, table_schema
 
 
 def test_parse_type():
@@ -13,7 +13,7 @@ def test_parse_type():
 
 
 def test_declared_schemas_load():
-    gold = load_schema("text/gold")
+    gold = table_schema("gold", "text")
     assert gold.partition_by == ("split", "lang")
     assert gold.column_names == [
         "doc_id",
@@ -28,7 +28,8 @@ def test_declared_schemas_load():
         "n_tokens",
         "_run_id",
     ]
-    assert load_schema("rejects").partition_by == ("stage",)
+    assert table_schema("rejects").partition_by == ("stage",)
+    assert load_schema("rejects").partition_by == ()  # schema files hold columns; the registry, partitioning
 
 
 def test_conform_orders_columns_and_rejects_drift(spark):

@@ -1,10 +1,10 @@
-"""The `refinery` command. Exit codes: 0 ok, 1 a stage failed, 2 bad usage or config."""
+"""The `refinery` command. Exit codes: 0 ok, 1 a stage failed, 2 bad usage, config or input
+(refinery.errors.UsageError)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -12,8 +12,9 @@ from dataclasses import replace
 
 import yaml
 
-from refinery.config import ENVIRONMENTS, Config, ConfigError, load_config, masked
-from refinery.errors import InputNotFoundError, PipelineBusyError
+from refinery import paths
+from refinery.config import ENVIRONMENTS, Config, load_config, masked
+from refinery.errors import PipelineBusyError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STAGE_COMMANDS = ("ingest", "curate", "dedup", "publish")
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "maintain":
             return _run(config, ["maintain"])
         return _run(config, list(STAGE_COMMANDS) if args.command == "run" else [args.command])
-    except (ConfigError, InputNotFoundError) as exc:  # bad usage: one line, exit 2
+    except UsageError as exc:  # bad usage, config or inputs: one line, exit 2
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except PipelineBusyError as exc:  # another run kept the pipeline past lake.lease_wait_seconds
@@ -88,8 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(args: argparse.Namespace) -> Config:
     config = load_config(args.pipeline, args.env, args.overrides, conf_dir=args.conf_dir)
-    if args.lake:
-        config = replace(config, lake=replace(config.lake, root=args.lake))
+    if args.lake:  # a path typed on the command line is relative to the working directory
+        config = replace(config, lake=replace(config.lake, root=paths.normalize(args.lake)))
     return config
 
 
@@ -104,7 +105,9 @@ def _run(config: Config, stage_names: list[str], stream_once: bool | None = None
     spark = get_session(config.spark)
     ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
     command = " ".join(stage_names) or "stream"
-    print(f"refinery {command} · pipeline {config.pipeline} · env {config.env} · run {ctx.run_id}")
+    print(
+        f"refinery {command} · pipeline {config.pipeline} · env {config.env} · lake {ctx.lake.root} · run {ctx.run_id}"
+    )
     try:
         with _lease(ctx.lake, config, ctx.run_id):
             results = run_stages(ctx, stage_names) if stream_once is None else _stream(ctx, once=stream_once)
@@ -156,7 +159,7 @@ def _release(config: Config, action: str, name: str | None) -> int:
     else:
         release = releases.find_release(lake, config.pipeline, name)
         if release is None:
-            raise InputNotFoundError(f"no release '{name}' for pipeline {config.pipeline}; see `release list`")
+            raise releases.release_not_found(config.pipeline, name)
         print(format_release(release))
     return EXIT_OK
 
@@ -221,7 +224,7 @@ def format_summary(results, total_seconds: float) -> str:
     for r in results:
         lines.append(
             f"{r.stage:<8} {r.rows_in:>9,} {r.rows_out:>9,} {r.rows_rejected:>9,} {r.output_version:>7} "
-            f"{r.seconds:>6.1f}s  {_short_path(r.output_table)}"
+            f"{r.seconds:>6.1f}s  {r.output.key if r.output else '-'}"
         )
     for r in results:
         tables = {k.removeprefix("table."): v for k, v in r.metrics.items() if k.startswith("table.")}
@@ -234,11 +237,6 @@ def format_summary(results, total_seconds: float) -> str:
             lines.append(f"  {r.stage} metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())))
     lines.append(f"total {total_seconds:.1f}s")
     return "\n".join(lines)
-
-
-def _short_path(path: str) -> str:
-    cwd = os.getcwd() + os.sep
-    return path[len(cwd) :] if path.startswith(cwd) else path
 
 
 def _configure_logging(quiet: bool) -> None:

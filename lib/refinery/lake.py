@@ -1,8 +1,8 @@
 """Where tables live and how they are written: one Delta writer for every stage.
 
-A table is addressed by layer and pipeline. With a path root the lake layout is
-`<root>/<layer>/<pipeline>` (and `<root>/_refinery/runs`); with `catalog` set the same tables
-are `<catalog>.<schema>.<layer>_<pipeline>`.
+A table is addressed by its registry name and pipeline (refinery.tables). With a path root it lives at
+`<root>/<key>` (`<root>/gold/web_text`, `<root>/_refinery/runs`); with `catalog` set the same tables
+are `<catalog>.<schema>.<layer>_<pipeline>` (and `refinery_<name>` for system tables).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
+from refinery import paths, tables
 from refinery.config import LakeConfig
 from refinery.faults import killed_during_write
 from refinery.schemas import TableSchema
@@ -25,19 +25,18 @@ from refinery.session import settings
 
 log = logging.getLogger(__name__)
 
-PIPELINE_LAYERS = ("bronze", "silver", "silver_dedup", "gold", "rejects", "signatures")
-SYSTEM_TABLES = ("runs", "releases", "ingest_files", "leases")
-
 
 @dataclass(frozen=True)
 class TableRef:
-    """One Delta table: by path, or by catalog name when the lake uses a catalog."""
+    """One Delta table: its lake-relative `key` (what the ledger and releases store) and where it is,
+    by path or by catalog name when the lake uses a catalog."""
 
+    key: str
     path: str | None = None
     name: str | None = None
 
     def __str__(self) -> str:
-        return self.name or self.path or "?"
+        return self.name or self.path or self.key
 
 
 @dataclass(frozen=True)
@@ -75,40 +74,56 @@ class Lake:
 
     # ----------------------------------------------------------------- addressing
 
-    def table(self, layer: str, pipeline: str | None = None) -> TableRef:
-        if layer in SYSTEM_TABLES:
-            if self.config.catalog:
-                return TableRef(name=f"{self._namespace}.refinery_{layer}")
-            return TableRef(path=self._path("_refinery", layer))
-        if layer not in PIPELINE_LAYERS:
-            raise ValueError(f"unknown lake layer '{layer}' (known: {', '.join(PIPELINE_LAYERS + SYSTEM_TABLES)})")
-        if not pipeline:
-            raise ValueError(f"layer '{layer}' needs a pipeline name")
-        if self.config.catalog:
-            return TableRef(name=f"{self._namespace}.{layer}_{pipeline}")
-        return TableRef(path=self._path(layer, pipeline))
+    def table(self, name: str, pipeline: str | None = None) -> TableRef:
+        """The table `name` (see refinery.tables) of `pipeline` (None for system tables)."""
+        spec = tables.table(name)
+        if spec.schema is None or spec.scope == tables.RELEASE:
+            raise ValueError(f"'{name}' is not addressed by lake.table (use raw_path / release_table)")
+        return self.resolve(spec.key(pipeline))
 
-    def release_table(self, pipeline: str, name: str) -> TableRef:
-        """Where release `name` of `pipeline` keeps its own copy of gold: `<root>/releases/<pipeline>/<name>`."""
-        if self.config.catalog:
-            return TableRef(name=f"{self._namespace}.release_{pipeline}_{name.replace('-', '_').replace('.', '_')}")
-        return TableRef(path=self._path("releases", pipeline, name))
+    def release_table(self, pipeline: str, release: str) -> TableRef:
+        """Where release `release` of `pipeline` keeps its own copy of gold: `<root>/releases/<pipeline>/<name>`."""
+        return self.resolve(tables.table("release").key(pipeline, release))
 
-    def raw_path(self, pipeline: str) -> str:
-        return self._path("raw", pipeline)
+    def resolve(self, key: str) -> TableRef:
+        """The table a stored key names. Rows written before keys were stored hold an absolute path or a
+        catalog name instead; those are taken as they are."""
+        key = self.key_of(key)
+        try:
+            identity = tables.parse_key(key)
+        except ValueError:
+            if paths.is_absolute(key) and "/" in key:
+                return TableRef(key=key, path=key)
+            return TableRef(key=key, name=key)
+        if self.config.catalog:
+            return TableRef(key=identity.key, name=self._catalog_name(identity))
+        return TableRef(key=identity.key, path=paths.join(self.root, identity.key))
+
+    def key_of(self, stored: str) -> str:
+        """A stored table identity as a key: old absolute paths under this lake's root become keys."""
+        relative = paths.relative_to(stored, self.root) if paths.is_absolute(stored) else None
+        return relative if relative is not None else stored
+
+    def raw(self, pipeline: str) -> TableRef:
+        """The pipeline's landing folder of raw files (a location, not a Delta table)."""
+        key = tables.table("raw").key(pipeline)
+        return TableRef(key=key, path=paths.join(self.root, key))
 
     def checkpoint_path(self, pipeline: str, name: str) -> str:
-        return self._path("_checkpoints", pipeline, name)
+        return paths.join(self.root, "_checkpoints", pipeline, name)
 
     @property
-    def _namespace(self) -> str:
-        return f"{self.config.catalog}.{self.config.schema}"
+    def root(self) -> str:
+        return paths.normalize(self.config.root)
 
-    def _path(self, *parts: str) -> str:
-        root = self.config.root.rstrip("/")
-        if "://" in root or root.startswith("dbfs:"):
-            return "/".join((root, *parts))
-        return str(Path(root).resolve().joinpath(*parts))
+    def _catalog_name(self, identity: tables.Identity) -> str:
+        namespace = f"{self.config.catalog}.{self.config.schema}"
+        if identity.table.scope == tables.SYSTEM:
+            return f"{namespace}.refinery_{identity.table.name}"
+        if identity.table.scope == tables.RELEASE:
+            safe = identity.release.replace("-", "_").replace(".", "_")
+            return f"{namespace}.release_{identity.pipeline}_{safe}"
+        return f"{namespace}.{identity.table.name}_{identity.pipeline}"
 
     # ----------------------------------------------------------------- reading
 
@@ -136,6 +151,13 @@ class Lake:
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
+        return reader.table(ref.name) if ref.name else reader.load(ref.path)
+
+    def read_stream(self, ref: TableRef, **options: str | int | bool) -> DataFrame:
+        """A streaming DataFrame over the table's commits (Delta source options as keyword arguments)."""
+        reader = self.spark.readStream.format("delta")
+        for key, value in options.items():
+            reader = reader.option(key, value)
         return reader.table(ref.name) if ref.name else reader.load(ref.path)
 
     # ----------------------------------------------------------------- writing

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 
 from refinery.errors import PipelineBusyError
 from refinery.lake import Lake
-from refinery.schemas import load_schema
+from refinery.schemas import table_schema
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class PipelineLease:
     def __init__(self, lake: Lake, pipeline: str, run_id: str, *, ttl_seconds: int, wait_seconds: int):
         self.lake, self.pipeline, self.run_id = lake, pipeline, run_id
         self.ttl, self.wait = ttl_seconds, wait_seconds
-        self.ref, self.schema = lake.table("leases"), load_schema("leases")
+        self.ref, self.schema = lake.table("leases"), table_schema("leases")
         self.host, self.pid = socket.gethostname(), os.getpid()
         self._stop = threading.Event()
         self._lost = False

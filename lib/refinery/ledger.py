@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from refinery.lake import Lake, TableRef
-from refinery.schemas import load_schema
+from refinery.schemas import table_schema
 
 RUNNING, OK, FAILED = "running", "ok", "failed"
 
@@ -46,7 +46,7 @@ class RunLedger:
     def __init__(self, lake: Lake):
         self.lake = lake
         self.ref = lake.table("runs")
-        self.schema = load_schema("runs")
+        self.schema = table_schema("runs")
 
     def record(self, entry: LedgerEntry) -> None:
         row = asdict(entry)
@@ -79,7 +79,8 @@ def run_that_wrote(lake: Lake, stage: str, output: TableRef, version: int | None
     return (
         lake.read(runs)
         .where((F.col("stage") == stage) & (F.col("status") == OK))
-        .where((F.col("output_table") == str(output)) & (F.col("output_version") == version))
+        .where(F.col("output_table").isin(output.key, str(output)))  # str: rows written before keys were stored
+        .where(F.col("output_version") == version)
         .orderBy(F.col("ended_at").desc())
         .first()
     )

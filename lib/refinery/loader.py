@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from refinery import paths, tables
+
 PARTITION_COLUMNS = ("split", "lang")
 
 
@@ -50,7 +52,7 @@ class ReleaseFiles:
     @classmethod
     def open(cls, lake: str, pipeline: str, release: str) -> ReleaseFiles:
         """The release's files; read once per process (a release never changes once created)."""
-        return _open_release(lake.rstrip("/"), pipeline, release)
+        return _open_release(paths.normalize(lake), pipeline, release)
 
     def split_files(self, split: str) -> list[DataFile]:
         chosen = sorted((f for f in self.files if f.partition.get("split") == split), key=lambda f: f.path)
@@ -64,22 +66,25 @@ class ReleaseFiles:
 def _open_release(lake: str, pipeline: str, release: str) -> ReleaseFiles:
     from deltalake import DeltaTable
 
-    releases_uri = f"{lake}/_refinery/releases"
+    releases_uri = paths.join(lake, tables.table("releases").key())
     try:
-        releases = pa.table(DeltaTable(releases_uri).to_pyarrow_table(columns=["pipeline", "name", "table_version"]))
+        releases = pa.table(
+            DeltaTable(releases_uri).to_pyarrow_table(columns=["pipeline", "name", "table", "table_version"])
+        )
     except Exception as exc:  # deltalake raises TableNotFoundError and friends
         raise ReleaseNotFoundError(f"no releases table at {releases_uri}: {type(exc).__name__}") from None
     mine = releases.filter(pc.and_(pc.equal(releases["pipeline"], pipeline), pc.equal(releases["name"], release)))
     if mine.num_rows == 0:
         raise ReleaseNotFoundError(f"no release '{release}' for pipeline {pipeline} in {lake}")
-    table = f"{lake}/releases/{pipeline}/{release}"
+    recorded = mine["table"][0].as_py()  # a lake-relative key; records made before keys hold the full path
+    table = recorded if paths.is_absolute(recorded) else paths.join(lake, recorded)
     version = int(mine["table_version"][0].as_py())
     actions = pa.table(DeltaTable(table, version=version).get_add_actions(flatten=True)).to_pylist()
     if any(action.get("deletionVector.storageType") for action in actions):
         raise NotImplementedError(f"release {release} has deletion vectors; rewrite it (OPTIMIZE) before loading")
     files = tuple(
         DataFile(
-            path=action["path"] if "://" in action["path"] else f"{table}/{action['path']}",
+            path=action["path"] if paths.scheme(action["path"]) else paths.join(table, action["path"]),
             rows=int(action["num_records"]),
             partition={c: action.get(f"partition.{c}") for c in PARTITION_COLUMNS},
         )
@@ -231,7 +236,10 @@ def _read_range(
 def _read_file_rows(
     data_file: DataFile, lo: int, hi: int, columns: Sequence[str] | None, batch_size: int
 ) -> Iterator[pa.RecordBatch]:
-    filesystem, path = pafs.FileSystem.from_uri(data_file.path) if "://" in data_file.path else (None, data_file.path)
+    if paths.is_local(data_file.path):
+        filesystem, path = None, paths.local_path(data_file.path)
+    else:
+        filesystem, path = pafs.FileSystem.from_uri(data_file.path)
     parquet = pq.ParquetFile(path, filesystem=filesystem, pre_buffer=True)
     wanted = [c for c in columns if c not in PARTITION_COLUMNS] if columns is not None else None
     groups, first_row, row = [], None, 0
@@ -265,36 +273,58 @@ def _with_partition_columns(
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
+class ReleaseStream:
+    """An iterable over a release's split that finds its place among the readers each time it is iterated.
+
+    `placement()` gives (rank, world_size, worker_id, num_workers) at iteration time (in a DataLoader
+    worker, that is where the worker is known); `set_epoch(e)` before each epoch, as with
+    DistributedSampler. Other keyword arguments go to `iter_batches`.
+    """
+
+    def __init__(
+        self, lake: str, pipeline: str, release: str, split: str, placement=None, *, epoch: int = 0, **options
+    ):
+        self.source = (lake, pipeline, release, split)
+        self.placement = placement or (lambda: (0, 1, 0, 1))
+        self.epoch = epoch
+        self.options = options
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        rank, world_size, worker_id, num_workers = self.placement()
+        yield from iter_batches(
+            *self.source,
+            rank=rank,
+            world_size=world_size,
+            worker_id=worker_id,
+            num_workers=num_workers,
+            epoch=self.epoch,
+            **self.options,
+        )
+
+
 def torch_dataset(lake: str, pipeline: str, release: str, split: str, **options):
     """A `torch.utils.data.IterableDataset` over a release's split (needs the `torch` extra).
 
     Rank and world size come from `torch.distributed` when it is initialised; the worker from
-    `get_worker_info()` inside a DataLoader. Call `set_epoch(e)` before each epoch, as with DistributedSampler.
+    `get_worker_info()` inside a DataLoader. Call `set_epoch(e)` before each epoch.
     """
     import torch.distributed as dist
     from torch.utils.data import IterableDataset, get_worker_info
 
-    class ReleaseDataset(IterableDataset):
-        def __init__(self):
-            self.epoch = options.pop("epoch", 0)
+    def placement() -> tuple[int, int, int, int]:
+        worker = get_worker_info()
+        distributed = dist.is_available() and dist.is_initialized()
+        return (
+            dist.get_rank() if distributed else 0,
+            dist.get_world_size() if distributed else 1,
+            worker.id if worker else 0,
+            worker.num_workers if worker else 1,
+        )
 
-        def set_epoch(self, epoch: int) -> None:
-            self.epoch = epoch
+    class ReleaseDataset(ReleaseStream, IterableDataset):
+        """A ReleaseStream that torch's DataLoader accepts."""
 
-        def __iter__(self):
-            worker = get_worker_info()
-            distributed = dist.is_available() and dist.is_initialized()
-            yield from iter_batches(
-                lake,
-                pipeline,
-                release,
-                split,
-                rank=dist.get_rank() if distributed else 0,
-                world_size=dist.get_world_size() if distributed else 1,
-                worker_id=worker.id if worker else 0,
-                num_workers=worker.num_workers if worker else 1,
-                epoch=self.epoch,
-                **options,
-            )
-
-    return ReleaseDataset()
+    return ReleaseDataset(lake, pipeline, release, split, placement, **options)

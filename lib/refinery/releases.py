@@ -5,7 +5,9 @@ written file for file in gold's layout. It is a copy, not a SHALLOW CLONE: a sha
 gold's data files, and VACUUM of gold deletes those once a later publish has replaced them. A copy
 stays readable after any VACUUM and beyond Delta's retention window, at the cost of its storage.
 The releases table (`<lake>/_refinery/releases`) maps each name to its copy and records what it holds:
-the gold version, the publish run and its config hash, code version, input versions and counts.
+the gold version, the publish run and its config hash, code version, input versions and counts. Tables
+are recorded by their lake-relative keys (`releases/web_text/v1`, `gold/web_text`), so the records stay
+true when the lake is copied or mounted elsewhere.
 """
 
 from __future__ import annotations
@@ -18,25 +20,22 @@ from importlib import metadata
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from refinery.config import Config, ConfigError, project_root
-from refinery.errors import InputNotFoundError
+from refinery.config import Config
+from refinery.errors import ConfigError, InputNotFoundError, ReleaseExistsError
+from refinery.gold import gold_totals, one_partition_per_index, parquet_row_groups
 from refinery.lake import Lake, TableRef
 from refinery.ledger import run_that_wrote
-from refinery.schemas import load_schema
-from refinery.stages.gold import gold_totals, one_partition_per_index, parquet_row_groups
+from refinery.paths import project_root
+from refinery.schemas import table_schema
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 UPSTREAM = ("silver_dedup", "silver", "bronze")
 
 
-class ReleaseExistsError(ConfigError):
-    """A release name is taken by a different gold version."""
-
-
 def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
     """Freeze the current gold version as release `name`; (release, created). Rerunning is a no-op.
 
-    Fails (ConfigError) when the name is taken by another gold version, InputNotFoundError without gold.
+    Fails (ReleaseExistsError) when the name is taken by another gold version, InputNotFoundError without gold.
     """
     check_name(name)
     pipeline = config.pipeline
@@ -54,7 +53,7 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
         )
     target = lake.release_table(pipeline, name)
     with parquet_row_groups(lake.spark, config.publish.row_group_mb):
-        written = _copy_gold(lake, gold_ref, gold_version, target, load_schema(f"{config.kind}/gold"))
+        written = _copy_gold(lake, gold_ref, gold_version, target, table_schema("release", config.kind))
     copy = lake.read(target, written.version)
     counts = {key: int(value) for key, value in gold_totals(copy).items()}
     publish = run_that_wrote(lake, "publish", gold_ref, gold_version)
@@ -62,9 +61,9 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
         "pipeline": pipeline,
         "name": name,
         "created_at": datetime.now(UTC),
-        "table": str(target),
+        "table": target.key,
         "table_version": written.version,
-        "gold_table": str(gold_ref),
+        "gold_table": gold_ref.key,
         "gold_version": gold_version,
         "publish_run_id": publish["run_id"] if publish else None,
         "config_hash": publish["config_hash"] if publish else None,
@@ -73,7 +72,7 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
         "counts": counts,
         "settings": lake.commit_metadata(gold_ref, gold_version),  # what publish recorded with that version
     }
-    schema = load_schema("releases")
+    schema = table_schema("releases")
     row = lake.spark.createDataFrame([tuple(record[c] for c in schema.column_names)], schema.struct)
     lake.append(lake.table("releases"), row, schema)
     return find_release(lake, pipeline, name), True
@@ -96,8 +95,12 @@ def read_release(lake: Lake, pipeline: str, name: str) -> DataFrame:
     """The rows of release `name`, as frozen."""
     release = find_release(lake, pipeline, name)
     if release is None:
-        raise InputNotFoundError(f"no release '{name}' for pipeline {pipeline}; `refinery release list` shows them")
-    return lake.read(_ref(release.table), release.table_version)
+        raise release_not_found(pipeline, name)
+    return lake.read(lake.resolve(release.table), release.table_version)
+
+
+def release_not_found(pipeline: str, name: str) -> InputNotFoundError:
+    return InputNotFoundError(f"no release '{name}' for pipeline {pipeline}; `refinery release list` shows them")
 
 
 def check_name(name: str) -> None:
@@ -152,7 +155,3 @@ def _input_versions(lake: Lake, pipeline: str, publish: Row | None) -> dict[str,
         writer_run = run_that_wrote(lake, writer, lake.table(layer, pipeline), version)
         version = writer_run["input_version"] if writer_run else None
     return versions
-
-
-def _ref(table: str) -> TableRef:
-    return TableRef(path=table) if "/" in table or ":" in table else TableRef(name=table)

@@ -1,4 +1,5 @@
-"""Declared table schemas: `schemas/*.yaml` loaded into Spark StructTypes."""
+"""Declared table schemas: `schemas/*.yaml` (columns) loaded into Spark StructTypes; `table_schema` adds the
+partitioning the table registry (refinery.tables) declares."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from refinery.config import project_root
+from refinery import tables
+from refinery.paths import project_root
 
 _PRIMITIVES: dict[str, DataType] = {
     "string": StringType(),
@@ -70,12 +72,22 @@ class TableSchema:
         return df.select(*self.column_names)
 
 
+def table_schema(table: str, kind: str = "text") -> TableSchema:
+    """The columns and partitioning of registry table `table` for pipelines of `kind`."""
+    spec = tables.table(table)
+    columns = load_schema(spec.schema_name(kind))
+    return TableSchema(name=columns.name, struct=columns.struct, partition_by=spec.partition_by)
+
+
 def load_schema(name: str, schemas_dir: str | Path | None = None) -> TableSchema:
-    """Load `schemas/<name>.yaml` (e.g. 'rejects', 'text/bronze')."""
+    """Load the columns of `schemas/<name>.yaml` (e.g. 'rejects', 'text/bronze'); no partitioning (the
+    registry declares that: use `table_schema`)."""
     path = Path(schemas_dir or project_root() / "schemas") / f"{name}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"schema {name}: no file {path}")
     spec = yaml.safe_load(path.read_text())
+    if "partition_by" in spec:
+        raise ValueError(f"schema {name}: partitioning is declared in refinery/tables.py, not in {path}")
     fields = [
         StructField(
             col["name"],
@@ -85,7 +97,7 @@ def load_schema(name: str, schemas_dir: str | Path | None = None) -> TableSchema
         )
         for col in spec["columns"]
     ]
-    return TableSchema(name=name, struct=StructType(fields), partition_by=tuple(spec.get("partition_by") or ()))
+    return TableSchema(name=name, struct=StructType(fields))
 
 
 def parse_type(text: str) -> DataType:

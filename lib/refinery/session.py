@@ -8,9 +8,11 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from pyspark.sql import SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
 
-from refinery.config import ConfigError, SparkConfig
+from refinery.config import SparkConfig
+from refinery.errors import ConfigError
 from refinery.jars import cached_jars
 
 log = logging.getLogger(__name__)
@@ -67,3 +69,34 @@ def settings(spark: SparkSession, values: Mapping[str, str]) -> Iterator[None]:
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+class Persisted:
+    """The frames a block keeps persisted (memory, spilling to disk); all are unpersisted when it ends.
+
+    with Persisted() as cache:
+        flagged = cache.keep(flagged)
+        ...
+    """
+
+    def __init__(self) -> None:
+        self._frames: list[DataFrame] = []
+
+    def keep(self, frame: DataFrame) -> DataFrame:
+        """Persist `frame` until the block ends (or `release`); return it."""
+        kept = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        self._frames.append(kept)
+        return kept
+
+    def release(self, frame: DataFrame) -> None:
+        """Unpersist `frame` before the block ends (the data behind it is no longer needed)."""
+        frame.unpersist()
+        self._frames = [kept for kept in self._frames if kept is not frame]
+
+    def __enter__(self) -> Persisted:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for frame in self._frames:
+            frame.unpersist()
+        self._frames = []

@@ -2,7 +2,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from refinery.transforms.minhash import LshBands, MinHasher, add_minhash, optimal_bands
+from refinery.transforms.minhash import LshBands, MinHasher, optimal_bands
+from refinery.transforms.minhash_spark import add_minhash
 
 
 @pytest.mark.parametrize(

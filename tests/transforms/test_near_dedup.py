@@ -16,7 +16,8 @@ from refinery.transforms.dedup import (
     shingle_sets_of_pairs,
     similar_pairs,
 )
-from refinery.transforms.minhash import MinHasher, add_minhash, set_jaccard
+from refinery.transforms.minhash import MinHasher, set_jaccard
+from refinery.transforms.minhash_spark import add_minhash
 
 HASHER = MinHasher(ngram=5, num_perm=128, threshold=0.8, seed=42, false_negative_weight=0.9)
 

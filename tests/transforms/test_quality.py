@@ -3,8 +3,8 @@ from dataclasses import replace
 import pytest
 from chispa import assert_df_equality
 
-from refinery.config import C4Config, FineWebConfig, GopherQualityConfig, GopherRepetitionConfig
 from refinery.transforms.quality import QualityFilters, flag_quality
+from refinery.transforms.quality_params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 
 SENTENCES = [
     "The city council approved a new budget for the public libraries on Tuesday evening.",
@@ -22,10 +22,10 @@ LONG_FOUR = " ".join(s[:-1] + " and that is what the people of the town have sai
 
 def filters(**overrides) -> QualityFilters:
     configs = {
-        "gopher_repetition": GopherRepetitionConfig(),
-        "gopher_quality": GopherQualityConfig(),
-        "c4": C4Config(),
-        "fineweb": FineWebConfig(),
+        "gopher_repetition": GopherRepetitionParams(),
+        "gopher_quality": GopherQualityParams(),
+        "c4": C4Params(),
+        "fineweb": FineWebParams(),
     }
     for name, changes in overrides.items():
         configs[name] = replace(configs[name], **changes)
@@ -107,7 +107,7 @@ FINEWEB_ONLY = {"gopher_repetition": {"enabled": False}, "gopher_quality": {"ena
         ("\n".join(f"line {n} has no end mark at all here" for n in range(10)), "fineweb:line_punct_ratio"),
         ("\n".join(f"Short {n}." for n in range(10)), "fineweb:short_line_ratio"),
         (GOOD + "\n" + SENTENCES[0] + "\n" + SENTENCES[0], "fineweb:char_dup_ratio"),
-        ("\n".join(f"Line {n} is a list item." for n in range(30)), "fineweb:short_line_ratio"),
+        ("\n".join(f"Reconfiguration{n} internationalization." for n in range(30)), "fineweb:list_ratio"),
         (GOOD, None),
     ],
 )

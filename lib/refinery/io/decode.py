@@ -17,6 +17,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from refinery.errors import ParameterError
+
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zst", ".zstd", ".xz")
 _DECODER = json.JSONDecoder()
 
@@ -31,11 +33,18 @@ class RawRecord:
 
 @dataclass(frozen=True)
 class CsvOptions:
+    """How CSV sources are framed. Without a header, `column_names` names the columns (else _c0, _c1 ...)."""
+
     header: bool = True
     delimiter: str = ","
     quote: str = '"'
     escape: str | None = None
     column_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for key in ("delimiter", "quote"):
+            if len(getattr(self, key)) != 1:
+                raise ParameterError(key, f"must be one character, got {getattr(self, key)!r}")
 
 
 class UnreadableFileError(ValueError):

@@ -18,6 +18,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from refinery.errors import InputNotFoundError
+from refinery.paths import as_uri, is_local, local_path
 
 
 class RawPathError(InputNotFoundError):
@@ -32,10 +33,6 @@ class ListedFile:
     length: int
     modified_at: datetime
     hidden: bool  # a name below the folder starts with `_` or `.`: Spark's readers never open such files
-
-
-def is_local(path: str) -> bool:
-    return path.startswith("file:") or "://" not in path and not re.match(r"^[A-Za-z][\w+.-]*:", path)
 
 
 def check_raw_path(path: str) -> None:
@@ -80,7 +77,7 @@ def _list_local(folder: str) -> list[ListedFile]:
 
 def _local_file(path: Path, *, hidden: bool) -> ListedFile:
     stat = path.stat()
-    return ListedFile(f"file:{path}", stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC), hidden)
+    return ListedFile(as_uri(str(path)), stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC), hidden)
 
 
 def _list_hadoop(spark: SparkSession, folder: str) -> list[ListedFile]:
@@ -114,8 +111,3 @@ def _expand_braces(glob: str) -> list[str]:
         return [glob]
     head, tail = glob[: match.start()], glob[match.end() :]
     return [expanded for option in match.group(1).split(",") for expanded in _expand_braces(head + option + tail)]
-
-
-def local_path(path: str) -> str:
-    """A local path without its `file:` scheme."""
-    return re.sub(r"^file:(//)?", "", path)

@@ -29,6 +29,7 @@ from refinery.io.decode import (
     line_record,
     trailing_text_record,
 )
+from refinery.paths import below_or_absolute, is_local, normalize
 
 RAW_RECORD_SCHEMA = "_file string, _line bigint, value string, _reject_rule string, _reject_detail string"
 _RAW_COLUMNS = ("_file", "_line", "value", "_reject_rule", "_reject_detail")
@@ -73,13 +74,6 @@ def read_records(
     return contents.mapInArrow(_frame_records(fmt, root, csv_options), RAW_RECORD_SCHEMA)
 
 
-def relative_path(path: str, root: str) -> str:
-    """`path` relative to `root` ('file:/lake/raw/p/a/b.jsonl', '/lake/raw/p' -> 'a/b.jsonl')."""
-    marker = root.removeprefix("file:").rstrip("/") + "/"
-    at = path.find(marker)
-    return path[at + len(marker) :] if at >= 0 else path
-
-
 def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
     """A mapInArrow function: binaryFile batches (path, content) -> RAW_RECORD batches."""
 
@@ -89,7 +83,7 @@ def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
             for path, content in zip(
                 batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True
             ):
-                name = relative_path(path, root)
+                name = below_or_absolute(path, root)
                 if fmt == "jsonl" and (lines := _readable_lines(name, content or b"")) is not None:
                     yield from _jsonl_batches(name, lines)
                     continue
@@ -180,7 +174,7 @@ def read_parquet_rows(spark: SparkSession, files: Sequence[str], *, root: str) -
     """
     df = spark.read.parquet(*files)
     return df.select(
-        _relative_path_column(F.col("_metadata.file_path"), root).alias("_file"),
+        relative_path_column(F.col("_metadata.file_path"), root).alias("_file"),
         (F.col("_metadata.row_index") + 1).alias("_line"),
         *[F.col(f"`{name}`") for name in df.columns],
     )
@@ -206,7 +200,7 @@ def _warc_records(spark: SparkSession, files: Sequence[str], root: str) -> DataF
     record = F.struct(F.col("record_id").alias("id"), F.col("payload").alias("text"), F.col("url"), meta.alias("meta"))
     failed = F.col("error").isNotNull()
     return warc.select(
-        _relative_path_column(F.col("path"), root).alias("_file"),
+        relative_path_column(F.col("path"), root).alias("_file"),
         F.col("offset").alias("_line"),
         F.when(~failed, F.to_json(record)).alias("value"),
         F.when(failed, F.lit("unreadable_file")).alias("_reject_rule"),
@@ -214,8 +208,8 @@ def _warc_records(spark: SparkSession, files: Sequence[str], root: str) -> DataF
     )
 
 
-def _relative_path_column(path: Column, root: str) -> Column:
-    """The Column version of `relative_path`."""
-    marker = root.removeprefix("file:").rstrip("/") + "/"
-    start = F.instr(path, marker)
-    return F.when(start > 0, path.substr(start + F.lit(len(marker)), F.lit(1 << 30))).otherwise(path)
+def relative_path_column(path: Column, root: str) -> Column:
+    """The Column version of `refinery.paths.below_or_absolute`: the path below `root`, else the path."""
+    prefix = normalize(root).rstrip("/") + "/"
+    plain = F.regexp_replace(path, r"^file:(//)?", "") if is_local(root) else path
+    return F.when(plain.startswith(prefix), plain.substr(len(prefix) + 1, 1 << 30)).otherwise(path)

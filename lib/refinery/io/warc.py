@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
+from refinery.paths import is_local, local_path
+
 WARC_SCHEMA = (
     "path string, offset bigint, record_id string, url string, warc_date string, http_status int, "
     "http_headers map<string,string>, content_type string, payload string, error string"
@@ -97,10 +99,8 @@ def _decode(body: bytes, content_type: str | None) -> str:
 
 
 def _open(path: str):
-    if path.startswith("file:"):
-        path = re.sub(r"^file:(//)?", "", path)
-    if "://" not in path:
-        return open(path, "rb")  # noqa: SIM115 - closed by the caller's `with`
+    if is_local(path):
+        return open(local_path(path), "rb")  # noqa: SIM115 - closed by the caller's `with`
     import fsspec  # remote storage needs fsspec and its filesystem package (s3fs, adlfs, gcsfs ...)
 
     return fsspec.open(path, "rb").open()

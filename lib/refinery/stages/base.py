@@ -14,16 +14,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from refinery.config import Config
-from refinery.errors import InputNotFoundError
+from refinery.errors import InputNotFoundError, UsageError
 from refinery.lake import Lake, TableRef, WriteResult
 from refinery.ledger import FAILED, OK, RUNNING, LedgerEntry, RunLedger
-from refinery.schemas import TableSchema, load_schema
+from refinery.schemas import TableSchema, table_schema
 from refinery.transforms.pii import redact_text
 
 log = logging.getLogger(__name__)
 
-# Layers whose schema is another layer's (silver_dedup keeps silver's columns).
-_SCHEMA_OF_LAYER = {"silver_dedup": "silver"}
 _MAX_ERROR_CHARS = 500
 
 
@@ -57,10 +55,8 @@ class StageContext:
     def table(self, layer: str) -> TableRef:
         return self.lake.table(layer, self.pipeline)
 
-    def schema(self, layer: str) -> TableSchema:
-        if layer in ("rejects", "runs", "ingest_files", "signatures"):
-            return load_schema(layer)
-        return load_schema(f"{self.config.kind}/{_SCHEMA_OF_LAYER.get(layer, layer)}")
+    def schema(self, table: str) -> TableSchema:
+        return table_schema(table, self.config.kind)
 
     def read_input(self, layer: str) -> tuple[TableRef, int, DataFrame]:
         """The latest version of an input table, pinned: (ref, version, DataFrame at that version)."""
@@ -80,9 +76,9 @@ class StageResult:
     """What a stage read, wrote and removed; counts must reconcile."""
 
     stage: str
-    input_table: str | None
+    input: TableRef | None  # what it read (None: nothing, as for maintain)
     input_version: int | None
-    output_table: str
+    output: TableRef | None
     output_version: int
     rows_in: int
     rows_out: int
@@ -167,7 +163,7 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
     try:
         result = body(ctx)
         result.check_reconciles()
-    except InputNotFoundError as exc:  # bad usage, not a broken stage: the attempt ends failed, the CLI exits 2
+    except UsageError as exc:  # bad usage, not a broken stage: the attempt ends failed, the CLI exits 2
         record(FAILED, error=describe_error(exc))
         raise
     except Exception as exc:
@@ -180,9 +176,9 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
     metrics["seconds"] = f"{result.seconds:.2f}"
     record(
         OK,
-        input_table=result.input_table,
+        input_table=result.input.key if result.input else None,
         input_version=result.input_version,
-        output_table=result.output_table,
+        output_table=result.output.key if result.output else None,
         output_version=result.output_version,
         rows_in=result.rows_in,
         rows_out=result.rows_out,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import CurateConfig
+from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.html import extract_main_text
 from refinery.transforms.language import add_language, flag_languages
@@ -49,19 +49,17 @@ def pii_totals(curated: DataFrame) -> dict[str, str]:
 def run(ctx: StageContext) -> StageResult:
     """Curate the latest bronze version into silver (full refresh)."""
     bronze_ref, bronze_version, bronze = ctx.read_input("bronze")
-    curated = curate_frame(bronze, ctx.config.curate).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
+    with Persisted() as cache:
+        curated = cache.keep(curate_frame(bronze, ctx.config.curate))
         rows_in = bronze.count()
         silver = ctx.lake.overwrite(ctx.table("silver"), kept_rows(curated), ctx.schema("silver"))
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(curated))
         metrics = pii_totals(curated)
-    finally:
-        curated.unpersist()
     return StageResult(
         stage=STAGE,
-        input_table=str(bronze_ref),
+        input=bronze_ref,
         input_version=bronze_version,
-        output_table=str(ctx.table("silver")),
+        output=ctx.table("silver"),
         output_version=silver.version,
         rows_in=rows_in,
         rows_out=silver.rows_written,

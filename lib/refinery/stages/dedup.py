@@ -7,14 +7,14 @@ are signed, and a new doc that duplicates a published one is removed in favour o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import DedupConfig
 from refinery.faults import kill_point
+from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.components import local_checkpoint
 from refinery.transforms.dedup import (
@@ -28,23 +28,12 @@ from refinery.transforms.dedup import (
     shingle_sets_of_pairs,
     similar_pairs,
 )
-from refinery.transforms.minhash import MinHasher, add_minhash
+from refinery.transforms.minhash import MinHasher
+from refinery.transforms.minhash_spark import add_minhash
 from refinery.transforms.rules import flag_rejects, kept_rows, rejected_rows
 
 STAGE = "dedup"
 CLUSTER_SIZE_BUCKETS = ((2, 2), (3, 5), (6, 10), (11, 100), (101, None))
-
-
-def hasher_for(cfg: DedupConfig) -> MinHasher:
-    m = cfg.minhash
-    return MinHasher(
-        ngram=m.ngram,
-        num_perm=m.num_perm,
-        threshold=m.threshold,
-        seed=m.seed,
-        shingle=m.shingle,
-        false_negative_weight=m.false_negative_weight,
-    )
 
 
 @dataclass
@@ -54,11 +43,6 @@ class NearDuplicates:
     signed: DataFrame
     clusters: DataFrame | None
     metrics: dict[str, str]
-    cached: list[DataFrame] = field(default_factory=list)  # what `release` unpersists
-
-    def release(self) -> None:
-        for frame in self.cached:
-            frame.unpersist()
 
 
 def _published(ctx: StageContext) -> DataFrame | None:
@@ -98,42 +82,40 @@ def _with_unique_keys(signed: DataFrame, attempts: int = 4) -> tuple[DataFrame, 
 
 
 def find_near_duplicates(
-    cfg: DedupConfig, survivors: DataFrame, published: DataFrame | None, hasher: MinHasher
+    cfg: DedupConfig, survivors: DataFrame, published: DataFrame | None, hasher: MinHasher, cache: Persisted
 ) -> NearDuplicates:
-    """Sign the survivors of exact dedup, find similar pairs and cluster them. The caller calls `release()`.
+    """Sign the survivors of exact dedup, find similar pairs and cluster them; what the result refers to
+    stays in `cache`.
 
     Requires: survivors (`doc_id`, `content_hash`, `text`, `_protected`).
     """
     m = cfg.minhash
-    cached = add_doc_key(_sign(survivors, published, hasher)).persist(StorageLevel.MEMORY_AND_DISK)
-    signed, seed = _with_unique_keys(cached)
-    candidates = candidate_pairs(signed, max_bucket=m.max_bucket).persist(StorageLevel.MEMORY_AND_DISK)
+    signed, seed = _with_unique_keys(cache.keep(add_doc_key(_sign(survivors, published, hasher))))
+    candidates = cache.keep(candidate_pairs(signed, max_bucket=m.max_bucket))
     sets = None
     if m.verify == "exact":
         texts = add_doc_key(survivors.select("doc_id", "text"), seed)
-        sets = shingle_sets_of_pairs(candidates, texts, hasher).persist(StorageLevel.MEMORY_AND_DISK)
-    edges = similar_pairs(candidates, hasher, verify=m.verify, signed=signed, sets=sets)
-    edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
+        sets = cache.keep(shingle_sets_of_pairs(candidates, texts, hasher))
+    edges = cache.keep(similar_pairs(candidates, hasher, verify=m.verify, signed=signed, sets=sets))
     similar = edges.count()
     metrics = {
         "minhash.params": hasher.params,
         "minhash.candidate_pairs": str(candidates.count()),
         "minhash.similar_pairs": str(similar),
     }
-    candidates.unpersist()
+    cache.release(candidates)
     if sets is not None:
-        sets.unpersist()
+        cache.release(sets)
     clusters = None
     if similar:
         clusters, rounds = near_duplicate_clusters(
             edges, signed, keep=cfg.keep, max_rounds=m.max_rounds, checkpoint=local_checkpoint
         )
-        clusters = clusters.persist(StorageLevel.MEMORY_AND_DISK)
+        clusters = cache.keep(clusters)
         metrics["minhash.rounds"] = str(rounds)
         metrics.update(_cluster_stats(clusters))
-    edges.unpersist()
-    cached_clusters = [] if clusters is None else [clusters]
-    return NearDuplicates(signed=signed, clusters=clusters, metrics=metrics, cached=[cached, *cached_clusters])
+    cache.release(edges)
+    return NearDuplicates(signed=signed, clusters=clusters, metrics=metrics)
 
 
 def _cluster_stats(clusters: DataFrame) -> dict[str, str]:
@@ -154,21 +136,21 @@ def run(ctx: StageContext) -> StageResult:
     """Deduplicate the latest silver version into silver_dedup (full refresh of the output)."""
     cfg = ctx.config.dedup
     silver_ref, silver_version, silver = ctx.read_input("silver")
-    hasher = hasher_for(cfg) if cfg.minhash.enabled else None
+    hasher = cfg.minhash if cfg.minhash.enabled else None  # the params are the MinHasher
     published = _published(ctx)
     docs = silver.withColumn(PROTECTED, F.lit(False))
     if published is not None:
         known = published.select("doc_id", F.lit(True).alias(PROTECTED))
         docs = silver.join(known, "doc_id", "left").fillna(False, subset=[PROTECTED])
     exact = docs.transform(flag_exact_duplicates, keep=cfg.keep) if cfg.exact else flag_rejects(docs, [])
-    exact = exact.persist(StorageLevel.MEMORY_AND_DISK)
-    flagged, near = exact, None
-    try:
+    near = None
+    with Persisted() as cache:
+        exact = flagged = cache.keep(exact)
         counts = exact.agg(F.count("*").alias("rows"), F.count_if(F.col(PROTECTED)).alias("published")).first()
         rows_in = counts["rows"]
         metrics = {"signatures.published": str(counts["published"])}
         if hasher is not None:
-            near = find_near_duplicates(cfg, kept_rows(exact), published, hasher)
+            near = find_near_duplicates(cfg, kept_rows(exact), published, hasher, cache)
             metrics.update(near.metrics)
             if near.clusters is not None:
                 flagged = exact.transform(flag_near_duplicates, near.clusters)
@@ -179,16 +161,12 @@ def run(ctx: StageContext) -> StageResult:
         kill_point("dedup:before_signatures")
         if near is not None:
             metrics["signatures.added"] = str(_record_signatures(ctx, near.signed, flagged, hasher))
-    finally:
-        exact.unpersist()
-        if near is not None:
-            near.release()
     metrics["dup_rate"] = f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"
     return StageResult(
         stage=STAGE,
-        input_table=str(silver_ref),
+        input=silver_ref,
         input_version=silver_version,
-        output_table=str(ctx.table("silver_dedup")),
+        output=ctx.table("silver_dedup"),
         output_version=output.version,
         rows_in=rows_in,
         rows_out=output.rows_written,

@@ -10,22 +10,24 @@ Delta skips whichever append had already been committed.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import datetime
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
+from refinery import paths
 from refinery.config import SourceConfig
 from refinery.faults import kill_point
-from refinery.io.decode import CsvOptions
 from refinery.io.listing import is_readable, list_files
-from refinery.io.raw import BYTE_FORMATS, read_parquet_rows, read_records, relative_path
+from refinery.io.raw import BYTE_FORMATS, read_parquet_rows, read_records, relative_path_column
+from refinery.lake import WriteResult
+from refinery.paths import below_or_absolute
+from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.doc_ids import flag_duplicate_ids
 from refinery.transforms.pii import redact_column
-from refinery.transforms.records import RecordFields, parse_json_records, type_columns
+from refinery.transforms.records import parse_json_records, type_columns
 from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
 
 STAGE = "ingest"
@@ -55,51 +57,79 @@ def add_lineage(df: DataFrame, *, run_id: str, ingested_at: datetime) -> DataFra
     )
 
 
-def run(ctx: StageContext) -> StageResult:
-    """Ingest the raw files no earlier batch committed."""
-    cfg = ctx.config.ingest
-    raw_root = ctx.lake.raw_path(ctx.pipeline)
-    files_ref, files_schema = ctx.lake.table("ingest_files"), ctx.schema("ingest_files")
-    bronze_ref = ctx.table("bronze")
-    ctx.lake.ensure_table(bronze_ref, ctx.schema("bronze"))
-    ctx.lake.ensure_table(files_ref, files_schema)
+@dataclass
+class Batch:
+    """The files one ingest run takes: `number` (the Delta transaction version), the planned file rows
+    (`path` relative to the raw root, absolute for a source outside it), and whether it resumes a batch
+    a killed run left planned."""
 
-    logged = ctx.lake.read(files_ref).where(F.col("pipeline") == ctx.pipeline)
+    number: int
+    files: list[dict]
+    resumed: bool
+    skipped_hidden: int = 0
+
+
+@dataclass
+class BatchCounts:
+    """Records read, kept and rejected per file (by its `path`) and rejected records per rule."""
+
+    per_file: dict[str, dict[str, int]]
+    by_rule: dict[str, int]
+
+    @property
+    def rows_in(self) -> int:
+        return sum(row["records"] for row in self.per_file.values())
+
+    @property
+    def rows_out(self) -> int:
+        return sum(row["bronze_rows"] for row in self.per_file.values())
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Ingest the raw files no earlier batch committed: plan the batch, write it, commit it in the file log."""
+    raw = ctx.lake.raw(ctx.pipeline)
+    ctx.lake.ensure_table(ctx.table("bronze"), ctx.schema("bronze"))
+    ctx.lake.ensure_table(ctx.lake.table("ingest_files"), ctx.schema("ingest_files"))
+    batch = plan_batch(ctx, raw.path)
+    if not batch.files:
+        return _result(ctx, raw, ctx.lake.version(ctx.table("bronze")), BatchCounts({}, {}), batch)
+    bronze, counts = write_batch(ctx, batch, raw.path)
+    commit_batch(ctx, batch, counts)
+    return _result(ctx, raw, bronze.version, counts, batch)
+
+
+def plan_batch(ctx: StageContext, raw_root: str) -> Batch:
+    """The batch a killed run left planned, else the files no batch committed, logged as a new planned batch."""
+    logged = _file_log(ctx, raw_root)
     batches = _batches(logged)
     open_batches = sorted(number for number, committed in batches.items() if not committed)
-    resumed = bool(open_batches)
-    skipped = 0
-    if resumed:
-        batch, planned = open_batches[0], _planned_files(logged, open_batches[0])
-    else:
-        batch, planned, skipped = _plan_batch(ctx, logged, raw_root, batch=max(batches, default=0) + 1)
-    if not planned:
-        return _nothing_new(ctx, raw_root, skipped)
+    if open_batches:
+        return Batch(open_batches[0], _planned_files(logged, open_batches[0]), resumed=True)
+    return _plan_new_batch(ctx, logged, raw_root, number=max(batches, default=0) + 1)
 
-    records = _read_batch(ctx, planned, raw_root).transform(
-        flag_duplicate_ids, known=_known_ids(ctx, bronze_ref, planned, raw_root)
-    )
+
+def write_batch(ctx: StageContext, batch: Batch, raw_root: str) -> tuple[WriteResult, BatchCounts]:
+    """Append the batch's typed records to bronze and its untypeable ones to rejects, each at most once."""
+    cfg = ctx.config.ingest
+    records = _read_batch(ctx, batch.files, raw_root).transform(flag_duplicate_ids, known=_known_ids(ctx, batch.files))
     # The raw record is needed only for rejects; caching it for kept rows would double the cache.
     records = records.withColumn("value", F.when(F.col(REJECT_RULE).isNotNull(), F.col("value")))
-    records = records.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        per_file, by_rule = _counts(records)
-        vanished = _vanished_files(ctx, planned, per_file, raw_root)
+    with Persisted() as cache:
+        records = cache.keep(records)
+        counts = _counts(records)
+        vanished = _vanished_files(ctx, batch.files, counts.per_file, raw_root)
         for name in vanished:
-            per_file[name] = {"records": 1, "bronze_rows": 0, "rejected_rows": 1}
-            by_rule[UNREADABLE] = by_rule.get(UNREADABLE, 0) + 1
-        rows_in = sum(row["records"] for row in per_file.values())
-        rows_out = sum(row["bronze_rows"] for row in per_file.values())
-        rows_rejected = rows_in - rows_out
-        txn = (f"refinery-ingest-{ctx.pipeline}", batch)
-        bronze = ctx.lake.append(bronze_ref, kept_rows(records), ctx.schema("bronze"), txn=txn)
-        if bronze.skipped and rows_out and not resumed:
+            counts.per_file[name] = {"records": 1, "bronze_rows": 0, "rejected_rows": 1}
+            counts.by_rule[UNREADABLE] = counts.by_rule.get(UNREADABLE, 0) + 1
+        txn = (f"refinery-ingest-{ctx.pipeline}", batch.number)
+        bronze = ctx.lake.append(ctx.table("bronze"), kept_rows(records), ctx.schema("bronze"), txn=txn)
+        if bronze.skipped and counts.rows_out and not batch.resumed:
             # Only a resumed batch may find its append done already; a new batch number taken by another
             # writer must not log these files as committed (the lease makes this a should-not-happen).
-            raise RuntimeError(f"ingest batch {batch} was committed by another writer; rerun to ingest these files")
+            raise RuntimeError(f"ingest batch {batch.number} was committed by another writer; rerun to ingest")
         kill_point("ingest:after_bronze")
         rejects = None
-        if rows_rejected:
+        if counts.rows_in - counts.rows_out:
             quarantined = rejected_rows(records).withColumn(
                 "record", redact_column(F.substring("value", 1, cfg.reject_record_chars))
             )
@@ -108,42 +138,59 @@ def run(ctx: StageContext) -> StageResult:
                     [(name, UNREADABLE, _VANISHED) for name in vanished], "_file string, rule string, detail string"
                 )
                 quarantined = quarantined.unionByName(unread, allowMissingColumns=True)
-            rejects, _ = write_rejects(ctx, STAGE, quarantined, txn=txn, counts=by_rule)
-    finally:
-        records.unpersist()
+            rejects, _ = write_rejects(ctx, STAGE, quarantined, txn=txn, counts=counts.by_rule)
+    for write, expected in ((bronze, counts.rows_out), (rejects, counts.rows_in - counts.rows_out)):
+        if write is not None and not write.skipped and write.rows_written != expected:
+            raise RuntimeError(
+                f"ingest batch {batch.number}: Delta wrote {write.rows_written} rows, expected {expected}"
+            )
+    return bronze, counts
 
+
+def commit_batch(ctx: StageContext, batch: Batch, counts: BatchCounts) -> None:
+    """Log the batch's files `committed`, with their counts: no later run takes them again."""
     committed = [
         {
+            "records": 0,
+            "bronze_rows": 0,
+            "rejected_rows": 0,
             **row,
             "status": COMMITTED,
             "run_id": ctx.run_id,
             "at": ctx.started_at,
-            **per_file.get(relative_path(row["path"], raw_root), {}),
+            **counts.per_file.get(row["path"], {}),
         }
-        for row in planned
+        for row in batch.files
     ]
-    _log_files(ctx, [{"records": 0, "bronze_rows": 0, "rejected_rows": 0, **row} for row in committed])
-    for write, expected in ((bronze, rows_out), (rejects, rows_rejected)):
-        if write is not None and not write.skipped and write.rows_written != expected:
-            raise RuntimeError(f"ingest batch {batch}: Delta wrote {write.rows_written} rows, expected {expected}")
+    _log_files(ctx, committed)
+
+
+def _result(ctx: StageContext, raw, version: int | None, counts: BatchCounts, batch: Batch) -> StageResult:
+    metrics = {"files": str(len(batch.files)), "files.skipped_hidden": str(batch.skipped_hidden)}
+    if batch.files:
+        metrics["batch"] = str(batch.number)
+        metrics["resumed"] = str(batch.resumed).lower()
+        for source in ctx.config.ingest.sources:
+            metrics[f"files.{source.name}"] = str(sum(row["source"] == source.name for row in batch.files))
     return StageResult(
         stage=STAGE,
-        input_table=raw_root,
+        input=raw,
         input_version=None,
-        output_table=str(bronze_ref),
-        output_version=bronze.version,
-        rows_in=rows_in,
-        rows_out=rows_out,
-        rows_rejected=rows_rejected,
-        rejected_by_rule=by_rule,
-        metrics={
-            "batch": str(batch),
-            "files": str(len(planned)),
-            "resumed": str(resumed).lower(),
-            "files.skipped_hidden": str(skipped),
-            **{f"files.{s.name}": str(sum(r["source"] == s.name for r in planned)) for s in cfg.sources},
-        },
+        output=ctx.table("bronze"),
+        output_version=version,
+        rows_in=counts.rows_in,
+        rows_out=counts.rows_out,
+        rows_rejected=counts.rows_in - counts.rows_out,
+        rejected_by_rule=counts.by_rule,
+        metrics=metrics,
     )
+
+
+def _file_log(ctx: StageContext, raw_root: str) -> DataFrame:
+    """The pipeline's rows of the file log, `path` relative to the raw root (rows logged before names were
+    stored relative hold the full path: they are read as the same name)."""
+    logged = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)
+    return logged.withColumn("path", relative_path_column(F.col("path"), raw_root))
 
 
 def _batches(files: DataFrame) -> dict[int, bool]:
@@ -162,20 +209,20 @@ def _planned_files(files: DataFrame, batch: int) -> list[dict]:
 _PLAN_COLUMNS = ("pipeline", "source", "path", "length", "modified_at", "batch")
 
 
-def _plan_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, batch: int) -> tuple[int, list[dict], int]:
-    """List every source and log the files no batch committed as `batch`: (batch, planned rows, hidden skipped).
+def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, number: int) -> Batch:
+    """List every source and log the files no batch committed as batch `number`.
 
     Files with a hidden name (`_` or `.` below the source folder: Spark's readers never open them) are
     logged once as `skipped` with the reason, and counted, rather than passed over in silence.
     """
     cfg = ctx.config.ingest
     listed = [
-        (source.name, f.path, f.length, f.modified_at, f.hidden)
+        (source.name, below_or_absolute(f.path, raw_root), f.length, f.modified_at, f.hidden)
         for source in cfg.sources
         for f in list_files(ctx.spark, _source_path(source, raw_root), glob=source.glob)
     ]
     if not listed:
-        return batch, [], 0
+        return Batch(number, [], resumed=False)
     listing = ctx.spark.createDataFrame(
         listed, "source string, path string, length bigint, modified_at timestamp, hidden boolean"
     ).dropDuplicates(["path"])
@@ -201,14 +248,14 @@ def _plan_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, batch: in
         }
 
     skips = [logged_row(row, 0, SKIPPED, _HIDDEN_NOTE) for row in hidden]
-    planned = [logged_row(row, batch, PLANNED) for row in chosen]
+    planned = [logged_row(row, number, PLANNED) for row in chosen]
     if skips:
         log.warning(
             "ingest: skipped %d file(s) with hidden names (see _refinery/ingest_files, status skipped)", len(skips)
         )
     if skips or planned:
         _log_files(ctx, skips + planned)
-    return batch, [{k: row[k] for k in _PLAN_COLUMNS} for row in planned], len(skips)
+    return Batch(number, [{k: row[k] for k in _PLAN_COLUMNS} for row in planned], False, len(skips))
 
 
 def _vanished_files(ctx: StageContext, planned: list[dict], per_file: dict, raw_root: str) -> list[str]:
@@ -218,10 +265,10 @@ def _vanished_files(ctx: StageContext, planned: list[dict], per_file: dict, raw_
     formats = {source.name: source.format for source in ctx.config.ingest.sources}
     vanished = []
     for row in planned:
-        name = relative_path(row["path"], raw_root)
+        name = row["path"]
         if name in per_file or not row["length"] or formats.get(row["source"]) not in BYTE_FORMATS:
             continue
-        if not is_readable(ctx.spark, row["path"]):
+        if not is_readable(ctx.spark, file_location(name, raw_root)):
             vanished.append(name)
     if vanished:
         log.warning("ingest: %d planned file(s) could not be read; each is an unreadable_file reject", len(vanished))
@@ -233,21 +280,21 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
     cfg = ctx.config.ingest
     parts = []
     for source in cfg.sources:
-        paths = [row["path"] for row in planned if row["source"] == source.name]
-        if not paths:
+        files = [file_location(row["path"], raw_root) for row in planned if row["source"] == source.name]
+        if not files:
             continue
         folder = _source_path(source, raw_root)
         limits = {
-            "fields": RecordFields(**asdict(source.fields)),
+            "fields": source.fields,
             "max_record_chars": cfg.max_record_chars,
             "max_fields": cfg.max_fields,
         }
         if source.format == "parquet":
-            rows = read_parquet_rows(ctx.spark, paths, root=raw_root)
+            rows = read_parquet_rows(ctx.spark, files, root=raw_root)
             typed = rows.transform(type_columns, lineage=("_file", "_line"), **limits)
         else:
             raw = read_records(
-                ctx.spark, paths, root=raw_root, folder=folder, fmt=source.format, csv_options=_csv_options(source)
+                ctx.spark, files, root=raw_root, folder=folder, fmt=source.format, csv_options=source.csv
             )
             typed = raw.transform(parse_json_records, **limits)
         parts.append(typed.withColumn("_source_name", F.lit(source.name)))
@@ -257,13 +304,14 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
     return records.transform(add_lineage, run_id=ctx.run_id, ingested_at=ctx.started_at)
 
 
-def _known_ids(ctx: StageContext, bronze_ref, planned: list[dict], raw_root: str) -> DataFrame:
+def _known_ids(ctx: StageContext, planned: list[dict]) -> DataFrame:
     """Ids bronze already holds, less the rows of this batch's own files (a resumed batch wrote those)."""
-    own_files = ctx.spark.createDataFrame([(relative_path(row["path"], raw_root),) for row in planned], "_file string")
-    return ctx.lake.read(bronze_ref).select("doc_id", "_file", "_line").join(own_files, "_file", "left_anti")
+    own_files = ctx.spark.createDataFrame([(row["path"],) for row in planned], "_file string")
+    bronze = ctx.lake.read(ctx.table("bronze"))
+    return bronze.select("doc_id", "_file", "_line").join(own_files, "_file", "left_anti")
 
 
-def _counts(records: DataFrame) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+def _counts(records: DataFrame) -> BatchCounts:
     """Records read and kept per file (keyed by `_file`), and rejected records per rule: one small aggregate."""
     rows = records.groupBy("_file", REJECT_RULE).count().collect()  # one row per (file, rule broken or none)
     per_file: dict[str, dict[str, int]] = {}
@@ -276,7 +324,7 @@ def _counts(records: DataFrame) -> tuple[dict[str, dict[str, int]], dict[str, in
         else:
             counts["rejected_rows"] += row["count"]
             by_rule[row[REJECT_RULE]] = by_rule.get(row[REJECT_RULE], 0) + row["count"]
-    return per_file, by_rule
+    return BatchCounts(per_file, by_rule)
 
 
 def _log_files(ctx: StageContext, rows: list[dict]) -> None:
@@ -285,35 +333,13 @@ def _log_files(ctx: StageContext, rows: list[dict]) -> None:
     ctx.lake.append(ctx.lake.table("ingest_files"), ctx.spark.createDataFrame(values, schema.struct), schema)
 
 
-def _nothing_new(ctx: StageContext, raw_root: str, skipped: int) -> StageResult:
-    bronze_ref = ctx.table("bronze")
-    return StageResult(
-        stage=STAGE,
-        input_table=raw_root,
-        input_version=None,
-        output_table=str(bronze_ref),
-        output_version=ctx.lake.version(bronze_ref),
-        rows_in=0,
-        rows_out=0,
-        rows_rejected=0,
-        metrics={"files": "0", "files.skipped_hidden": str(skipped)},
-    )
+def file_location(name: str, raw_root: str) -> str:
+    """Where a logged file is, as Spark's file sources spell it (names below the raw root are relative)."""
+    return name if paths.is_absolute(name) else paths.as_uri(paths.join(raw_root, name))
 
 
 def _source_path(source: SourceConfig, raw_root: str) -> str:
+    """A source's folder: its `path` below the raw root, or where an absolute path or URI points."""
     if not source.path:
         return raw_root
-    if "://" in source.path or source.path.startswith(("/", "dbfs:")):
-        return source.path
-    return f"{raw_root.rstrip('/')}/{source.path}"
-
-
-def _csv_options(source: SourceConfig) -> CsvOptions:
-    csv = source.csv
-    return CsvOptions(
-        header=csv.header,
-        delimiter=csv.delimiter,
-        quote=csv.quote,
-        escape=csv.escape,
-        column_names=tuple(csv.column_names),
-    )
+    return source.path if paths.is_absolute(source.path) else paths.join(raw_root, source.path)

@@ -21,10 +21,12 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from refinery.io.listing import is_local, list_files, local_path
-from refinery.lake import PIPELINE_LAYERS, SYSTEM_TABLES, TableRef
+from refinery.io.listing import list_files
+from refinery.lake import TableRef
+from refinery.paths import is_local, local_path
 from refinery.session import settings
 from refinery.stages.base import StageContext, StageResult
+from refinery.tables import PIPELINE_TABLES, SYSTEM_TABLES
 
 STAGE = "maintain"
 _NO_COMPACTION = ("gold",)  # plus every release table
@@ -50,9 +52,9 @@ def run(ctx: StageContext) -> StageResult:
     metrics["retention_hours"] = str(ctx.config.maintain.retention_hours)
     return StageResult(
         stage=STAGE,
-        input_table=None,
+        input=None,
         input_version=None,
-        output_table=ctx.lake.config.root,
+        output=None,
         output_version=0,
         rows_in=0,
         rows_out=0,
@@ -63,7 +65,7 @@ def run(ctx: StageContext) -> StageResult:
 
 def _tables(ctx: StageContext) -> list[tuple[str, TableRef, int | None]]:
     """(label, table, pinned release version or None) for every table maintain looks after."""
-    tables = [(layer, ctx.table(layer), None) for layer in PIPELINE_LAYERS]
+    tables = [(layer, ctx.table(layer), None) for layer in PIPELINE_TABLES]
     tables += [(f"_refinery.{name}", ctx.lake.table(name), None) for name in SYSTEM_TABLES]
     releases = ctx.lake.table("releases")
     if ctx.lake.exists(releases):

@@ -8,18 +8,17 @@ shuffle-key order, and a `shard` column dealing each split into equal parts. Dro
 from __future__ import annotations
 
 import math
-import re
-from pathlib import Path
 
 import pyarrow as pa
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from refinery.config import ConfigError, DecontaminationConfig, PublishConfig, project_root
+from refinery import paths
+from refinery.config import DecontaminationConfig, PublishConfig, project_path
 from refinery.errors import InputNotFoundError
+from refinery.gold import gold_totals, one_partition_per_index, parquet_row_groups, publish_settings
+from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
-from refinery.stages.gold import gold_totals, one_partition_per_index, parquet_row_groups, publish_settings
 from refinery.transforms.decontamination import EvalNgrams, flag_contaminated
 from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
 from refinery.transforms.split import (
@@ -42,11 +41,7 @@ FILE_BYTES_PER_TEXT_BYTE = 0.5
 def run(ctx: StageContext) -> StageResult:
     """Publish the latest silver_dedup version into gold (full refresh)."""
     cfg = ctx.config.publish
-    input_ref, input_version, docs = ctx.read_input("silver_dedup")
-    group_column = cfg.group_key.split(".")[0] if cfg.group_key != "url_host" else "url"
-    if group_column not in docs.columns:
-        raise ConfigError(f"config key 'publish.group_key': silver_dedup has no column '{group_column}'")
-    flagged = docs
+    input_ref, input_version, flagged = ctx.read_input("silver_dedup")
     eval_ngrams = load_eval_ngrams(ctx, cfg.decontamination)
     if eval_ngrams is not None:
         flagged = flagged.transform(flag_contaminated, eval_ngrams)
@@ -58,9 +53,8 @@ def run(ctx: StageContext) -> StageResult:
         splits=cfg.mixture.splits,
         salt=cfg.salt,
     )
-    flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
-    placed = None
-    try:
+    with Persisted() as cache:
+        flagged = cache.keep(flagged)
         per_rule = flagged.groupBy(REJECT_RULE).count().collect()  # rows in and rejects by rule in one job
         rows_in = sum(r["count"] for r in per_rule)
         counts = {r[REJECT_RULE]: r["count"] for r in per_rule if r[REJECT_RULE] is not None}
@@ -70,7 +64,7 @@ def run(ctx: StageContext) -> StageResult:
             .transform(add_token_count, encoding_name=cfg.tokenizer)
             .transform(add_shuffle_key, salt=cfg.salt)
         )
-        placed, files = _place_files(rows, cfg)
+        placed, files = _place_files(rows, cfg, cache)
         gold = placed.transform(assign_balanced_shard, _offsets(placed), num_shards=cfg.num_shards)
         gold = gold.sortWithinPartitions("split", "lang", "shuffle_key")  # the writer keeps this order
         metrics = gold_totals(placed)
@@ -78,19 +72,15 @@ def run(ctx: StageContext) -> StageResult:
             written = ctx.lake.overwrite(ctx.table("gold"), gold, ctx.schema("gold"), metadata=publish_settings(cfg))
         # Rejects after gold: a crash between the two leaves gold's own commit whole, and a rerun redoes both.
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged), counts=counts)
-    finally:
-        flagged.unpersist()
-        if placed is not None:
-            placed.unpersist()
     metrics["files.planned"] = str(files)
     if eval_ngrams is not None:
         metrics["decontamination.eval_ngrams"] = str(len(eval_ngrams))
     docs_out = int(metrics["docs"])
     return StageResult(
         stage=STAGE,
-        input_table=str(input_ref),
+        input=input_ref,
         input_version=input_version,
-        output_table=str(ctx.table("gold")),
+        output=ctx.table("gold"),
         output_version=written.version,
         rows_in=rows_in,
         rows_out=docs_out,  # distinct docs; `rows` counts mixture repeats too
@@ -105,15 +95,14 @@ def load_eval_ngrams(ctx: StageContext, cfg: DecontaminationConfig) -> EvalNgram
 
     Eval sets are small (thousands of examples), so their texts come to the driver once and their
     n-gram hashes go to the executors inside the task closure. A relative path is relative to the
-    project folder (REFINERY_HOME, or the working directory holding conf/).
+    project folder.
     """
     if not cfg.enabled or not cfg.eval_sets:
         return None
     texts_by_set = []
     for eval_set in cfg.eval_sets:
-        is_uri = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", eval_set.path) is not None  # s3://, abfss://, dbfs:/
-        path = eval_set.path if is_uri else str(project_root() / eval_set.path)  # absolute paths stay as they are
-        if not is_uri and not Path(path).exists():
+        path = project_path(eval_set.path)
+        if paths.exists_locally(path) is False:
             raise InputNotFoundError(f"eval set '{eval_set.name}': path {path} does not exist")
         reader = ctx.spark.read.format("json" if eval_set.format == "jsonl" else eval_set.format)
         if eval_set.format == "csv":
@@ -128,7 +117,7 @@ def load_eval_ngrams(ctx: StageContext, cfg: DecontaminationConfig) -> EvalNgram
     return EvalNgrams.from_texts(cfg.ngram, texts_by_set)
 
 
-def _place_files(rows: DataFrame, cfg: PublishConfig) -> tuple[DataFrame, int]:
+def _place_files(rows: DataFrame, cfg: PublishConfig, cache: Persisted) -> tuple[DataFrame, int]:
     """Rows spread over one Spark partition per planned gold file, sorted by shuffle key, persisted.
 
     Each (split, lang) gets ceil(estimated bytes / target) files; every file gets a partition of its own
@@ -147,8 +136,8 @@ def _place_files(rows: DataFrame, cfg: PublishConfig) -> tuple[DataFrame, int]:
         .drop("file_bucket")
         .sortWithinPartitions("split", "lang", "shuffle_key")
         .transform(add_partition_position)
-        .persist(StorageLevel.MEMORY_AND_DISK)
     )
+    placed = cache.keep(placed)
     return placed, total
 
 

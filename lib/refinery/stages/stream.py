@@ -14,11 +14,11 @@ import logging
 import threading
 from collections.abc import Callable
 
-from pyspark import StorageLevel
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame
 
 from refinery.faults import kill_point
+from refinery.session import Persisted
 from refinery.stages import ingest
 from refinery.stages.base import StageContext, StageResult, execute, write_rejects
 from refinery.stages.curate import curate_frame, pii_totals
@@ -56,9 +56,9 @@ def curate_new_bronze(ctx: StageContext, stop: threading.Event) -> list[StageRes
             raise StopRequested("stop requested")
         results.append(execute(ctx, "curate", lambda c: _curate_batch(c, batch, batch_id)))
 
-    reader = ctx.spark.readStream.format("delta").option("skipChangeCommits", True)
-    reader = reader.option("maxFilesPerTrigger", ctx.config.stream.max_files_per_trigger)
-    source = reader.table(bronze_ref.name) if bronze_ref.name else reader.load(bronze_ref.path)
+    source = ctx.lake.read_stream(
+        bronze_ref, skipChangeCommits=True, maxFilesPerTrigger=ctx.config.stream.max_files_per_trigger
+    )
     query = (
         source.writeStream.foreachBatch(process)
         .option("checkpointLocation", ctx.lake.checkpoint_path(ctx.pipeline, "curate"))
@@ -75,8 +75,8 @@ def curate_new_bronze(ctx: StageContext, stop: threading.Event) -> list[StageRes
 
 
 def _curate_batch(ctx: StageContext, batch: DataFrame, batch_id: int) -> StageResult:
-    curated = curate_frame(batch, ctx.config.curate).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
+    with Persisted() as cache:
+        curated = cache.keep(curate_frame(batch, ctx.config.curate))
         rows_in = curated.count()
         kept = kept_rows(curated)
         rows_out = kept.count()
@@ -85,13 +85,11 @@ def _curate_batch(ctx: StageContext, batch: DataFrame, batch_id: int) -> StageRe
         txn = (f"refinery-stream-curate-{ctx.pipeline}", batch_id)
         _, by_rule = write_rejects(ctx, "curate", rejected_rows(curated), txn=txn)
         metrics = pii_totals(curated)
-    finally:
-        curated.unpersist()
     return StageResult(
         stage="curate",
-        input_table=str(ctx.table("bronze")),
+        input=ctx.table("bronze"),
         input_version=None,
-        output_table=str(ctx.table("silver")),
+        output=ctx.table("silver"),
         output_version=silver.version,
         rows_in=rows_in,
         rows_out=rows_out,

@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from refinery.transforms.minhash import ngram_hashes, utf8_words, word_ngram_hashes
+from refinery.transforms.ngrams import ngram_hashes, utf8_words, word_ngram_hashes
 from refinery.transforms.rules import flag_computed
 
 RULE = "decontamination"

@@ -24,8 +24,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType, StructField, StructType
 
-from refinery.config import C4Config, FineWebConfig, GopherQualityConfig, GopherRepetitionConfig
 from refinery.transforms.punctuation import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+from refinery.transforms.quality_params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 from refinery.transforms.rules import already_flagged, flag_computed
 
 # Words as spaCy's rule-based tokenizer (which DataTrove uses) cuts them, in its order: split on whitespace;
@@ -99,10 +99,10 @@ class QualityFilters:
 
     def __init__(
         self,
-        gopher_repetition: GopherRepetitionConfig,
-        gopher_quality: GopherQualityConfig,
-        c4: C4Config,
-        fineweb: FineWebConfig,
+        gopher_repetition: GopherRepetitionParams,
+        gopher_quality: GopherQualityParams,
+        c4: C4Params,
+        fineweb: FineWebParams,
     ):
         self.repetition = gopher_repetition
         self.quality = gopher_quality

@@ -6,13 +6,17 @@ never from `rand()` or row order: the same input and config give the same gold o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from refinery.config import SPLIT_NAMES
+from refinery.errors import ParameterError
 from refinery.transforms.rules import Rule, flag_rejects
+
+SPLIT_NAMES = ("train", "validation", "test")
+_GROUP_KEY = re.compile(r"(meta\.[A-Za-z0-9_-]+|[a-z_][a-z0-9_]*)")
 
 _BUCKETS = 1_000_000
 MIXTURE_RULE = "mixture_downsampled"
@@ -28,6 +32,18 @@ def url_host(url: Column) -> Column:
     """Lower-cased host of a URL without a leading `www.`; null when the URL has none."""
     host = F.lower(F.regexp_extract(url, r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/]*@)?([^:/?#]+)", 1))
     return F.when(host == "", F.lit(None)).otherwise(F.regexp_replace(host, r"^www\.", ""))
+
+
+def group_column(group_key: str) -> str:
+    """The column a group key reads: `url` for url_host, `meta` for meta.<key>, else the key itself.
+
+    Raises ParameterError (field `group_key`) when the key is none of doc_id, url_host, meta.<key>, a column.
+    """
+    if not _GROUP_KEY.fullmatch(group_key):
+        raise ParameterError("group_key", f"'{group_key}' is not doc_id, url_host, meta.<key> or a column")
+    if group_key == "url_host":
+        return "url"
+    return group_key.split(".")[0]
 
 
 def group_of(group_key: str) -> Column:

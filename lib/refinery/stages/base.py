@@ -87,6 +87,37 @@ class StageResult:
     metrics: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
+    @classmethod
+    def of_writes(
+        cls,
+        stage: str,
+        *,
+        read: tuple[TableRef, int | None],
+        output: TableRef,
+        written: WriteResult,
+        rejects: WriteResult,
+        rejected_by_rule: dict[str, int],
+        rows_in: int,
+        metrics: dict[str, str],
+        rows_out: int | None = None,
+    ) -> StageResult:
+        """The result of a stage that read one table version and wrote its output and its rejects.
+
+        `rows_out` defaults to the rows the output write made (publish counts distinct docs instead).
+        """
+        return cls(
+            stage=stage,
+            input=read[0],
+            input_version=read[1],
+            output=output,
+            output_version=written.version,
+            rows_in=rows_in,
+            rows_out=written.rows_written if rows_out is None else rows_out,
+            rows_rejected=rejects.rows_written,
+            rejected_by_rule=rejected_by_rule,
+            metrics=metrics,
+        )
+
     def check_reconciles(self) -> None:
         if self.rows_in != self.rows_out + self.rows_rejected:
             raise ReconciliationError(

@@ -55,15 +55,13 @@ def run(ctx: StageContext) -> StageResult:
         silver = ctx.lake.overwrite(ctx.table("silver"), kept_rows(curated), ctx.schema("silver"))
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(curated))
         metrics = pii_totals(curated)
-    return StageResult(
-        stage=STAGE,
-        input=bronze_ref,
-        input_version=bronze_version,
+    return StageResult.of_writes(
+        STAGE,
+        read=(bronze_ref, bronze_version),
         output=ctx.table("silver"),
-        output_version=silver.version,
-        rows_in=rows_in,
-        rows_out=silver.rows_written,
-        rows_rejected=rejects.rows_written,
+        written=silver,
+        rejects=rejects,
         rejected_by_rule=by_rule,
+        rows_in=rows_in,
         metrics=metrics,
     )

@@ -162,16 +162,14 @@ def run(ctx: StageContext) -> StageResult:
         if near is not None:
             metrics["signatures.added"] = str(_record_signatures(ctx, near.signed, flagged, hasher))
     metrics["dup_rate"] = f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"
-    return StageResult(
-        stage=STAGE,
-        input=silver_ref,
-        input_version=silver_version,
+    return StageResult.of_writes(
+        STAGE,
+        read=(silver_ref, silver_version),
         output=ctx.table("silver_dedup"),
-        output_version=output.version,
-        rows_in=rows_in,
-        rows_out=output.rows_written,
-        rows_rejected=rejects.rows_written,
+        written=output,
+        rejects=rejects,
         rejected_by_rule=by_rule,
+        rows_in=rows_in,
         metrics=metrics,
     )
 

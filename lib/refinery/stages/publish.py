@@ -39,55 +39,60 @@ FILE_BYTES_PER_TEXT_BYTE = 0.5
 
 
 def run(ctx: StageContext) -> StageResult:
-    """Publish the latest silver_dedup version into gold (full refresh)."""
+    """Publish the latest silver_dedup version into gold (full refresh): flag, lay out, write."""
     cfg = ctx.config.publish
-    input_ref, input_version, flagged = ctx.read_input("silver_dedup")
+    input_ref, input_version, docs = ctx.read_input("silver_dedup")
     eval_ngrams = load_eval_ngrams(ctx, cfg.decontamination)
-    if eval_ngrams is not None:
-        flagged = flagged.transform(flag_contaminated, eval_ngrams)
-    flagged = flagged.transform(assign_split, ratios=cfg.splits, group_key=cfg.group_key, salt=cfg.salt).transform(
-        flag_mixture,
-        by=cfg.mixture.by,
-        weights=cfg.mixture.weights,
-        default_weight=cfg.mixture.default_weight,
-        splits=cfg.mixture.splits,
-        salt=cfg.salt,
-    )
     with Persisted() as cache:
-        flagged = cache.keep(flagged)
+        flagged = cache.keep(flag_docs(docs, cfg, eval_ngrams))
         per_rule = flagged.groupBy(REJECT_RULE).count().collect()  # rows in and rejects by rule in one job
-        rows_in = sum(r["count"] for r in per_rule)
         counts = {r[REJECT_RULE]: r["count"] for r in per_rule if r[REJECT_RULE] is not None}
-        rows = (
-            kept_rows(flagged)
-            .transform(expand_copies)
-            .transform(add_token_count, encoding_name=cfg.tokenizer)
-            .transform(add_shuffle_key, salt=cfg.salt)
-        )
-        placed, files = _place_files(rows, cfg, cache)
-        gold = placed.transform(assign_balanced_shard, _offsets(placed), num_shards=cfg.num_shards)
-        gold = gold.sortWithinPartitions("split", "lang", "shuffle_key")  # the writer keeps this order
-        metrics = gold_totals(placed)
+        gold, metrics = lay_out(kept_rows(flagged), cfg, cache)
         with parquet_row_groups(ctx.spark, cfg.row_group_mb):
             written = ctx.lake.overwrite(ctx.table("gold"), gold, ctx.schema("gold"), metadata=publish_settings(cfg))
         # Rejects after gold: a crash between the two leaves gold's own commit whole, and a rerun redoes both.
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged), counts=counts)
-    metrics["files.planned"] = str(files)
     if eval_ngrams is not None:
         metrics["decontamination.eval_ngrams"] = str(len(eval_ngrams))
-    docs_out = int(metrics["docs"])
-    return StageResult(
-        stage=STAGE,
-        input=input_ref,
-        input_version=input_version,
+    return StageResult.of_writes(
+        STAGE,
+        read=(input_ref, input_version),
         output=ctx.table("gold"),
-        output_version=written.version,
-        rows_in=rows_in,
-        rows_out=docs_out,  # distinct docs; `rows` counts mixture repeats too
-        rows_rejected=rejects.rows_written,
+        written=written,
+        rejects=rejects,
         rejected_by_rule=by_rule,
+        rows_in=sum(r["count"] for r in per_rule),
         metrics=metrics,
+        rows_out=int(metrics["docs"]),  # distinct docs; `rows` counts mixture repeats too
     )
+
+
+def flag_docs(docs: DataFrame, cfg: PublishConfig, eval_ngrams: EvalNgrams | None) -> DataFrame:
+    """Docs with their split and mixture copies, flagged when contaminated or sampled away."""
+    if eval_ngrams is not None:
+        docs = docs.transform(flag_contaminated, eval_ngrams)
+    mixture = cfg.mixture
+    return docs.transform(assign_split, ratios=cfg.splits, group_key=cfg.group_key, salt=cfg.salt).transform(
+        flag_mixture,
+        by=mixture.by,
+        weights=mixture.weights,
+        default_weight=mixture.default_weight,
+        splits=mixture.splits,
+        salt=cfg.salt,
+    )
+
+
+def lay_out(kept: DataFrame, cfg: PublishConfig, cache: Persisted) -> tuple[DataFrame, dict[str, str]]:
+    """Gold rows in the training layout (copies, tokens, files, shards, shuffle order) and gold's totals."""
+    rows = (
+        kept.transform(expand_copies)
+        .transform(add_token_count, encoding_name=cfg.tokenizer)
+        .transform(add_shuffle_key, salt=cfg.salt)
+    )
+    placed, files = _place_files(rows, cfg, cache)
+    gold = placed.transform(assign_balanced_shard, _offsets(placed), num_shards=cfg.num_shards)
+    metrics = {**gold_totals(placed), "files.planned": str(files)}
+    return gold.sortWithinPartitions("split", "lang", "shuffle_key"), metrics  # the writer keeps this order
 
 
 def load_eval_ngrams(ctx: StageContext, cfg: DecontaminationConfig) -> EvalNgrams | None:

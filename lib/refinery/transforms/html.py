@@ -7,6 +7,8 @@ navigation and footer dropped by both.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -14,6 +16,14 @@ from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType
 
 from refinery.transforms.rules import Rule, flag_rejects
+
+
+@dataclass(frozen=True)
+class HtmlParams:
+    """HTML records (meta content_type *html*, or text that starts like an HTML page) -> main text."""
+
+    enabled: bool = True
+    main_content: bool = True  # drop navigation, headers, footers (resiliparse's main-content heuristics)
 
 
 def is_html(text: Column, meta: Column) -> Column:
@@ -37,7 +47,7 @@ def _extractor(main_content: bool):
     return extract
 
 
-def extract_main_text(df: DataFrame, *, main_content: bool = True) -> DataFrame:
+def extract_main_text(df: DataFrame, *, main_content: bool = HtmlParams.main_content) -> DataFrame:
     """Replace HTML text by its main text; flag pages with no text left (rule `html:no_text`).
 
     Requires: `text`, `meta`. Adds: the reject flags; rewrites `text` of HTML records only.

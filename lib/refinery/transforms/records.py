@@ -101,65 +101,72 @@ def type_columns(
     rejects each row where it is not null (`wrong_type:<f>`); `record_too_large` applies to the text's
     length; columns beyond the five named ones go into `meta` as strings (meta's own keys win).
     """
-    types = {f.name: f.dataType for f in df.schema.fields if f.name not in lineage}
-    named = _field_names(fields)
-
-    def column(name: str) -> Column:
-        field_name = named[name]
-        return F.col(f"`{field_name}`") if field_name in types else F.lit(None)
-
-    def wrong_type(name: str, allowed: tuple[type, ...]) -> Rule:
-        field_name, found = named[name], types.get(named[name])
-        breaks = F.lit(found is not None and not isinstance(found, allowed)) & column(name).isNotNull()
-        detail = f"field '{field_name}' is {found.simpleString() if found else 'absent'}, expected " + " or ".join(
-            t.typeName() for t in allowed
-        )
-        return Rule(f"wrong_type:{field_name}", breaks, F.lit(detail))
-
-    integers = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
-    text_length = F.length(column("text").cast("string"))
-    rules = [
-        Rule(
-            "too_many_fields",
-            F.lit(len(types) > max_fields),
-            F.lit(f"{len(types)} fields > max_fields {max_fields}"),
-        ),
-        Rule(
-            "record_too_large",
-            text_length > max_record_chars,
-            F.format_string(f"text of %d characters > max_record_chars {max_record_chars}", text_length),
-        ),
-        Rule(
-            f"missing_field:{fields.text}", column("text").isNull(), F.lit(f"field '{fields.text}' is missing or null")
-        ),
-        wrong_type("text", (T.StringType,)),
-        wrong_type("id", (T.StringType, *integers)),
-        wrong_type("url", (T.StringType,)),
-        wrong_type("source", (T.StringType,)),
-        wrong_type("meta", (T.MapType, T.StructType)),
-    ]
-    meta_type = types.get(named["meta"])
-    if isinstance(meta_type, (T.MapType, T.StructType)):
-        given_meta = F.from_json(F.to_json(column("meta")), "map<string,string>")
-    else:
-        given_meta = F.lit(None).cast("map<string,string>")
-    extra = [name for name in types if name not in named.values()]
-    if extra:
-        drifted = F.create_map(*(part for name in extra for part in (F.lit(name), _as_string(name, types[name]))))
-        meta = _merge_meta(given_meta, drifted)
-    else:
-        meta = given_meta
-    flagged = flag_rejects(df, rules)
-    record = F.to_json(F.struct(*(F.col(f"`{name}`") for name in types)))
-    typed = {name: column(name).cast("string") for name in ("id", "text", "url", "source")}
+    row = _TypedRow({f.name: f.dataType for f in df.schema.fields if f.name not in lineage}, fields)
+    flagged = flag_rejects(df, row.rules(max_record_chars=max_record_chars, max_fields=max_fields))
+    record = F.to_json(F.struct(*(F.col(f"`{name}`") for name in row.types)))
     return flagged.select(
         *lineage,
-        *(value.alias(name) for name, value in typed.items()),
-        meta.alias("meta"),
+        *(row.column(name).cast("string").alias(name) for name in ("id", "text", "url", "source")),
+        row.meta().alias("meta"),
         F.when(F.col("_reject_rule").isNotNull(), record).alias("value"),
         "_reject_rule",
         "_reject_detail",
     )
+
+
+class _TypedRow:
+    """The columns of an already-typed row (name -> Spark type) read as the bronze fields `fields` name."""
+
+    _INTEGERS = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
+
+    def __init__(self, types: dict[str, T.DataType], fields: RecordFields):
+        self.types, self.fields, self.named = types, fields, _field_names(fields)
+
+    def column(self, name: str) -> Column:
+        field_name = self.named[name]
+        return F.col(f"`{field_name}`") if field_name in self.types else F.lit(None)
+
+    def rules(self, *, max_record_chars: int, max_fields: int) -> list[Rule]:
+        text_length = F.length(self.column("text").cast("string"))
+        text = self.fields.text
+        return [
+            Rule(
+                "too_many_fields",
+                F.lit(len(self.types) > max_fields),
+                F.lit(f"{len(self.types)} fields > max_fields {max_fields}"),
+            ),
+            Rule(
+                "record_too_large",
+                text_length > max_record_chars,
+                F.format_string(f"text of %d characters > max_record_chars {max_record_chars}", text_length),
+            ),
+            Rule(f"missing_field:{text}", self.column("text").isNull(), F.lit(f"field '{text}' is missing or null")),
+            self._wrong_type("text", (T.StringType,)),
+            self._wrong_type("id", (T.StringType, *self._INTEGERS)),
+            self._wrong_type("url", (T.StringType,)),
+            self._wrong_type("source", (T.StringType,)),
+            self._wrong_type("meta", (T.MapType, T.StructType)),
+        ]
+
+    def meta(self) -> Column:
+        """The row's meta as map<string,string>, plus the columns no bronze field names (schema drift)."""
+        if isinstance(self.types.get(self.named["meta"]), (T.MapType, T.StructType)):
+            given = F.from_json(F.to_json(self.column("meta")), "map<string,string>")
+        else:
+            given = F.lit(None).cast("map<string,string>")
+        extra = [name for name in self.types if name not in self.named.values()]
+        if not extra:
+            return given
+        drifted = F.create_map(*(part for name in extra for part in (F.lit(name), _as_string(name, self.types[name]))))
+        return _merge_meta(given, drifted)
+
+    def _wrong_type(self, name: str, allowed: tuple[type, ...]) -> Rule:
+        field_name, found = self.named[name], self.types.get(self.named[name])
+        breaks = F.lit(found is not None and not isinstance(found, allowed)) & self.column(name).isNotNull()
+        detail = f"field '{field_name}' is {found.simpleString() if found else 'absent'}, expected " + " or ".join(
+            t.typeName() for t in allowed
+        )
+        return Rule(f"wrong_type:{field_name}", breaks, F.lit(detail))
 
 
 def _as_string(name: str, data_type: T.DataType) -> Column:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -77,6 +79,24 @@ def assign_split(df: DataFrame, *, ratios: Mapping[str, float], group_key: str, 
     if len(names) > 1:
         split = split.otherwise(F.lit(names[-1]))
     return df.withColumn("split", split)
+
+
+@dataclass(frozen=True)
+class MixtureParams:
+    """Per-group sampling weights for gold: 0.5 keeps half a group, 2 repeats it twice (keyed hash, no rand())."""
+
+    by: Literal["source", "lang"] = "source"
+    weights: dict[str, float] = field(default_factory=dict)  # group -> weight; groups not listed get default
+    default_weight: float = 1.0
+    splits: list[str] = field(default_factory=lambda: ["train"])  # the splits sampled; the others keep weight 1
+
+    def __post_init__(self) -> None:
+        for group, weight in {**self.weights, "default_weight": self.default_weight}.items():
+            if weight < 0:
+                raise ParameterError(f"weights.{group}", f"must be >= 0, got {weight:g}")
+        unknown = sorted(set(self.splits) - set(SPLIT_NAMES))
+        if unknown:
+            raise ParameterError("splits", f"unknown split '{unknown[0]}'")
 
 
 def flag_mixture(

@@ -85,12 +85,13 @@ def run_refinery(corpus: Path, out: Path, tool: str) -> None:
     from refinery.session import Persisted, get_session
     from refinery.stages.dedup import find_near_duplicates
     from refinery.transforms.dedup import PROTECTED, flag_near_duplicates
+    from refinery.transforms.minhash import MinHasher
     from refinery.transforms.rules import kept_rows
 
     overrides = [f"spark.conf.spark.driver.memory={DRIVER_MEMORY}", *REFINERY_SETTINGS[tool]]
     cfg = load_config("web_text", "local", overrides)
     spark = get_session(cfg.spark)
-    hasher = cfg.dedup.minhash  # the near-dedup params are the MinHasher
+    hasher = MinHasher(cfg.dedup.minhash)
     docs = spark.read.parquet(str(corpus)).select(
         F.col("id").alias("doc_id"), "text", F.lit("").alias("content_hash"), F.lit(False).alias(PROTECTED)
     )
@@ -267,8 +268,9 @@ def main() -> None:
     from dedup_quality import THRESHOLDS, cluster_scores, clusters_of, shingle_sets, true_pairs
 
     from refinery.config import load_config
+    from refinery.transforms.minhash import MinHasher
 
-    hasher = load_config("web_text", "local").dedup.minhash
+    hasher = MinHasher(load_config("web_text", "local").dedup.minhash)
     results_file = ROOT / "bench" / "results" / "dedup_speed.json"
     results_file.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(results_file.read_text()) if results_file.exists() else {}

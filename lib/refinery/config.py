@@ -1,8 +1,8 @@
 """Refinery's settings: conf/base.yaml <- conf/env/<env>.yaml <- conf/pipelines/<p>.yaml <- --set k=v.
 
 Every section is a frozen dataclass; sections that configure a transform are that transform's own
-parameter class (`curate.c4` is `refinery.transforms.quality_params.C4Params`, `dedup.minhash` is
-`refinery.transforms.dedup.NearDedupParams` ...), so each parameter is declared once, next to the code
+parameter class (`curate.c4` is `refinery.transforms.params.C4Params`, `dedup.minhash` is
+`refinery.transforms.params.NearDedupParams` ...), so each parameter is declared once, next to the code
 that uses it. `refinery.config_loader` does the generic work (layers, --set, types, unknown keys).
 Relative paths in config files are relative to the project folder (`refinery.paths.project_root`).
 """
@@ -20,13 +20,21 @@ from refinery import paths
 from refinery.config_loader import build, mask, read_layers, to_plain
 from refinery.errors import ConfigError, ParameterError, require_positive, require_range
 from refinery.io.decode import CsvOptions
-from refinery.transforms.dedup import Keep, NearDedupParams
-from refinery.transforms.html import HtmlParams
-from refinery.transforms.language import LanguageParams
-from refinery.transforms.pii import PiiActions
-from refinery.transforms.quality_params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
-from refinery.transforms.records import RecordFields
-from refinery.transforms.split import SPLIT_NAMES, MixtureParams, group_column
+from refinery.transforms.params import (
+    SPLIT_NAMES,
+    C4Params,
+    FineWebParams,
+    GopherQualityParams,
+    GopherRepetitionParams,
+    HtmlParams,
+    Keep,
+    LanguageParams,
+    MixtureParams,
+    NearDedupParams,
+    PiiActions,
+    RecordFields,
+    group_column,
+)
 
 ENVIRONMENTS = ("local", "cluster", "databricks")
 MAX_SHARDS = 1_000_000

@@ -69,12 +69,8 @@ def relative_to(location: str, root: str) -> str | None:
     when it is not below `root`. Local locations compare as local paths, whatever `file:` form they use."""
     if is_local(location) != is_local(root):
         return None
-    if is_local(location):
-        inner, outer = normalize(location), normalize(root)
-    else:
-        inner, outer = location, normalize(root)
-        if scheme(inner) == "dbfs" and not inner.startswith("dbfs:/"):
-            return None
+    inner = normalize(location) if is_local(location) else location
+    outer = normalize(root)
     prefix = outer.rstrip("/") + "/"
     return inner[len(prefix) :] if inner.startswith(prefix) and len(inner) > len(prefix) else None
 

@@ -3,8 +3,8 @@ from dataclasses import replace
 import pytest
 from chispa import assert_df_equality
 
+from refinery.transforms.params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 from refinery.transforms.quality import QualityFilters, flag_quality
-from refinery.transforms.quality_params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 
 SENTENCES = [
     "The city council approved a new budget for the public libraries on Tuesday evening.",

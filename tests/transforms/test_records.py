@@ -1,6 +1,7 @@
 from chispa import assert_df_equality
 
-from refinery.transforms.records import RecordFields, parse_json_records, type_columns
+from refinery.transforms.params import RecordFields
+from refinery.transforms.records import parse_json_records, type_columns
 from tests.helpers import comparable
 
 LINES = [

@@ -136,7 +136,7 @@ def run(ctx: StageContext) -> StageResult:
     """Deduplicate the latest silver version into silver_dedup (full refresh of the output)."""
     cfg = ctx.config.dedup
     silver_ref, silver_version, silver = ctx.read_input("silver")
-    hasher = cfg.minhash if cfg.minhash.enabled else None  # the params are the MinHasher
+    hasher = MinHasher(cfg.minhash) if cfg.minhash.enabled else None
     published = _published(ctx)
     docs = silver.withColumn(PROTECTED, F.lit(False))
     if published is not None:

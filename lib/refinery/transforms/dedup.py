@@ -8,41 +8,19 @@ group holds one, it is the representative and the new docs in the group are the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from refinery.errors import require_range
 from refinery.transforms.components import Checkpoint, connected_components, local_checkpoint
 from refinery.transforms.minhash import MinHasher, set_jaccard, signature_agreement
 from refinery.transforms.minhash_spark import add_pair_similarity, to_shingle_sets
+from refinery.transforms.params import Keep, Verify
 from refinery.transforms.rules import Rule, flag_rejects
 
-Keep = Literal["smallest_doc_id", "longest"]
-Verify = Literal["exact", "signature", "none"]
 PROTECTED = "_protected"  # boolean column: a published doc, never removed
-
-
-@dataclass(frozen=True)
-class NearDedupParams(MinHasher):
-    """Near-duplicate detection: the hasher's parameters (it is the MinHasher the stage signs with), how
-    candidate pairs are checked against `threshold`, and how clusters are found."""
-
-    enabled: bool = True
-    verify: Verify = "exact"  # exact: Jaccard of shingle sets | signature: estimated | none
-    # Candidates are verified, so bands favour recall (a bare MinHasher weighs both errors alike).
-    false_negative_weight: float = 0.98
-    max_bucket: int = 200  # an LSH bucket with more docs links each to its smallest doc only
-    max_rounds: int = 64  # connected-components rounds before giving up
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require_range("max_bucket", self.max_bucket, 2, None)
-        require_range("max_rounds", self.max_rounds, 1, 10_000)
 
 
 def representative_order(df: DataFrame, keep: Keep) -> list[Column]:

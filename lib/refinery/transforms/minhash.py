@@ -15,15 +15,14 @@ Everything here works a batch at a time with numpy and pyarrow compute, never a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from refinery.errors import ParameterError, require_range
 from refinery.transforms.ngrams import mix64, ngram_hashes, powers, utf8_words
+from refinery.transforms.params import MinHashParams
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ROW_BASE = 0xC2B2AE3D27D4EB4F  # the polynomial base for signature rows of a band
@@ -75,41 +74,28 @@ def optimal_bands(
 # ----------------------------------------------------------------------------- the hasher
 
 
-@dataclass(frozen=True)
 class MinHasher:
-    """MinHash with `num_perm` permutations over `ngram`-shingles of words or characters, seeded.
+    """MinHash as `settings` (refinery.transforms.params.MinHashParams) describe it: `MinHasher(settings)`,
+    or `MinHasher(ngram=5, ...)` with the fields of MinHashParams. Its fields read through (`.ngram`).
 
     The same (shingle, ngram, num_perm, seed) always gives the same signatures, on any machine, in any
     partitioning: `params` names them, so stored signatures can be checked before they are reused.
-    A `false_negative_weight` above 0.5 picks more, shorter bands: more candidates, fewer missed pairs,
-    which is right when candidates are verified afterwards.
     """
 
-    ngram: int = 5
-    num_perm: int = 128
-    threshold: float = 0.8
-    seed: int = 42
-    shingle: Literal["word", "char"] = "word"
-    false_negative_weight: float = 0.5  # vs 1 - this for false positives, when choosing bands x rows
-    bands: LshBands = field(init=False)
-    _multipliers: np.ndarray = field(init=False, repr=False, compare=False)
-    _increments: np.ndarray = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        for key in ("threshold", "false_negative_weight"):
-            if not 0.0 < getattr(self, key) < 1.0:
-                raise ParameterError(key, "must be between 0 and 1")
-        require_range("ngram", self.ngram, 1, 1000)
-        require_range("num_perm", self.num_perm, 2, 8192)
-        require_range("seed", self.seed, 0, 2**32 - 1)
+    def __init__(self, settings: MinHashParams | None = None, **values) -> None:
+        self.settings = settings if settings is not None else MinHashParams(**values)
         weights = (1.0 - self.false_negative_weight, self.false_negative_weight)
-        object.__setattr__(self, "bands", optimal_bands(self.threshold, self.num_perm, *weights))
+        self.bands: LshBands = optimal_bands(self.threshold, self.num_perm, *weights)
         rng = np.random.default_rng(self.seed)
         # Multiply-add-shift needs 64-bit a (odd) and b for 32-bit keys: ((a*x + b) mod 2**64) >> 32.
         multipliers = rng.integers(0, 2**64, size=self.num_perm, dtype=np.uint64, endpoint=False) | np.uint64(1)
         increments = rng.integers(0, 2**64, size=self.num_perm, dtype=np.uint64, endpoint=False)
-        object.__setattr__(self, "_multipliers", multipliers[:, None])
-        object.__setattr__(self, "_increments", increments[:, None])
+        self._multipliers, self._increments = multipliers[:, None], increments[:, None]
+
+    def __getattr__(self, name: str):
+        if name == "settings":  # not set yet (while unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.settings, name)
 
     @property
     def params(self) -> str:

@@ -16,7 +16,6 @@ import ipaddress
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields
-from typing import Literal
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame
@@ -24,7 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import IntegerType, MapType, StringType, StructField, StructType
 
-from refinery.errors import ParameterError
+from refinery.transforms.params import PiiActions
 from refinery.transforms.rules import flag_computed
 
 
@@ -146,25 +145,8 @@ PII_KINDS: tuple[PiiKind, ...] = (
     ),
 )
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind.name for kind in PII_KINDS))
-PiiAction = Literal["redact", "keep", "drop"]
-
-
-@dataclass(frozen=True)
-class PiiActions:
-    """What curate does with each kind of PII found in text: redact (typed placeholder), keep, or drop the doc."""
-
-    email: PiiAction = "redact"
-    phone: PiiAction = "redact"
-    ip: PiiAction = "redact"
-    credit_card: PiiAction = "redact"
-    iban: PiiAction = "redact"
-    ssn: PiiAction = "redact"
-    secret: PiiAction = "redact"
-
-    def __post_init__(self) -> None:
-        unknown = set(KINDS) ^ {f.name for f in fields(self)}
-        if unknown:  # a kind added to PII_KINDS needs its action here, and the other way round
-            raise ParameterError(sorted(unknown)[0], "is not both a PII kind and an action field")
+if set(KINDS) != {f.name for f in fields(PiiActions)}:  # each kind found needs an action, and the other way round
+    raise ImportError(f"PII kinds {sorted(KINDS)} and PiiActions fields differ")
 
 
 def placeholder(kind: str) -> str:

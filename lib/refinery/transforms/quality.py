@@ -24,8 +24,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType, StructField, StructType
 
+from refinery.transforms.params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 from refinery.transforms.punctuation import PUNCTUATION_SET, TERMINAL_PUNCTUATION
-from refinery.transforms.quality_params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 from refinery.transforms.rules import already_flagged, flag_computed
 
 # Words as spaCy's rule-based tokenizer (which DataTrove uses) cuts them, in its order: split on whitespace;

@@ -7,26 +7,14 @@ silently. Already-typed rows (Parquet) are checked against their column types, w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from refinery.transforms.params import RecordFields
 from refinery.transforms.rules import Rule, flag_rejects
 
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
-
-
-@dataclass(frozen=True)
-class RecordFields:
-    """Names of the JSON fields that hold each bronze column."""
-
-    id: str = "id"
-    text: str = "text"
-    url: str = "url"
-    source: str = "source"
-    meta: str = "meta"
 
 
 def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars: int, max_fields: int) -> DataFrame:

@@ -6,19 +6,13 @@ never from `rand()` or row order: the same input and config give the same gold o
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from refinery.errors import ParameterError
+from refinery.transforms.params import SPLIT_NAMES
 from refinery.transforms.rules import Rule, flag_rejects
-
-SPLIT_NAMES = ("train", "validation", "test")
-_GROUP_KEY = re.compile(r"(meta\.[A-Za-z0-9_-]+|[a-z_][a-z0-9_]*)")
 
 _BUCKETS = 1_000_000
 MIXTURE_RULE = "mixture_downsampled"
@@ -34,18 +28,6 @@ def url_host(url: Column) -> Column:
     """Lower-cased host of a URL without a leading `www.`; null when the URL has none."""
     host = F.lower(F.regexp_extract(url, r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/]*@)?([^:/?#]+)", 1))
     return F.when(host == "", F.lit(None)).otherwise(F.regexp_replace(host, r"^www\.", ""))
-
-
-def group_column(group_key: str) -> str:
-    """The column a group key reads: `url` for url_host, `meta` for meta.<key>, else the key itself.
-
-    Raises ParameterError (field `group_key`) when the key is none of doc_id, url_host, meta.<key>, a column.
-    """
-    if not _GROUP_KEY.fullmatch(group_key):
-        raise ParameterError("group_key", f"'{group_key}' is not doc_id, url_host, meta.<key> or a column")
-    if group_key == "url_host":
-        return "url"
-    return group_key.split(".")[0]
 
 
 def group_of(group_key: str) -> Column:
@@ -79,24 +61,6 @@ def assign_split(df: DataFrame, *, ratios: Mapping[str, float], group_key: str, 
     if len(names) > 1:
         split = split.otherwise(F.lit(names[-1]))
     return df.withColumn("split", split)
-
-
-@dataclass(frozen=True)
-class MixtureParams:
-    """Per-group sampling weights for gold: 0.5 keeps half a group, 2 repeats it twice (keyed hash, no rand())."""
-
-    by: Literal["source", "lang"] = "source"
-    weights: dict[str, float] = field(default_factory=dict)  # group -> weight; groups not listed get default
-    default_weight: float = 1.0
-    splits: list[str] = field(default_factory=lambda: ["train"])  # the splits sampled; the others keep weight 1
-
-    def __post_init__(self) -> None:
-        for group, weight in {**self.weights, "default_weight": self.default_weight}.items():
-            if weight < 0:
-                raise ParameterError(f"weights.{group}", f"must be >= 0, got {weight:g}")
-        unknown = sorted(set(self.splits) - set(SPLIT_NAMES))
-        if unknown:
-            raise ParameterError("splits", f"unknown split '{unknown[0]}'")
 
 
 def flag_mixture(

@@ -75,3 +75,12 @@ def test_remote_raw_sources_are_left_to_their_file_system(tmp_path):
     check_raw_path("dbfs:/mnt/landing/web")  # not a local path: listing it is what tells whether it exists
     with pytest.raises(RawPathError, match="does not exist"):
         check_raw_path(f"file:{tmp_path}/nowhere")
+
+
+def test_a_symlinked_file_below_the_root_keeps_its_name_below_the_root(tmp_path):
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_text("{}\n")
+    root = tmp_path / "raw" / "web_text"
+    root.mkdir(parents=True)
+    (root / "linked.jsonl").symlink_to(outside)
+    assert paths.relative_to(f"file:{root}/linked.jsonl", str(root)) == "linked.jsonl"

@@ -69,6 +69,7 @@ class Lake:
     def __init__(self, spark: SparkSession, config: LakeConfig):
         self.spark = spark
         self.config = config
+        self.root = paths.normalize(config.root)  # absolute local path, or the URI without trailing slash
         self._ensured: set[TableRef] = set()  # tables this Lake created or found, so each is checked once
         self.before_write: Callable[[], None] | None = None  # e.g. a lease check: raises to stop a write
 
@@ -111,10 +112,6 @@ class Lake:
 
     def checkpoint_path(self, pipeline: str, name: str) -> str:
         return paths.join(self.root, "_checkpoints", pipeline, name)
-
-    @property
-    def root(self) -> str:
-        return paths.normalize(self.config.root)
 
     def _catalog_name(self, identity: tables.Identity) -> str:
         namespace = f"{self.config.catalog}.{self.config.schema}"

@@ -69,7 +69,9 @@ def relative_to(location: str, root: str) -> str | None:
     when it is not below `root`. Local locations compare as local paths, whatever `file:` form they use."""
     if is_local(location) != is_local(root):
         return None
-    inner = normalize(location) if is_local(location) else location
+    # The root is resolved as listings resolve it; the location is not (a symlinked file below the root is
+    # still below it, and this runs once per file on executors: no file system calls).
+    inner = os.path.normpath(local_path(location)) if is_local(location) else location
     outer = normalize(root)
     prefix = outer.rstrip("/") + "/"
     return inner[len(prefix) :] if inner.startswith(prefix) and len(inner) > len(prefix) else None

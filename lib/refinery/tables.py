@@ -113,13 +113,11 @@ class Identity:
 def parse_key(key: str) -> Identity:
     """The identity a key names (`gold/web_text`, `_refinery/runs`, `releases/web_text/v1`, `raw/web_text`)."""
     parts = key.strip("/").split("/")
-    if len(parts) == 2 and parts[0] == SYSTEM_FOLDER and TABLES.get(parts[1], _NONE).scope == SYSTEM:
-        return Identity(TABLES[parts[1]])
     if len(parts) == 3 and parts[0] == RELEASES_FOLDER:
         return Identity(TABLES["release"], parts[1], parts[2])
-    if len(parts) == 2 and TABLES.get(parts[0], _NONE).scope == PIPELINE:
-        return Identity(TABLES[parts[0]], parts[1])
+    if len(parts) == 2:
+        system = parts[0] == SYSTEM_FOLDER
+        spec = TABLES.get(parts[1] if system else parts[0])
+        if spec is not None and spec.scope == (SYSTEM if system else PIPELINE):
+            return Identity(spec) if system else Identity(spec, parts[1])
     raise ValueError(f"'{key}' is not a table of the lake (e.g. gold/<pipeline>, _refinery/runs)")
-
-
-_NONE = Table("", None, "")

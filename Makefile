@@ -8,12 +8,15 @@ LAKE ?= lake
 PIPELINE ?= web_text
 SETUP_STAMP := $(VENV)/.installed
 JARS_STAMP := $(JARS)/.complete
+ENV_ARCHIVE := dist/refinery-env.tar.gz
+CLUSTER_ENV := .cache/cluster-env
+PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/eval -type f -not -name '*.pyc')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run card test lint bench dist clean seed
+.PHONY: help setup run card test cluster-test lint bench dist clean seed
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 setup: $(SETUP_STAMP) $(JARS_STAMP) ## create .venv, install refinery[dev], resolve the Delta jars once (offline afterwards)
 
@@ -36,20 +39,31 @@ run: setup seed ## run the whole pipeline on the bundled sample into ./lake
 card: setup ## write a dataset card of the current gold into ./card (RELEASE=name describes a release)
 	$(VENV)/bin/refinery card --pipeline $(PIPELINE) --env local --lake $(LAKE) --out card $(if $(RELEASE),--release $(RELEASE))
 
-test: setup ## run the test suite (real Spark + Delta in local mode)
-	$(PY) -m pytest -q
+test: setup dist ## run the test suite (real Spark + Delta; the cluster test starts a standalone cluster)
+	$(PY) -m pytest -q --durations=25
+
+cluster-test: setup dist ## only the cluster test: spark-submit jobs/run.py to a master + 2 workers on 127.0.0.1
+	$(PY) -m pytest -q tests/test_cluster.py
 
 lint: setup ## ruff check
-	$(VENV)/bin/ruff check lib tests jobs bench data
+	$(VENV)/bin/ruff check lib tests jobs bench data resources
 
 bench: setup ## run the benchmarks in bench/ (not part of `make test`)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m pip install -q --no-deps text-dedup==0.4.0  # only its minhash_spark.py script is used
 	@for b in bench/*.py; do case $$b in *_corpus.py) continue;; esac; echo "== $$b"; $(PY) $$b || exit 1; done
 
-dist: setup ## build the wheel and a zip of lib/refinery for spark-submit --py-files
+dist: $(ENV_ARCHIVE) ## build the wheel (conf/ and schemas/ inside) and dist/refinery-env.tar.gz (packed venv) for spark-submit --archives
+
+# The packed environment: a fresh venv with the wheel and its dependencies (not pyspark or delta-spark, which
+# the cluster provides), packed by venv-pack. Executors unpack it; it needs the same Python (3.11) at the same
+# path on every node as the interpreter it was made from.
+$(ENV_ARCHIVE): $(SETUP_STAMP) $(PACKAGED)
+	rm -rf dist build $(CLUSTER_ENV)
 	$(PY) -m pip wheel --quiet --no-deps -w dist .
-	cd lib && ../$(PY) -m zipfile -c ../dist/refinery.zip refinery
+	$(PYTHON) -m venv $(CLUSTER_ENV)
+	$(CLUSTER_ENV)/bin/python -m pip install --quiet dist/refinery-*.whl
+	$(VENV)/bin/venv-pack --quiet --prefix $(CLUSTER_ENV) --output $@ --compress-level 1
 
 clean: ## remove the local lake (keeps .venv and the jar cache)
 	rm -rf $(LAKE) card spark-warehouse metastore_db derby.log

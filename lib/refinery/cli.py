@@ -15,11 +15,28 @@ import yaml
 from refinery import paths
 from refinery.config import ENVIRONMENTS, Config, load_config, masked
 from refinery.errors import PipelineBusyError, UsageError
+from refinery.preflight import check_inputs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STAGE_COMMANDS = ("ingest", "curate", "dedup", "publish")
+SUMMARY_WIDTH = 120  # summary lines are cut here: the summary stays one screen, the ledger has every metric
 
 log = logging.getLogger("refinery")
+
+
+# Every command with its one-line description (`refinery --help`, `refinery COMMAND --help`).
+COMMANDS = {
+    "run": "run ingest, curate, dedup and publish on the pipeline's new raw files",
+    "ingest": "read new raw files into bronze (typed records, lineage); bad records to rejects",
+    "curate": "bronze -> silver: HTML text, normalization, language, quality filters, PII",
+    "dedup": "silver -> silver_dedup: exact, then MinHash near-duplicate removal",
+    "publish": "silver_dedup -> gold: decontamination, splits, mixture, token counts, training layout",
+    "stream": "raw -> bronze -> silver continuously (or once with --once), with checkpoints",
+    "maintain": "OPTIMIZE, VACUUM and checkpoint the pipeline's tables (releases stay readable)",
+    "conf": "print the resolved config (secrets masked)",
+    "release": "create, list or show named releases of gold",
+    "card": "write a dataset card (card.md + PNG plots) of gold or a release",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,25 +54,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--conf-dir", help="folder with base.yaml, env/ and pipelines/ (default: ./conf)")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+    common.add_argument(
+        "--spark-log", action="store_true", help="show Spark's own log lines on stderr (console.spark_log=console)"
+    )
 
     parser = argparse.ArgumentParser(prog="refinery", description="Raw lake data -> versioned Delta tables for ML.")
+    parser.add_argument("--version", action="version", version=f"refinery {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", parents=[common], help="run ingest, curate, dedup and publish")
-    for stage in STAGE_COMMANDS:
-        commands.add_parser(stage, parents=[common], help=f"run the {stage} stage only")
-    stream = commands.add_parser("stream", parents=[common], help="raw -> bronze -> silver continuously")
-    stream.add_argument("--once", action="store_true", help="process what is there now, then exit")
-    commands.add_parser(
-        "maintain", parents=[common], help="OPTIMIZE, VACUUM and checkpoint the pipeline's tables (keeps releases)"
-    )
-    commands.add_parser("conf", parents=[common], help="print the resolved config (secrets masked)")
-    release = commands.add_parser("release", parents=[common], help="create, list or show named releases of gold")
-    release.add_argument("action", choices=("create", "list", "show"), help="what to do")
-    release.add_argument("name", nargs="?", help="release name (create, show)")
-    card = commands.add_parser("card", parents=[common], help="write a dataset card (card.md + PNG plots)")
-    card.add_argument("--release", help="describe this release (default: the current gold)")
-    card.add_argument("--out", required=True, help="folder for card.md and the plots")
+    sub = {
+        name: commands.add_parser(name, parents=[common], help=text, description=text)
+        for name, text in COMMANDS.items()
+    }
+    sub["stream"].add_argument("--once", action="store_true", help="process what is there now, then exit")
+    sub["release"].add_argument("action", choices=("create", "list", "show"), help="what to do")
+    sub["release"].add_argument("name", nargs="?", help="release name (create, show)")
+    sub["card"].add_argument("--release", help="describe this release (default: the current gold)")
+    sub["card"].add_argument("--out", required=True, help="folder for card.md and the plots")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("refinery")
+    except PackageNotFoundError:  # run from a source checkout without an install
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    config = load_config(args.pipeline, args.env, args.overrides, conf_dir=args.conf_dir)
+    overrides = [*args.overrides, *(["console.spark_log=console"] if args.spark_log else [])]
+    config = load_config(args.pipeline, args.env, overrides, conf_dir=args.conf_dir)
     if args.lake:  # a path typed on the command line is relative to the working directory
         config = replace(config, lake=replace(config.lake, root=paths.normalize(args.lake)))
     return config
@@ -96,13 +121,14 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _run(config: Config, stage_names: list[str], stream_once: bool | None = None) -> int:
     """Run stages (or, with `stream_once` set, the stream) and print the summary."""
+    check_inputs(config, stage_names or ["ingest"])  # before the JVM starts: a usage error in well under a second
     from refinery.lake import Lake
-    from refinery.session import get_session
+    from refinery.session import get_session, spark_log_file
     from refinery.stages import run_stages
     from refinery.stages.base import StageContext, StageFailed
 
     clock = time.perf_counter()
-    spark = get_session(config.spark)
+    spark = get_session(config.spark, spark_log=config.console.spark_log)
     ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
     command = " ".join(stage_names) or "stream"
     print(
@@ -113,6 +139,8 @@ def _run(config: Config, stage_names: list[str], stream_once: bool | None = None
             results = run_stages(ctx, stage_names) if stream_once is None else _stream(ctx, once=stream_once)
     except StageFailed as exc:
         print(f"refinery: {exc} (ledger: {ctx.lake.table('runs')}, run {ctx.run_id})", file=sys.stderr)
+        if log_file := spark_log_file(spark):
+            print(f"refinery: Spark's own log: {log_file}", file=sys.stderr)
         return EXIT_FAILED
     print(format_summary(results, time.perf_counter() - clock))
     return EXIT_OK
@@ -135,7 +163,7 @@ def _lake(config: Config):
     from refinery.lake import Lake
     from refinery.session import get_session
 
-    return Lake(get_session(config.spark), config.lake)
+    return Lake(get_session(config.spark, spark_log=config.console.spark_log), config.lake)
 
 
 def _release(config: Config, action: str, name: str | None) -> int:
@@ -230,13 +258,25 @@ def format_summary(results, total_seconds: float) -> str:
         tables = {k.removeprefix("table."): v for k, v in r.metrics.items() if k.startswith("table.")}
         lines.extend(f"  {r.stage} {name}: {usage}" for name, usage in tables.items())
         if r.rejected_by_rule:
-            rules = ", ".join(f"{rule} {n:,}" for rule, n in sorted(r.rejected_by_rule.items(), key=lambda kv: -kv[1]))
-            lines.append(f"  {r.stage} rejected: {rules}")
+            by_count = sorted(r.rejected_by_rule.items(), key=lambda kv: -kv[1])
+            lines.append(_one_line(f"  {r.stage} rejected: ", [f"{rule} {n:,}" for rule, n in by_count]))
         extra = {k: v for k, v in r.metrics.items() if not k.startswith(("rejected.", "table."))}
         if extra:
-            lines.append(f"  {r.stage} metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())))
+            lines.append(_one_line(f"  {r.stage} metrics: ", [f"{k}={v}" for k, v in sorted(extra.items())]))
     lines.append(f"total {total_seconds:.1f}s")
     return "\n".join(lines)
+
+
+def _one_line(prefix: str, items: list[str], width: int = SUMMARY_WIDTH) -> str:
+    """`prefix` and the items that fit in `width` characters; the rest are counted (the ledger has them all)."""
+    shown: list[str] = []
+    for index, item in enumerate(items):
+        left = len(items) - index - 1
+        tail = f", ... {left} more in the ledger" if left else ""
+        if shown and len(prefix + ", ".join([*shown, item]) + tail) > width:
+            return prefix + ", ".join(shown) + f", ... {len(items) - len(shown)} more in the ledger"
+        shown.append(item)
+    return prefix + ", ".join(shown)
 
 
 def _configure_logging(quiet: bool) -> None:

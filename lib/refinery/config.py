@@ -65,6 +65,24 @@ class SparkConfig:
     packages: list[str] = field(default_factory=list)
     log_level: str = "WARN"
     conf: dict[str, str] = field(default_factory=dict)
+    # Each stage sets spark.sql.shuffle.partitions to its input's size / this (at least the cluster's cores);
+    # AQE then merges what is still too small. None keeps spark.sql.shuffle.partitions as configured.
+    shuffle_partition_mb: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.shuffle_partition_mb is not None:
+            require_range("shuffle_partition_mb", self.shuffle_partition_mb, 1, 64 * 1024)
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    """What a command prints besides Refinery's own lines and summary."""
+
+    progress_seconds: int = 10  # a progress line per running stage at this cadence (0: none)
+    spark_log: Literal["file", "console"] = "file"  # the JVM's own log and start-up lines: a log file, or stderr
+
+    def __post_init__(self) -> None:
+        require_range("progress_seconds", self.progress_seconds, 0, 86_400)
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,12 @@ class SourceConfig:
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
             raise ParameterError("name", f"'{self.name}' must be snake_case")
+
+    def folder(self, raw_root: str) -> str:
+        """The source's folder: its `path` below the raw root, or where an absolute path or URI points."""
+        if not self.path:
+            return raw_root
+        return self.path if paths.is_absolute(self.path) else paths.join(raw_root, self.path)
 
 
 @dataclass(frozen=True)
@@ -236,6 +260,7 @@ class Config:
     kind: Literal["text"] = "text"
     lake: LakeConfig = field(default_factory=LakeConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     curate: CurateConfig = field(default_factory=CurateConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
@@ -250,7 +275,7 @@ class Config:
     @property
     def config_hash(self) -> str:
         """Hash of everything that decides the output rows (not where they are written or how Spark runs)."""
-        ignored = ("env", "lake", "spark", "stream", "card", "maintain")
+        ignored = ("env", "lake", "spark", "console", "stream", "card", "maintain")
         relevant = {k: v for k, v in self.to_dict().items() if k not in ignored}
         canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

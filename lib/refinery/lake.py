@@ -138,6 +138,10 @@ class Lake:
             return None
         return self.delta_table(ref).history(1).select("version").first()["version"]
 
+    def size_bytes(self, ref: TableRef) -> int:
+        """The bytes of the table's current data files (Delta's own bookkeeping: no data is read)."""
+        return int(self.delta_table(ref).detail().select("sizeInBytes").first()[0] or 0)
+
     def commit_metadata(self, ref: TableRef, version: int) -> dict[str, str]:
         """The `metadata` a write stored with `version` ({} when it stored none)."""
         commit = self.delta_table(ref).history().where(f"version = {int(version)}").select("userMetadata").first()

@@ -18,12 +18,15 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")  # two letters at least: `C
 
 
 def project_root() -> Path:
-    """The folder holding conf/ and schemas/: $REFINERY_HOME, the working directory, or the source checkout."""
+    """The folder holding conf/ and schemas/: $REFINERY_HOME, the working directory, the source checkout,
+    or the copy an installed wheel carries (`refinery/_home`, made by setup.py)."""
     if home := os.environ.get("REFINERY_HOME"):
         return Path(home).resolve()
-    if (Path.cwd() / "conf" / "base.yaml").exists():
-        return Path.cwd()
-    return Path(__file__).resolve().parents[2]
+    package = Path(__file__).resolve().parent
+    for candidate in (Path.cwd(), package.parents[1], package / "_home"):
+        if (candidate / "conf" / "base.yaml").exists():
+            return candidate
+    return package.parents[1]
 
 
 def scheme(location: str) -> str | None:

@@ -5,26 +5,40 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from refinery.config import SparkConfig
-from refinery.errors import ConfigError
+from refinery.errors import ConfigError, UsageError
 from refinery.jars import cached_jars
 
 log = logging.getLogger(__name__)
 
+
+class SparkStartError(UsageError):
+    """The JVM did not start (no Java, a bad spark.* setting): one line naming the log to read."""
+
+
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+SPARK_LOG_FILE_CONF = "refinery.spark_log_file"  # session setting naming the JVM's log file
+_DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+_LOG4J_OPTION = f"-Dlog4j2.configurationFile={(Path(__file__).parent / 'log4j2.properties').as_uri()}"
 
 
-def get_session(config: SparkConfig) -> SparkSession:
+def get_session(config: SparkConfig, *, spark_log: str = "file") -> SparkSession:
     """Reuse the active session (spark-submit, Databricks, tests) or start one from `config`.
 
     A reused session is returned untouched: its master, jars and packages belong to whoever started it.
+    When this process starts the JVM itself (local mode), the JVM logs warnings and errors only
+    (`log4j2.properties` next to this module) and, with `spark_log="file"`, its output goes to a log file
+    (`SPARK_LOG_FILE_CONF` names it) instead of the console.
     """
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -49,10 +63,63 @@ def get_session(config: SparkConfig) -> SparkSession:
     for key, value in config.conf.items():
         builder = builder.config(key, value)
 
-    session = builder.getOrCreate()
+    starts_jvm = _starts_a_jvm()
+    if starts_jvm:
+        java_options = " ".join(filter(None, [config.conf.get(_DRIVER_JAVA_OPTIONS), _LOG4J_OPTION]))
+        builder = builder.config(_DRIVER_JAVA_OPTIONS, java_options)
+    log_file = _new_log_file() if spark_log == "file" and starts_jvm else None
+    with _output_to(log_file):
+        try:
+            session = builder.getOrCreate()
+        except Exception as exc:
+            where = f"; Spark's output is in {log_file}" if log_file else ""
+            raise SparkStartError(f"Spark did not start ({type(exc).__name__}){where}") from exc
+    if log_file:
+        session.conf.set(SPARK_LOG_FILE_CONF, str(log_file))
     session.sparkContext.setLogLevel(config.log_level)
+    if config.shuffle_partition_mb:  # until a stage sizes them from its input: one per core
+        session.conf.set("spark.sql.shuffle.partitions", str(session.sparkContext.defaultParallelism))
     log.info("spark %s session started (master=%s)", session.version, session.sparkContext.master)
     return session
+
+
+def spark_log_file(spark: SparkSession) -> str | None:
+    """The file the JVM's output goes to, when this process started the JVM with spark_log=file."""
+    return spark.conf.get(SPARK_LOG_FILE_CONF, None)
+
+
+def _starts_a_jvm() -> bool:
+    """Whether getOrCreate launches a JVM here (not under spark-submit or a notebook, whose JVM runs)."""
+    from pyspark import SparkContext
+
+    return "PYSPARK_GATEWAY_PORT" not in os.environ and SparkContext._jvm is None
+
+
+def _new_log_file() -> Path:
+    folder = Path(tempfile.gettempdir()) / "refinery"
+    folder.mkdir(exist_ok=True)
+    return folder / f"spark-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
+
+
+@contextmanager
+def _output_to(log_file: Path | None) -> Iterator[None]:
+    """Point this process's stdout and stderr at `log_file` while the block runs (a JVM started in it keeps
+    them for its life); nothing changes when `log_file` is None."""
+    if log_file is None:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(log_file, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        for fd, original in zip((1, 2), saved, strict=True):
+            os.dup2(original, fd)
+            os.close(original)
 
 
 @contextmanager

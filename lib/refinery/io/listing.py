@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING
 
 from refinery.errors import InputNotFoundError
 from refinery.paths import as_uri, is_local, local_path
+
+if TYPE_CHECKING:  # imported without Spark: the CLI checks raw paths before the JVM starts
+    from pyspark.sql import SparkSession
 
 
 class RawPathError(InputNotFoundError):

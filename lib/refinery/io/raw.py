@@ -199,12 +199,13 @@ def _warc_records(spark: SparkSession, files: Sequence[str], root: str) -> DataF
     )
     record = F.struct(F.col("record_id").alias("id"), F.col("payload").alias("text"), F.col("url"), meta.alias("meta"))
     failed = F.col("error").isNotNull()
+    empty = ~F.coalesce(F.col("payload"), F.lit("")).rlike(r"\S")  # nothing but white space
     return warc.select(
         relative_path_column(F.col("path"), root).alias("_file"),
         F.col("offset").alias("_line"),
         F.when(~failed, F.to_json(record)).alias("value"),
-        F.when(failed, F.lit("unreadable_file")).alias("_reject_rule"),
-        F.col("error").alias("_reject_detail"),
+        F.when(failed, F.lit("unreadable_file")).when(empty, F.lit("empty_record")).alias("_reject_rule"),
+        F.when(failed, F.col("error")).when(empty, F.lit("response record with no payload")).alias("_reject_detail"),
     )
 
 

@@ -1,15 +1,21 @@
-"""WARC files as a Spark Python data source (`spark.read.format("warc")`), one partition per file.
+"""WARC and ARC files as a Spark Python data source (`spark.read.format("warc")`), one partition per file.
 
 Each WARC `response` record (Common Crawl style) becomes a row: the WARC record id, target URI,
 date, byte offset, HTTP status and headers, and the HTTP body decoded to text with its declared
-charset. Other record types (request, metadata, warcinfo) are not documents and are skipped. A file
-that cannot be read to its end (bad gzip, a record shorter than its Content-Length or whose digest
-does not match) yields one row with `error` set, after the records it could read.
+charset. ARC files (the format before WARC) are read too: their `uri` is the url, their `archive-date`
+the date, and, having no record id, their doc_id is made from the file and offset. Other record types
+(request, metadata, warcinfo, the ARC file header) are not documents and are skipped. Files are
+gzip-compressed per record (`.warc.gz`, read as they are) or whole (`.bz2`, `.zst`, `.xz`: decompressed
+as a stream; offsets are then positions in the decompressed file). A file that cannot be read to its
+end (bad compression, a record shorter than its Content-Length or whose digest does not match) yields
+one row with `error` set, after the records it could read.
 """
 
 from __future__ import annotations
 
+import bz2
 import json
+import lzma
 import re
 from collections.abc import Iterator
 
@@ -71,9 +77,7 @@ def read_warc(path: str) -> Iterator[tuple]:
                 yield (
                     path,
                     offset,
-                    record.rec_headers.get_header("WARC-Record-ID"),
-                    record.rec_headers.get_header("WARC-Target-URI"),
-                    record.rec_headers.get_header("WARC-Date"),
+                    *_identity(record),
                     int(headers.get_statuscode()) if headers and headers.get_statuscode() else None,
                     dict(headers.headers) if headers else {},
                     content_type,
@@ -85,6 +89,15 @@ def read_warc(path: str) -> Iterator[tuple]:
                 raise EOFError(f"{unread} bytes at the end of the file are not a complete WARC record")
     except Exception as exc:  # a truncated or corrupt file: say so, after the records that could be read
         yield (path, offset, None, None, None, None, None, None, None, f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _identity(record) -> tuple[str | None, str | None, str | None]:
+    """(record id, url, date) of a WARC record, or of an ARC record (no id: its doc_id then comes from the
+    file and offset; `uri` and `archive-date` headers)."""
+    headers = record.rec_headers
+    if record.format == "arc":
+        return None, headers.get_header("uri"), headers.get_header("archive-date")
+    return headers.get_header("WARC-Record-ID"), headers.get_header("WARC-Target-URI"), headers.get_header("WARC-Date")
 
 
 def _decode(body: bytes, content_type: str | None) -> str:
@@ -99,8 +112,20 @@ def _decode(body: bytes, content_type: str | None) -> str:
 
 
 def _open(path: str):
+    """The file's bytes as a stream, decompressed when the whole file is (gzip is left to warcio)."""
     if is_local(path):
-        return open(local_path(path), "rb")  # noqa: SIM115 - closed by the caller's `with`
-    import fsspec  # remote storage needs fsspec and its filesystem package (s3fs, adlfs, gcsfs ...)
+        raw = open(local_path(path), "rb")  # noqa: SIM115 - closed by the caller's `with`
+    else:
+        import fsspec  # remote storage needs fsspec and its filesystem package (s3fs, adlfs, gcsfs ...)
 
-    return fsspec.open(path, "rb").open()
+        raw = fsspec.open(path, "rb").open()
+    lower = path.lower()
+    if lower.endswith(".bz2"):
+        return bz2.BZ2File(raw)
+    if lower.endswith(".xz"):
+        return lzma.LZMAFile(raw)
+    if lower.endswith((".zst", ".zstd")):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
+    return raw

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 import uuid
@@ -14,9 +15,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from refinery.config import Config
-from refinery.errors import InputNotFoundError, UsageError
+from refinery.errors import UsageError
 from refinery.lake import Lake, TableRef, WriteResult
 from refinery.ledger import FAILED, OK, RUNNING, LedgerEntry, RunLedger
+from refinery.preflight import MissingInputError
+from refinery.progress import StageProgress
 from refinery.schemas import TableSchema, table_schema
 from refinery.transforms.pii import redact_text
 
@@ -63,12 +66,19 @@ class StageContext:
         ref = self.table(layer)
         version = self.lake.version(ref)
         if version is None:
-            raise MissingInputError(f"input table {ref} does not exist; run the stage that writes {layer} first")
+            raise MissingInputError(str(ref), layer)
+        if self.config.spark.shuffle_partition_mb:
+            self.size_shuffles(self.lake.size_bytes(ref))
         return ref, version, self.lake.read(ref, version)
 
-
-class MissingInputError(InputNotFoundError):
-    """A stage's input table has not been written yet."""
+    def size_shuffles(self, input_bytes: int) -> None:
+        """Shuffle partitions for this stage from its input size (`spark.shuffle_partition_mb`; off when unset)."""
+        per_partition = self.config.spark.shuffle_partition_mb
+        if not per_partition:
+            return
+        partitions = shuffle_partitions(input_bytes, per_partition, self.spark.sparkContext.defaultParallelism)
+        self.spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+        log.info("shuffle partitions: %d for %.1f MB of input", partitions, input_bytes / 2**20)
 
 
 @dataclass
@@ -125,6 +135,11 @@ class StageResult:
             )
         if sum(self.rejected_by_rule.values()) != self.rows_rejected:
             raise ReconciliationError(f"{self.stage}: rejects by rule do not add up to {self.rows_rejected}")
+
+
+def shuffle_partitions(input_bytes: int, mb_per_partition: int, cores: int) -> int:
+    """One shuffle partition per `mb_per_partition` of input, and at least one per core."""
+    return max(cores, math.ceil(input_bytes / (mb_per_partition * 2**20)))
 
 
 def new_run_id() -> str:
@@ -191,8 +206,12 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
         )
 
     record(RUNNING)  # an attempt that is killed before it ends stays visible as `running`
+    progress = StageProgress(
+        ctx.spark, stage, group=f"{ctx.run_id}/{stage}", every_seconds=ctx.config.console.progress_seconds
+    )
     try:
-        result = body(ctx)
+        with progress:
+            result = body(ctx)
         result.check_reconciles()
     except UsageError as exc:  # bad usage, not a broken stage: the attempt ends failed, the CLI exits 2
         record(FAILED, error=describe_error(exc))

@@ -17,7 +17,6 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from refinery import paths
-from refinery.config import SourceConfig
 from refinery.faults import kill_point
 from refinery.io.listing import is_readable, list_files
 from refinery.io.raw import BYTE_FORMATS, read_parquet_rows, read_records, relative_path_column
@@ -93,6 +92,7 @@ def run(ctx: StageContext) -> StageResult:
     batch = plan_batch(ctx, raw.path)
     if not batch.files:
         return _result(ctx, raw, ctx.lake.version(ctx.table("bronze")), BatchCounts({}, {}), batch)
+    ctx.size_shuffles(sum(file["length"] for file in batch.files))
     bronze, counts = write_batch(ctx, batch, raw.path)
     commit_batch(ctx, batch, counts)
     return _result(ctx, raw, bronze.version, counts, batch)
@@ -219,7 +219,7 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
     listed = [
         (source.name, below_or_absolute(f.path, raw_root), f.length, f.modified_at, f.hidden)
         for source in cfg.sources
-        for f in list_files(ctx.spark, _source_path(source, raw_root), glob=source.glob)
+        for f in list_files(ctx.spark, source.folder(raw_root), glob=source.glob)
     ]
     if not listed:
         return Batch(number, [], resumed=False)
@@ -283,7 +283,7 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
         files = [file_location(row["path"], raw_root) for row in planned if row["source"] == source.name]
         if not files:
             continue
-        folder = _source_path(source, raw_root)
+        folder = source.folder(raw_root)
         limits = {
             "fields": source.fields,
             "max_record_chars": cfg.max_record_chars,
@@ -336,10 +336,3 @@ def _log_files(ctx: StageContext, rows: list[dict]) -> None:
 def file_location(name: str, raw_root: str) -> str:
     """Where a logged file is, as Spark's file sources spell it (names below the raw root are relative)."""
     return name if paths.is_absolute(name) else paths.as_uri(paths.join(raw_root, name))
-
-
-def _source_path(source: SourceConfig, raw_root: str) -> str:
-    """A source's folder: its `path` below the raw root, or where an absolute path or URI points."""
-    if not source.path:
-        return raw_root
-    return source.path if paths.is_absolute(source.path) else paths.join(raw_root, source.path)

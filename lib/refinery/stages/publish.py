@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import math
 
-import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from refinery import paths
 from refinery.config import DecontaminationConfig, PublishConfig, project_path
-from refinery.errors import InputNotFoundError
 from refinery.gold import gold_totals, one_partition_per_index, parquet_row_groups, publish_settings
+from refinery.io.eval_sets import read_eval_texts
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.decontamination import EvalNgrams, flag_contaminated
@@ -98,27 +96,15 @@ def lay_out(kept: DataFrame, cfg: PublishConfig, cache: Persisted) -> tuple[Data
 def load_eval_ngrams(ctx: StageContext, cfg: DecontaminationConfig) -> EvalNgrams | None:
     """The n-grams of every configured eval set (None when decontamination is off or lists none).
 
-    Eval sets are small (thousands of examples), so their texts come to the driver once and their
-    n-gram hashes go to the executors inside the task closure. A relative path is relative to the
-    project folder.
+    Eval sets are small (thousands of examples): their texts are read on the driver (`read_eval_texts`)
+    and their n-gram hashes go to the executors inside the task closure. A relative path is relative to
+    the project folder.
     """
     if not cfg.enabled or not cfg.eval_sets:
         return None
-    texts_by_set = []
-    for eval_set in cfg.eval_sets:
-        path = project_path(eval_set.path)
-        if paths.exists_locally(path) is False:
-            raise InputNotFoundError(f"eval set '{eval_set.name}': path {path} does not exist")
-        reader = ctx.spark.read.format("json" if eval_set.format == "jsonl" else eval_set.format)
-        if eval_set.format == "csv":
-            reader = reader.option("header", True)
-        records = reader.load(path)
-        missing = [name for name in eval_set.fields if name not in records.columns]
-        if missing:
-            raise InputNotFoundError(f"eval set '{eval_set.name}': field '{missing[0]}' not in {eval_set.path}")
-        text = F.concat_ws("\n", *[F.col(name).cast("string") for name in eval_set.fields]).alias("text")
-        table: pa.Table = records.select(text).toArrow()  # eval-set sized
-        texts_by_set.append((eval_set.name, table.column("text").combine_chunks()))
+    texts_by_set = [
+        (s.name, read_eval_texts(ctx.spark, s.name, project_path(s.path), s.format, s.fields)) for s in cfg.eval_sets
+    ]
     return EvalNgrams.from_texts(cfg.ngram, texts_by_set)
 
 

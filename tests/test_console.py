@@ -1,0 +1,89 @@
+"""What a user sees: Refinery's lines only, usage errors before the JVM starts, progress, a one-screen summary."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+
+from refinery.cli import SUMMARY_WIDTH, format_summary, main
+from refinery.lake import TableRef
+from refinery.progress import StageProgress
+from refinery.stages.base import StageResult
+from tests.processes import PROJECT
+
+_REFINERY_LINE = re.compile(r"^(\d\d:\d\d:\d\d refinery[.\w]* (INFO|WARNING|ERROR) |refinery[: ])")
+
+
+def test_version_and_one_line_descriptions(capsys):
+    assert main(["--version"]) == 0
+    assert re.fullmatch(r"refinery \S+\n", capsys.readouterr().out)
+    assert main(["dedup", "--help"]) == 0
+    assert "silver -> silver_dedup: exact, then MinHash near-duplicate removal" in capsys.readouterr().out
+
+
+def test_a_missing_input_is_refused_before_the_jvm_starts(tmp_path):
+    check = (
+        "import sys; from refinery.cli import main; "
+        f"codes = [main([command, '--lake', {str(tmp_path)!r}]) for command in ('run', 'curate', 'publish')]; "
+        "spark = sys.modules.get('pyspark'); print(codes, spark is not None and spark.SparkContext._jvm is not None)"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[2, 2, 2] False"
+    assert done.stderr.splitlines() == [
+        f"refinery: error: raw path {tmp_path}/raw/web_text does not exist; run `make run` to seed the sample or "
+        "set the source path",
+        f"refinery: error: input table {tmp_path}/bronze/web_text does not exist; run `refinery ingest` first",
+        f"refinery: error: input table {tmp_path}/silver_dedup/web_text does not exist; run `refinery dedup` first",
+    ]
+
+
+def test_a_stage_run_prints_refinery_lines_only_and_its_summary(tmp_path):
+    raw = tmp_path / "raw" / "web_text"
+    raw.mkdir(parents=True)
+    (raw / "one.jsonl").write_text('{"id": "a", "text": "some words"}\n{"id": "b"}\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "refinery.cli", "ingest", "--lake", str(tmp_path)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    foreign = [line for line in done.stderr.splitlines() if not _REFINERY_LINE.match(line)]
+    assert foreign == []  # no JVM, log4j or Ivy lines
+    assert "ingest           2         1         1" in done.stdout
+
+
+def test_progress_names_the_stage_and_counts_its_tasks_and_rows(spark):
+    lines: list[str] = []
+    finished = threading.Event()
+
+    def poll(progress: StageProgress) -> None:
+        while not finished.wait(0.5):
+            if line := progress.line():
+                lines.append(line)
+
+    with StageProgress(spark, "curate", group="test-progress", every_seconds=0) as progress:
+        poller = threading.Thread(target=poll, args=(progress,))
+        poller.start()
+        slow = spark.range(0, 4_000, numPartitions=4).selectExpr("reflect('java.lang.Thread', 'sleep', 2L) AS s")
+        slow.collect()  # the job runs in this thread, which carries the stage's job group
+        finished.set()
+        poller.join()
+    assert lines, "no progress line while the job ran"
+    assert all(re.fullmatch(r"curate: \d+s · tasks \d+/\d+ · [\d,]+ rows read( \([\d,]+/s\))?", x) for x in lines)
+    assert max(int(re.search(r"tasks \d+/(\d+)", x).group(1)) for x in lines) >= 2
+
+
+def test_the_summary_stays_one_screen_however_many_metrics():
+    metrics = {f"tokens.train.lang{i:03d}": str(10_000 + i) for i in range(300)}
+    by_rule = {f"rule_{i}": i + 1 for i in range(40)}
+    result = StageResult(
+        "publish", None, None, TableRef("gold/web_text"), 3, 1000, 820, 180, rejected_by_rule=by_rule, metrics=metrics
+    )
+    summary = format_summary([result], 12.0).splitlines()
+    assert len(summary) == 6 and max(len(line) for line in summary) <= SUMMARY_WIDTH
+    assert summary[3].startswith("  publish rejected: rule_39 40, rule_38 39")
+    assert summary[3].endswith("more in the ledger") and summary[4].endswith("more in the ledger")

@@ -7,13 +7,17 @@ JARS := .cache/jars
 LAKE ?= lake
 PIPELINE ?= web_text
 SETUP_STAMP := $(VENV)/.installed
-JARS_STAMP := $(JARS)/.complete
+JARS_STAMP := $(JARS)/.stamp
 ENV_ARCHIVE := dist/refinery-env.tar.gz
 CLUSTER_ENV := .cache/cluster-env
+# Databricks Runtime 17's Spark: the stage tests also run on these, in a venv of their own.
+COMPAT_VENV := .cache/venv-spark40
+COMPAT_PINS := pyspark==4.0.1 delta-spark==4.0.1
+COMPAT_TESTS := tests/stages tests/io tests/transforms tests/test_releases.py tests/test_loader.py tests/test_card.py
 PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/eval -type f -not -name '*.pyc')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run card test cluster-test lint bench dist clean seed
+.PHONY: help setup run card test cluster-test compat-test lint bench dist clean seed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -28,6 +32,7 @@ $(SETUP_STAMP): pyproject.toml
 
 $(JARS_STAMP): $(SETUP_STAMP)
 	$(PY) -m refinery.jars --dest $(JARS)
+	touch $@
 
 seed: ## copy the bundled sample raw files into $(LAKE)/raw/$(PIPELINE)
 	mkdir -p $(LAKE)/raw/$(PIPELINE)
@@ -45,6 +50,12 @@ test: setup dist ## run the test suite (real Spark + Delta; the cluster test sta
 cluster-test: setup dist ## only the cluster test: spark-submit jobs/run.py to a master + 2 workers on 127.0.0.1
 	$(PY) -m pytest -q tests/test_cluster.py
 
+compat-test: setup ## the stage, io, transform, release, loader and card tests on pyspark 4.0 + delta-spark 4.0
+	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -e . $(COMPAT_PINS) "pytest>=8" "chispa>=0.10"
+	$(COMPAT_VENV)/bin/python -m refinery.jars --dest $(JARS)
+	$(COMPAT_VENV)/bin/python -m pytest -q --durations=10 $(COMPAT_TESTS)
+
 lint: setup ## ruff check
 	$(VENV)/bin/ruff check lib tests jobs bench data resources
 
@@ -60,7 +71,7 @@ dist: $(ENV_ARCHIVE) ## build the wheel (conf/ and schemas/ inside) and dist/ref
 # path on every node as the interpreter it was made from.
 $(ENV_ARCHIVE): $(SETUP_STAMP) $(PACKAGED)
 	rm -rf dist build $(CLUSTER_ENV)
-	$(PY) -m pip wheel --quiet --no-deps -w dist .
+	$(PY) -m pip wheel --quiet --no-deps -w dist . && rm -rf build
 	$(PYTHON) -m venv $(CLUSTER_ENV)
 	$(CLUSTER_ENV)/bin/python -m pip install --quiet dist/refinery-*.whl
 	$(VENV)/bin/venv-pack --quiet --prefix $(CLUSTER_ENV) --output $@ --compress-level 1

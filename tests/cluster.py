@@ -9,6 +9,7 @@ process is started in a session of its own and stopped by its pid (process group
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -139,10 +140,8 @@ class StandaloneCluster:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # the group already ended
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def task_executors(event_log_folder: Path) -> dict[str, int]:

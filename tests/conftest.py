@@ -9,8 +9,13 @@ from refinery.session import get_session
 
 
 @pytest.fixture(scope="session")
-def spark():
-    config = load_config("web_text", "local", ["spark.conf.spark.sql.shuffle.partitions=2"])
+def spark(tmp_path_factory):
+    warehouse = tmp_path_factory.mktemp("warehouse")  # managed tables of catalog-mode tests
+    config = load_config(
+        "web_text",
+        "local",
+        ["spark.conf.spark.sql.shuffle.partitions=2", f"spark.conf.spark.sql.warehouse.dir={warehouse}"],
+    )
     session = get_session(config.spark)
     yield session
     session.stop()

@@ -63,7 +63,11 @@ def table(spark, lake: Path, layer: str):
 
 def gold_hash(spark, lake: Path) -> str:
     """A hash of gold's content (doc_id, copy, text, split, shard, n_tokens), independent of file layout."""
-    gold = table(spark, lake, "gold")
+    return content_hash(table(spark, lake, "gold"))
+
+
+def content_hash(gold) -> str:
+    """`gold_hash` of a gold (or release) DataFrame."""
     line = F.concat_ws("|", "doc_id", "copy", "split", "shard", "n_tokens", F.sha2("text", 256))
     return gold.agg(F.sha2(F.concat_ws("\n", F.sort_array(F.collect_list(line))), 256)).first()[0]
 

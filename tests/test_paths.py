@@ -66,12 +66,11 @@ def test_project_root_follows_refinery_home(tmp_path, monkeypatch):
 def test_remote_raw_sources_are_left_to_their_file_system(tmp_path):
     from refinery.config import SourceConfig
     from refinery.io.listing import RawPathError, check_raw_path
-    from refinery.stages.ingest import _source_path
 
     raw_root = str(tmp_path / "raw" / "web_text")
-    assert _source_path(SourceConfig(path="dbfs:/mnt/landing/web"), raw_root) == "dbfs:/mnt/landing/web"
-    assert _source_path(SourceConfig(path="crawl/2026"), raw_root) == f"{raw_root}/crawl/2026"
-    assert _source_path(SourceConfig(path=f"file:{tmp_path}/other"), raw_root) == f"file:{tmp_path}/other"
+    assert SourceConfig(path="dbfs:/mnt/landing/web").folder(raw_root) == "dbfs:/mnt/landing/web"
+    assert SourceConfig(path="crawl/2026").folder(raw_root) == f"{raw_root}/crawl/2026"
+    assert SourceConfig(path=f"file:{tmp_path}/other").folder(raw_root) == f"file:{tmp_path}/other"
     check_raw_path("dbfs:/mnt/landing/web")  # not a local path: listing it is what tells whether it exists
     with pytest.raises(RawPathError, match="does not exist"):
         check_raw_path(f"file:{tmp_path}/nowhere")

@@ -138,6 +138,22 @@ class Lake:
             return None
         return self.delta_table(ref).history(1).select("version").first()["version"]
 
+    def location(self, ref: TableRef) -> str:
+        """Where the table's files are (for a catalog table, the location its catalog gave it)."""
+        return ref.path or self.delta_table(ref).detail().select("location").first()[0]
+
+    def write_text(self, key: str, text: str) -> str:
+        """Write a small text file at `key` below the lake root (any file system Hadoop reaches); its location."""
+        location = paths.join(self.root, key)
+        jvm = self.spark.sparkContext._jvm
+        target = jvm.org.apache.hadoop.fs.Path(paths.as_uri(location))
+        stream = target.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).create(target, True)
+        try:
+            stream.write(bytearray(text.encode()))
+        finally:
+            stream.close()
+        return location
+
     def size_bytes(self, ref: TableRef) -> int:
         """The bytes of the table's current data files (Delta's own bookkeeping: no data is read)."""
         return int(self.delta_table(ref).detail().select("sizeInBytes").first()[0] or 0)
@@ -171,14 +187,17 @@ class Lake:
         """
         if ref in self._ensured:
             return
+        if ref.name:
+            self._ensure_schema()
         for attempt in range(_CREATE_ATTEMPTS):
-            builder = DeltaTable.createIfNotExists(self.spark)
-            builder = builder.tableName(ref.name) if ref.name else builder.location(ref.path)
-            builder = builder.addColumns(schema.struct)
-            if schema.partition_by:
-                builder = builder.partitionedBy(*schema.partition_by)
             try:
-                builder.execute()
+                if ref.name:  # Delta's builder takes two-part names only; SQL takes the catalog's three
+                    self.spark.sql(_create_table_sql(ref.name, schema))
+                else:
+                    builder = DeltaTable.createIfNotExists(self.spark).location(ref.path).addColumns(schema.struct)
+                    if schema.partition_by:
+                        builder = builder.partitionedBy(*schema.partition_by)
+                    builder.execute()
                 break
             except Exception:
                 if self.exists(ref):
@@ -188,6 +207,12 @@ class Lake:
                     raise
                 time.sleep(0.2 * (attempt + 1))
         self._ensured.add(ref)
+
+    def _ensure_schema(self) -> None:
+        """The catalog schema the tables live in (created when missing, which needs the privilege to)."""
+        namespace = f"{self.config.catalog}.{self.config.schema}"
+        if not self.spark.catalog.databaseExists(namespace):
+            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {namespace}")
 
     def overwrite(
         self,
@@ -202,8 +227,10 @@ class Lake:
         `metadata` is stored with the commit (Delta's userMetadata, as JSON); `commit_metadata` reads it back.
         Replacing nothing with nothing makes no commit: the result says so.
         """
-        options = {"replaceWhere": replace_where}
-        return self._write(ref, df, schema, mode="overwrite", options=options, metadata=metadata)
+        # A catalog table overwritten whole by saveAsTable would be replaced (CREATE OR REPLACE TABLE AS
+        # SELECT: its properties and history's WRITE operations gone); a predicate keeps it a WRITE.
+        where = replace_where or ("true" if ref.name else None)
+        return self._write(ref, df, schema, mode="overwrite", options={"replaceWhere": where}, metadata=metadata)
 
     def append(
         self, ref: TableRef, df: DataFrame, schema: TableSchema, txn: tuple[str, int] | None = None
@@ -279,6 +306,14 @@ class Lake:
         rows = int((mine["operationMetrics"] or {}).get(rows_metric, 0))
         log.info("wrote %d rows to %s (version %d)", rows, ref, mine["version"])
         return WriteResult(version=mine["version"], rows_written=rows)
+
+
+def _create_table_sql(name: str, schema: TableSchema) -> str:
+    """CREATE TABLE IF NOT EXISTS for a catalog table, with the declared columns (types, NOT NULL, comments)."""
+    jvm = SparkSession.getActiveSession().sparkContext._jvm
+    columns = jvm.org.apache.spark.sql.types.DataType.fromJson(schema.struct.json()).toDDL()
+    partitioned = f" PARTITIONED BY ({', '.join(schema.partition_by)})" if schema.partition_by else ""
+    return f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING delta{partitioned}"
 
 
 def _new_token() -> str:

@@ -13,6 +13,8 @@ rows inside each file are already in gold's shuffle-key order.
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -63,6 +65,19 @@ class ReleaseFiles:
 
 
 def _open_release(lake: str, pipeline: str, release: str) -> ReleaseFiles:
+    table, version = _pinned_table(lake, pipeline, release)
+    from deltalake import DeltaTable
+
+    delta = DeltaTable(table, version=version)
+    key = (table, version, delta.metadata().id)
+    if key not in _FILES:
+        _FILES[key] = _data_files(table, delta, release)
+    return ReleaseFiles(table=table, version=version, files=_FILES[key])
+
+
+def _pinned_table(lake: str, pipeline: str, release: str) -> tuple[str, int]:
+    """The location and version of the release's table: from the lake's releases table, or, for a lake
+    whose tables live in a catalog, from the pointer `release create` left under the lake root."""
     from deltalake import DeltaTable
 
     releases_uri = paths.join(lake, tables.table("releases").key())
@@ -71,18 +86,28 @@ def _open_release(lake: str, pipeline: str, release: str) -> ReleaseFiles:
             DeltaTable(releases_uri).to_pyarrow_table(columns=["pipeline", "name", "table", "table_version"])
         )
     except Exception as exc:  # deltalake raises TableNotFoundError and friends
-        raise ReleaseNotFoundError(f"no releases table at {releases_uri}: {type(exc).__name__}") from None
+        manifest = _read_manifest(paths.join(lake, tables.release_manifest_key(pipeline, release)))
+        if manifest is None:
+            raise ReleaseNotFoundError(
+                f"no releases table at {releases_uri} ({type(exc).__name__}) and no catalog release pointer"
+            ) from None
+        return manifest["location"], int(manifest["table_version"])
     mine = releases.filter(pc.and_(pc.equal(releases["pipeline"], pipeline), pc.equal(releases["name"], release)))
     if mine.num_rows == 0:
         raise ReleaseNotFoundError(f"no release '{release}' for pipeline {pipeline} in {lake}")
     recorded = mine["table"][0].as_py()  # a lake-relative key; records made before keys hold the full path
     table = recorded if paths.is_absolute(recorded) else paths.join(lake, recorded)
-    version = int(mine["table_version"][0].as_py())
-    delta = DeltaTable(table, version=version)
-    key = (table, version, delta.metadata().id)
-    if key not in _FILES:
-        _FILES[key] = _data_files(table, delta, release)
-    return ReleaseFiles(table=table, version=version, files=_FILES[key])
+    return table, int(mine["table_version"][0].as_py())
+
+
+def _read_manifest(location: str) -> dict | None:
+    """A catalog release's pointer (see refinery.tables.release_manifest_key), or None when there is none."""
+    filesystem, path = pafs.FileSystem.from_uri(paths.as_uri(location))
+    try:
+        with filesystem.open_input_stream(path) as stream:
+            return json.loads(stream.read())
+    except FileNotFoundError:
+        return None
 
 
 _FILES: dict[tuple[str, int, str], tuple[DataFile, ...]] = {}  # (table, version, Delta table id) -> its files
@@ -141,18 +166,52 @@ def iter_batches(
     that many rows (a copy of every row: slower). `columns` picks columns (default: all, with `split`
     and `lang`).
     """
-    if not (0 <= rank < world_size and 0 <= worker_id < num_workers and batch_size > 0):
-        raise ValueError(
-            f"need 0 <= rank < world_size, 0 <= worker_id < num_workers, batch_size > 0; got "
-            f"rank={rank} world_size={world_size} worker_id={worker_id} num_workers={num_workers} "
-            f"batch_size={batch_size}"
-        )
-    files = epoch_order(
-        ReleaseFiles.open(lake, pipeline, release).split_files(split), seed=seed, epoch=epoch, shuffle=shuffle
+    files = ReleaseFiles.open(lake, pipeline, release).split_files(split)
+    yield from iter_file_batches(
+        files,
+        rank=rank,
+        world_size=world_size,
+        worker_id=worker_id,
+        num_workers=num_workers,
+        batch_size=batch_size,
+        columns=columns,
+        epoch=epoch,
+        seed=seed,
+        shuffle=shuffle,
+        shuffle_buffer=shuffle_buffer,
     )
+
+
+def iter_file_batches(
+    files: Sequence[DataFile],
+    *,
+    rank: int = 0,
+    world_size: int = 1,
+    worker_id: int = 0,
+    num_workers: int = 1,
+    batch_size: int = 1024,
+    columns: Sequence[str] | None = None,
+    epoch: int = 0,
+    seed: int = 0,
+    shuffle: bool = True,
+    shuffle_buffer: int = 0,
+    skip_batches: int = 0,
+) -> Iterator[pa.RecordBatch]:
+    """`iter_batches` over a split's files already listed (no Delta log read: safe in forked workers).
+    `skip_batches` starts this reader after that many of its batches (a resumed epoch)."""
+    if not (0 <= rank < world_size and 0 <= worker_id < num_workers and batch_size > 0 and skip_batches >= 0):
+        raise ValueError(
+            f"need 0 <= rank < world_size, 0 <= worker_id < num_workers, batch_size > 0, skip_batches >= 0; "
+            f"got rank={rank} world_size={world_size} worker_id={worker_id} num_workers={num_workers} "
+            f"batch_size={batch_size} skip_batches={skip_batches}"
+        )
+    files = epoch_order(files, seed=seed, epoch=epoch, shuffle=shuffle)
     reader = rank * num_workers + worker_id
     total = sum(f.rows for f in files)
     start, stop = reader_range(total, reader, world_size * num_workers)
+    buffered = shuffle and shuffle_buffer > 1
+    if not buffered:  # batches are consecutive rows of the range: start after the skipped ones
+        start = min(stop, start + skip_batches * batch_size)
     # The epoch's row sequence: its file order, rotated by an epoch offset (so epochs cut the readers'
     # ranges at different rows), read as at most two unrotated segments.
     offset = int(np.random.default_rng([seed, epoch]).integers(total)) if shuffle and total else 0
@@ -161,9 +220,10 @@ def iter_batches(
         for lo, hi in _unrotated(start, stop, offset, total)
         for batch in _read_range(files, lo, hi, columns, batch_size)
     )
-    if shuffle and shuffle_buffer > 1:
+    if buffered:
         batches = _shuffled(batches, shuffle_buffer, batch_size, np.random.default_rng([seed, epoch, reader]))
-    yield from _rebatched(batches, batch_size)
+    batches = _rebatched(batches, batch_size)
+    yield from itertools.islice(batches, skip_batches, None) if buffered else batches
 
 
 def _unrotated(start: int, stop: int, offset: int, total: int) -> list[tuple[int, int]]:
@@ -285,55 +345,66 @@ def _with_partition_columns(
 class ReleaseStream:
     """An iterable over a release's split that finds its place among the readers each time it is iterated.
 
-    `placement()` gives (rank, world_size, worker_id, num_workers) at iteration time (in a DataLoader
-    worker, that is where the worker is known); `set_epoch(e)` before each epoch, as with
-    DistributedSampler. Other keyword arguments go to `iter_batches`.
+    The split's files are listed once, here (picklable, so DataLoader workers, forked or spawned, never
+    read the Delta log). `placement()` gives (rank, world_size, worker_id, num_workers) at iteration time
+    (in a DataLoader worker, that is where the worker is known); `set_epoch(e)` before each epoch, as with
+    DistributedSampler. Other keyword arguments go to `iter_file_batches`.
+
+    Resuming mid-epoch: `state_dict()` is {"epoch", "batches"}, the batches this epoch already handed out;
+    `load_state_dict` makes the next iteration start after them. Iterated in one process, the stream counts
+    them itself; behind a DataLoader with workers, pass the training loop's own count of batches taken this
+    epoch: the loader takes one batch from each worker in turn, so each worker can tell which part and how
+    many of its batches were taken, and the resumed loader yields the rest in the original order.
     """
 
     def __init__(
         self, lake: str, pipeline: str, release: str, split: str, placement=None, *, epoch: int = 0, **options
     ):
-        self.source = (lake, pipeline, release, split)
-        self.placement = placement or (lambda: (0, 1, 0, 1))
+        self.files = ReleaseFiles.open(lake, pipeline, release).split_files(split)
+        self.placement = placement or single_reader
         self.epoch = epoch
         self.options = options
+        self.batches = 0  # batches of `epoch` handed out (or, after load_state_dict, already consumed)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+        self.batches = 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "batches": self.batches}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch = int(state["epoch"])
+        self.batches = int(state["batches"])
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         rank, world_size, worker_id, num_workers = self.placement()
-        yield from iter_batches(
-            *self.source,
+        # A DataLoader takes batches from its workers in turn, starting with worker 0: after n batches the
+        # next one was due from worker n % W, so on resume worker w reads the part of worker (w + n) % W.
+        role = (worker_id + self.batches) % num_workers
+        skip = len(range(role, self.batches, num_workers))  # that part's batches already taken
+        for batch in iter_file_batches(
+            self.files,
             rank=rank,
             world_size=world_size,
-            worker_id=worker_id,
+            worker_id=role,
             num_workers=num_workers,
             epoch=self.epoch,
+            skip_batches=skip,
             **self.options,
-        )
+        ):
+            self.batches += 1
+            yield batch
+
+
+def single_reader() -> tuple[int, int, int, int]:
+    """Placement of a stream read by one process: rank 0 of 1, worker 0 of 1."""
+    return 0, 1, 0, 1
 
 
 def torch_dataset(lake: str, pipeline: str, release: str, split: str, **options):
-    """A `torch.utils.data.IterableDataset` over a release's split (needs the `torch` extra).
+    """A `torch.utils.data.IterableDataset` over a release's split (needs the `torch` extra); see
+    `refinery.torch_data.ReleaseDataset`."""
+    from refinery.torch_data import ReleaseDataset
 
-    Rank and world size come from `torch.distributed` when it is initialised; the worker from
-    `get_worker_info()` inside a DataLoader. Call `set_epoch(e)` before each epoch.
-    """
-    import torch.distributed as dist
-    from torch.utils.data import IterableDataset, get_worker_info
-
-    def placement() -> tuple[int, int, int, int]:
-        worker = get_worker_info()
-        distributed = dist.is_available() and dist.is_initialized()
-        return (
-            dist.get_rank() if distributed else 0,
-            dist.get_world_size() if distributed else 1,
-            worker.id if worker else 0,
-            worker.num_workers if worker else 1,
-        )
-
-    class ReleaseDataset(ReleaseStream, IterableDataset):
-        """A ReleaseStream that torch's DataLoader accepts."""
-
-    return ReleaseDataset(lake, pipeline, release, split, placement, **options)
+    return ReleaseDataset(lake, pipeline, release, split, **options)

@@ -12,6 +12,7 @@ true when the lake is copied or mounted elsewhere.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from importlib import metadata
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
+from refinery import tables
 from refinery.config import Config
 from refinery.errors import ConfigError, InputNotFoundError, ReleaseExistsError
 from refinery.gold import gold_totals, one_partition_per_index, parquet_row_groups
@@ -75,6 +77,10 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
     schema = table_schema("releases")
     row = lake.spark.createDataFrame([tuple(record[c] for c in schema.column_names)], schema.struct)
     lake.append(lake.table("releases"), row, schema)
+    if target.name:  # a catalog table: Spark-free readers cannot resolve its name, so leave them a pointer
+        manifest = {"pipeline": pipeline, "name": name, "table": target.name, "table_version": written.version}
+        manifest["location"] = lake.location(target)
+        lake.write_text(tables.release_manifest_key(pipeline, name), json.dumps(manifest, sort_keys=True))
     return find_release(lake, pipeline, name), True
 
 

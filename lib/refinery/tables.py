@@ -121,3 +121,9 @@ def parse_key(key: str) -> Identity:
         if spec is not None and spec.scope == (SYSTEM if system else PIPELINE):
             return Identity(spec) if system else Identity(spec, parts[1])
     raise ValueError(f"'{key}' is not a table of the lake (e.g. gold/<pipeline>, _refinery/runs)")
+
+
+def release_manifest_key(pipeline: str, release: str) -> str:
+    """Where a catalog lake keeps a release's pointer for Spark-free readers: `releases/<pipeline>/<name>.json`
+    under the lake root, holding the release table's storage location and version (refinery.releases)."""
+    return f"{TABLES['release'].key(pipeline, release)}.json"

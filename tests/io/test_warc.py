@@ -4,7 +4,6 @@ import lzma
 from io import BytesIO
 
 import zstandard
-
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 

@@ -2,8 +2,8 @@
 
 from refinery.config import load_config
 from refinery.lake import Lake
-from refinery.stages.base import StageContext, shuffle_partitions
 from refinery.session import settings
+from refinery.stages.base import StageContext, shuffle_partitions
 
 
 def test_one_partition_per_mb_target_and_at_least_one_per_core():

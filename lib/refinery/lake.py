@@ -192,7 +192,7 @@ class Lake:
         for attempt in range(_CREATE_ATTEMPTS):
             try:
                 if ref.name:  # Delta's builder takes two-part names only; SQL takes the catalog's three
-                    self.spark.sql(_create_table_sql(ref.name, schema))
+                    self.spark.sql(_create_table_sql(self.spark, ref.name, schema))
                 else:
                     builder = DeltaTable.createIfNotExists(self.spark).location(ref.path).addColumns(schema.struct)
                     if schema.partition_by:
@@ -308,10 +308,9 @@ class Lake:
         return WriteResult(version=mine["version"], rows_written=rows)
 
 
-def _create_table_sql(name: str, schema: TableSchema) -> str:
+def _create_table_sql(spark: SparkSession, name: str, schema: TableSchema) -> str:
     """CREATE TABLE IF NOT EXISTS for a catalog table, with the declared columns (types, NOT NULL, comments)."""
-    jvm = SparkSession.getActiveSession().sparkContext._jvm
-    columns = jvm.org.apache.spark.sql.types.DataType.fromJson(schema.struct.json()).toDDL()
+    columns = spark.sparkContext._jvm.org.apache.spark.sql.types.DataType.fromJson(schema.struct.json()).toDDL()
     partitioned = f" PARTITIONED BY ({', '.join(schema.partition_by)})" if schema.partition_by else ""
     return f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING delta{partitioned}"
 

@@ -150,36 +150,13 @@ def iter_batches(
     worker_id: int = 0,
     num_workers: int = 1,
     batch_size: int = 1024,
-    *,
-    columns: Sequence[str] | None = None,
-    epoch: int = 0,
-    seed: int = 0,
-    shuffle: bool = True,
-    shuffle_buffer: int = 0,
+    **options,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield this reader's record batches (`batch_size` rows, the last one shorter) of a release's split.
-
-    Reader number `rank * num_workers + worker_id` of `world_size * num_workers` reads one contiguous
-    range of the epoch's row order; every reader must pass the same `seed` and `epoch`. With `shuffle`,
-    the order is the files in a per-epoch order, rotated by a per-epoch offset: rows inside each file
-    are already in gold's shuffle-key order. `shuffle_buffer` > 1 also permutes rows inside windows of
-    that many rows (a copy of every row: slower). `columns` picks columns (default: all, with `split`
-    and `lang`).
-    """
+    """Yield this reader's record batches of a release's split; `options` and the rules are those of
+    `iter_file_batches` (columns, epoch, seed, shuffle, shuffle_buffer)."""
     files = ReleaseFiles.open(lake, pipeline, release).split_files(split)
-    yield from iter_file_batches(
-        files,
-        rank=rank,
-        world_size=world_size,
-        worker_id=worker_id,
-        num_workers=num_workers,
-        batch_size=batch_size,
-        columns=columns,
-        epoch=epoch,
-        seed=seed,
-        shuffle=shuffle,
-        shuffle_buffer=shuffle_buffer,
-    )
+    reader = {"rank": rank, "world_size": world_size, "worker_id": worker_id, "num_workers": num_workers}
+    yield from iter_file_batches(files, **reader, batch_size=batch_size, **options)
 
 
 def iter_file_batches(
@@ -197,8 +174,16 @@ def iter_file_batches(
     shuffle_buffer: int = 0,
     skip_batches: int = 0,
 ) -> Iterator[pa.RecordBatch]:
-    """`iter_batches` over a split's files already listed (no Delta log read: safe in forked workers).
-    `skip_batches` starts this reader after that many of its batches (a resumed epoch)."""
+    """Yield this reader's record batches (`batch_size` rows, the last one shorter) of a split's `files`
+    (listed once by `ReleaseFiles`; no Delta log is read here, so this is safe in forked workers).
+
+    Reader number `rank * num_workers + worker_id` of `world_size * num_workers` reads one contiguous
+    range of the epoch's row order; every reader must pass the same `seed` and `epoch`. With `shuffle`,
+    the order is the files in a per-epoch order, rotated by a per-epoch offset: rows inside each file
+    are already in gold's shuffle-key order. `shuffle_buffer` > 1 also permutes rows inside windows of
+    that many rows (a copy of every row: slower). `columns` picks columns (default: all, with `split`
+    and `lang`). `skip_batches` starts after that many of this reader's batches (a resumed epoch).
+    """
     if not (0 <= rank < world_size and 0 <= worker_id < num_workers and batch_size > 0 and skip_batches >= 0):
         raise ValueError(
             f"need 0 <= rank < world_size, 0 <= worker_id < num_workers, batch_size > 0, skip_batches >= 0; "

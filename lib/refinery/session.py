@@ -96,9 +96,12 @@ def _starts_a_jvm() -> bool:
 
 
 def _new_log_file() -> Path:
-    folder = Path(tempfile.gettempdir()) / "refinery"
-    folder.mkdir(exist_ok=True)
-    return folder / f"spark-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
+    """A new file for the JVM's output, readable by this user only (Spark's log may quote a failing value)."""
+    folder = Path(tempfile.gettempdir()) / f"refinery-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"spark-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
+    return path
 
 
 @contextmanager
@@ -112,9 +115,9 @@ def _output_to(log_file: Path | None) -> Iterator[None]:
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
     try:
-        with open(log_file, "ab") as log:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
+        with open(log_file, "ab") as target:
+            os.dup2(target.fileno(), 1)
+            os.dup2(target.fileno(), 2)
         yield
     finally:
         for fd, original in zip((1, 2), saved, strict=True):

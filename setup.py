@@ -8,7 +8,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-# Folders copied into the package, relative to the project folder (refinery.paths.PROJECT_FILES reads them).
+# Folders copied into the package, relative to the project folder (refinery.paths.project_root finds them).
 PROJECT_FILES = ("conf", "schemas", "data/sample/eval")
 
 

@@ -67,18 +67,19 @@ class StageContext:
         version = self.lake.version(ref)
         if version is None:
             raise MissingInputError(str(ref), layer)
-        if self.config.spark.shuffle_partition_mb:
-            self.size_shuffles(self.lake.size_bytes(ref))
+        self.size_shuffles(lambda: self.lake.size_bytes(ref))
         return ref, version, self.lake.read(ref, version)
 
-    def size_shuffles(self, input_bytes: int) -> None:
-        """Shuffle partitions for this stage from its input size (`spark.shuffle_partition_mb`; off when unset)."""
+    def size_shuffles(self, input_bytes: Callable[[], int]) -> None:
+        """Shuffle partitions for this stage from its input size (`spark.shuffle_partition_mb`; off when unset,
+        and then the size is never asked for)."""
         per_partition = self.config.spark.shuffle_partition_mb
         if not per_partition:
             return
-        partitions = shuffle_partitions(input_bytes, per_partition, self.spark.sparkContext.defaultParallelism)
+        size = input_bytes()
+        partitions = shuffle_partitions(size, per_partition, self.spark.sparkContext.defaultParallelism)
         self.spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
-        log.info("shuffle partitions: %d for %.1f MB of input", partitions, input_bytes / 2**20)
+        log.info("shuffle partitions: %d for %.1f MB of input", partitions, size / 2**20)
 
 
 @dataclass

@@ -92,7 +92,7 @@ def run(ctx: StageContext) -> StageResult:
     batch = plan_batch(ctx, raw.path)
     if not batch.files:
         return _result(ctx, raw, ctx.lake.version(ctx.table("bronze")), BatchCounts({}, {}), batch)
-    ctx.size_shuffles(sum(file["length"] for file in batch.files))
+    ctx.size_shuffles(lambda: sum(file["length"] for file in batch.files))
     bronze, counts = write_batch(ctx, batch, raw.path)
     commit_batch(ctx, batch, counts)
     return _result(ctx, raw, bronze.version, counts, batch)

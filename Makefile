@@ -24,7 +24,7 @@ PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/ev
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) $(JARS_STAMP) ## create .venv, install refinery[dev], resolve the Delta jars once (offline afterwards)
+setup: $(SETUP_STAMP) $(JARS_STAMP) ## create .venv, install refinery[dev], resolve Delta's, Kafka's and the test broker's jars once
 
 $(SETUP_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,7 @@ $(SETUP_STAMP): pyproject.toml
 
 $(JARS_STAMP): $(SETUP_STAMP)
 	$(PY) -m refinery.jars --dest $(JARS)
+	$(PY) -m tests.kafka_broker --resolve  # the tests' and the stream bench's Kafka broker (a KRaft node)
 	touch $@
 
 seed: ## copy the bundled sample raw files into $(LAKE)/raw/$(PIPELINE)

@@ -121,7 +121,7 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _run(config: Config, stage_names: list[str], stream_once: bool | None = None) -> int:
     """Run stages (or, with `stream_once` set, the stream) and print the summary."""
-    check_inputs(config, stage_names or ["ingest"])  # before the JVM starts: a usage error in well under a second
+    check_inputs(config, stage_names or ["stream"])  # before the JVM starts: a usage error in well under a second
     from refinery.lake import Lake
     from refinery.session import get_session, spark_log_file
     from refinery.stages import run_stages

@@ -86,19 +86,42 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True)
+class KafkaOptions:
+    """Where a `format: kafka` source reads: topics on a broker, one JSON object per message value."""
+
+    bootstrap_servers: str = ""
+    topics: list[str] = field(default_factory=list)
+    starting_offsets: Literal["earliest", "latest"] = "earliest"  # where a new checkpoint starts
+    max_offsets_per_trigger: int = 100_000  # messages per micro-batch at most
+    fail_on_data_loss: bool = True  # stop when offsets were deleted (retention) before they were read
+    options: dict[str, str] = field(default_factory=dict)  # more source options, e.g. kafka.security.protocol
+
+    def __post_init__(self) -> None:
+        require_positive("max_offsets_per_trigger", self.max_offsets_per_trigger)
+
+
+@dataclass(frozen=True)
 class SourceConfig:
-    """One kind of raw file feeding the pipeline. `path` is relative to lake/raw/<pipeline> unless absolute."""
+    """One kind of raw data feeding the pipeline: files below `path` (relative to lake/raw/<pipeline> unless
+    absolute), or with `format: kafka` the topics of `kafka`, read by `refinery stream` only."""
 
     name: str = "raw"
-    format: Literal["jsonl", "json", "csv", "parquet", "text", "warc"] = "jsonl"
+    format: Literal["jsonl", "json", "csv", "parquet", "text", "warc", "kafka"] = "jsonl"
     path: str | None = None
     glob: str = "*"
     fields: RecordFields = field(default_factory=RecordFields)
     csv: CsvOptions = field(default_factory=CsvOptions)
+    kafka: KafkaOptions = field(default_factory=KafkaOptions)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
             raise ParameterError("name", f"'{self.name}' must be snake_case")
+        if self.is_kafka and not (self.kafka.bootstrap_servers and self.kafka.topics):
+            raise ParameterError("kafka", f"source '{self.name}' needs kafka.bootstrap_servers and kafka.topics")
+
+    @property
+    def is_kafka(self) -> bool:
+        return self.format == "kafka"
 
     def folder(self, raw_root: str) -> str:
         """The source's folder: its `path` below the raw root, or where an absolute path or URI points."""
@@ -125,6 +148,16 @@ class IngestConfig:
             raise ParameterError("sources", "at least one source is needed")
         if len(set(names)) != len(names):
             raise ParameterError("sources", f"source names must be unique, got {names}")
+
+    @property
+    def file_sources(self) -> list[SourceConfig]:
+        """The sources `refinery ingest` reads (files)."""
+        return [source for source in self.sources if not source.is_kafka]
+
+    @property
+    def kafka_sources(self) -> list[SourceConfig]:
+        """The sources only `refinery stream` reads (Kafka topics)."""
+        return [source for source in self.sources if source.is_kafka]
 
 
 @dataclass(frozen=True)

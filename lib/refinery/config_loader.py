@@ -22,7 +22,7 @@ import yaml
 from refinery.errors import ConfigError, ParameterError
 
 _INT64 = (-(2**63), 2**63 - 1)
-_SECRET_KEY = re.compile(r"(secret|password|passwd|token|credential|access[._-]?key|account[._-]?key|sas)", re.I)
+_SECRET_KEY = re.compile(r"(secret|password|passwd|token|credential|access[._-]?key|account[._-]?key|sas|jaas)", re.I)
 
 
 def read_layers(files: Iterable[Path], overrides: Iterable[str] = ()) -> dict[str, Any]:

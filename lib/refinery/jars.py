@@ -1,10 +1,12 @@
-"""Resolve Delta's jars once into a local folder, so later local runs need no network.
+"""Resolve the JVM packages Refinery's sessions load (Delta, Spark's Kafka source) once into a local folder,
+so later local runs need no network.
 
 `make setup` calls `python -m refinery.jars --dest .cache/jars`. The resolution is the one
 `spark-submit --packages` does on a cluster (Spark's own Ivy resolver), run in a throwaway
-session whose Ivy home points into the ignored cache; the resolved jars are copied to a subfolder
-of `dest` named after the Delta coordinate, so environments with other pyspark / delta-spark pairs
-(the pyspark 4.0 compatibility job) share the cache without overwriting each other.
+session whose Ivy home points into the ignored cache; the jars each coordinate resolves to are copied to
+a subfolder of `dest` named after it, so environments with other pyspark / delta-spark pairs (the
+pyspark 4.0 compatibility job) share the cache without overwriting each other. `--coordinate` resolves
+other packages the same way (the tests' Kafka broker).
 """
 
 from __future__ import annotations
@@ -32,29 +34,53 @@ def delta_maven_coordinate() -> str:
     return f"io.delta:delta-spark_{spark_major_minor}_2.13:{delta}"
 
 
-def cached_jars(folder: str | Path) -> list[str]:
-    """The jar files resolved under `folder` for the installed pyspark and delta-spark (empty when they were
-    never completely resolved)."""
-    resolved = _coordinate_folder(Path(folder), delta_maven_coordinate())
-    if not (resolved / COMPLETE_MARKER).exists():
-        return []
-    return sorted(str(p.resolve()) for p in resolved.glob("*.jar"))
+def kafka_maven_coordinate() -> str:
+    """Spark's Kafka source and sink for the installed pyspark (`format: kafka` sources)."""
+    return f"org.apache.spark:spark-sql-kafka-0-10_2.13:{version('pyspark')}"
 
 
-def _coordinate_folder(folder: Path, coordinate: str) -> Path:
+def session_coordinates() -> list[str]:
+    """The packages a Refinery session loads: what `spark.packages` names on a cluster."""
+    return [delta_maven_coordinate(), kafka_maven_coordinate()]
+
+
+def cached_jars(folder: str | Path, coordinates: list[str] | None = None) -> list[str]:
+    """The jar files resolved under `folder` for `coordinates` (by default the session's), each jar once and
+    none that pyspark ships itself (Kafka's client pulls Hadoop's); empty when any of them was never
+    completely resolved."""
+    shipped = _pyspark_jar_names()
+    jars: dict[str, str] = {}
+    for coordinate in coordinates or session_coordinates():
+        resolved = coordinate_folder(Path(folder), coordinate)
+        if not (resolved / COMPLETE_MARKER).exists():
+            return []
+        for jar in sorted(resolved.glob("*.jar")):
+            # Ivy names a jar <group>_<artifact>-<version>.jar; pyspark's jars folder, <artifact>-<version>.jar.
+            if jar.name.partition("_")[2] not in shipped:
+                jars.setdefault(jar.name, str(jar.resolve()))
+    return sorted(jars.values())
+
+
+def _pyspark_jar_names() -> set[str]:
+    import pyspark
+
+    return {jar.name for jar in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+
+
+def coordinate_folder(folder: Path, coordinate: str) -> Path:
+    """Where the jars of one coordinate are cached below `folder`."""
     return folder / coordinate.replace(":", "_")
 
 
-def resolve_jars(dest: str | Path) -> list[str]:
-    """Download the Delta jars and their transitive dependencies below `dest` (no-op when done before)."""
-    coordinate = delta_maven_coordinate()
-    dest = _coordinate_folder(Path(dest), coordinate)
-    if (dest / COMPLETE_MARKER).exists():
-        return cached_jars(dest.parent)
+def resolve_jars(dest: str | Path, coordinate: str) -> list[str]:
+    """Download a package's jars and their transitive dependencies below `dest` (no-op when done before)."""
+    folder = coordinate_folder(Path(dest), coordinate)
+    if (folder / COMPLETE_MARKER).exists():
+        return cached_jars(dest, [coordinate])
 
     from pyspark.sql import SparkSession
 
-    ivy_home = dest.parent.parent / "ivy" / dest.name  # its jars/ folder gets this coordinate's jars only
+    ivy_home = folder.parent.parent / "ivy" / folder.name  # its jars/ folder gets this coordinate's jars only
     session = (
         SparkSession.builder.master("local[1]")
         .appName("refinery-resolve-jars")
@@ -65,26 +91,31 @@ def resolve_jars(dest: str | Path) -> list[str]:
     )
     session.stop()
 
+    artifact = coordinate.split(":")[1]
     resolved = sorted((ivy_home / "jars").glob("*.jar"))
-    if not any("delta-spark" in p.name for p in resolved):
-        raise RuntimeError(f"resolving {coordinate} produced no delta-spark jar; check access to Maven Central")
-    with tempfile.TemporaryDirectory(dir=dest.parent) as staging:
+    if not any(artifact in p.name for p in resolved):
+        raise RuntimeError(f"resolving {coordinate} produced no {artifact} jar; check access to Maven Central")
+    with tempfile.TemporaryDirectory(dir=folder.parent) as staging:
         for jar in resolved:
             shutil.copy2(jar, staging)
         Path(staging, COMPLETE_MARKER).write_text(coordinate + "\n")
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(staging, dest)
-    return cached_jars(dest.parent)
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(staging, folder)
+    return cached_jars(dest, [coordinate])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dest", default=".cache/jars", help="folder for the resolved jars")
+    parser.add_argument(
+        "--coordinate", action="append", help="a Maven coordinate to resolve (default: the session's packages)"
+    )
     args = parser.parse_args(argv)
     Path(args.dest).mkdir(parents=True, exist_ok=True)
-    jars = resolve_jars(args.dest)
-    print(f"{len(jars)} jars for {delta_maven_coordinate()} in {args.dest}")
+    for coordinate in args.coordinate or session_coordinates():
+        jars = resolve_jars(args.dest, coordinate)
+        print(f"{len(jars)} jars for {coordinate} in {args.dest}")
     return 0
 
 

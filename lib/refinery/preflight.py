@@ -11,7 +11,7 @@ from pathlib import Path
 
 from refinery import paths, tables
 from refinery.config import Config, project_path
-from refinery.errors import InputNotFoundError
+from refinery.errors import ConfigError, InputNotFoundError
 from refinery.io.listing import check_raw_path
 
 # The table each stage reads (ingest reads raw files), and the stage that writes it.
@@ -32,15 +32,25 @@ def check_eval_set(name: str, location: str) -> None:
         raise InputNotFoundError(f"eval set '{name}': path {location} does not exist")
 
 
+def require_file_sources(config: Config) -> None:
+    """`refinery ingest` reads files: a pipeline fed by Kafka topics alone is ingested by `refinery stream`."""
+    if not config.ingest.file_sources:
+        raise ConfigError(
+            f"pipeline '{config.pipeline}' has only Kafka sources: `refinery stream` ingests them, not `ingest`"
+        )
+
+
 def check_inputs(config: Config, stages: list[str]) -> None:
     """Raise an InputNotFoundError for the first local input the first stage of `stages` cannot find,
     and for a local eval set that publish would read."""
     if not stages:
         return
     first = stages[0]
-    if first == "ingest":
+    if first in ("ingest", "stream"):  # the stream ingests files too, and Kafka topics
+        if first == "ingest":
+            require_file_sources(config)
         raw_root = paths.join(config.lake.root, tables.table("raw").key(config.pipeline))
-        for source in config.ingest.sources:
+        for source in config.ingest.file_sources:
             check_raw_path(source.folder(raw_root))
     elif first in STAGE_INPUTS and not config.lake.catalog:
         layer = STAGE_INPUTS[first]

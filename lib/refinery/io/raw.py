@@ -35,6 +35,7 @@ RAW_RECORD_SCHEMA = "_file string, _line bigint, value string, _reject_rule stri
 _RAW_COLUMNS = ("_file", "_line", "value", "_reject_rule", "_reject_detail")
 BYTE_FORMATS = ("jsonl", "json", "csv", "text")
 _BATCH_ROWS = 4096
+_EMPTY_MESSAGE = ("empty_message", "the message has no value")  # rule, detail
 # Read options for raw files: every file below the folder (the caller picks them by path), local files
 # without the checksum file system, and files that vanish or break after listing skipped (then reported).
 _ROBUST_READ = {
@@ -107,28 +108,31 @@ def _readable_lines(name: str, content: bytes) -> list[bytes] | None:
 
 
 def _jsonl_batches(name: str, lines: list[bytes]) -> Iterator[pa.RecordBatch]:
-    """JSONL lines as RAW_RECORD batches, validated and converted by Arrow a batch at a time.
-
-    Only a batch holding a line that is not valid UTF-8 is framed line by line, to name that line.
-    """
+    """JSONL lines as RAW_RECORD batches of at most _BATCH_ROWS lines (positions are line numbers)."""
     for start in range(0, len(lines), _BATCH_ROWS):
         chunk = lines[start : start + _BATCH_ROWS]
-        try:
-            values = pa.array(chunk, pa.binary()).cast(pa.string())
-        except pa.ArrowInvalid:
-            yield _to_batch([(name, line_record(start + offset, raw)) for offset, raw in enumerate(chunk, start=1)])
-            continue
-        rules, details = _trailing_text_flags(values)
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array([name] * len(chunk), pa.string()),
-                pa.array(range(start + 1, start + 1 + len(chunk)), pa.int64()),
-                values,
-                rules,
-                details,
-            ],
-            names=list(_RAW_COLUMNS),
-        )
+        positions = pa.array(range(start + 1, start + 1 + len(chunk)), pa.int64())
+        yield json_lines_batch(pa.array([name] * len(chunk), pa.string()), positions, pa.array(chunk, pa.binary()))
+
+
+def json_lines_batch(names: pa.Array, positions: pa.Array, lines: pa.Array) -> pa.RecordBatch:
+    """One JSON object per line (a JSONL line, a Kafka message's value) as a RAW_RECORD batch, validated and
+    converted by Arrow; only a batch holding a line that is not valid UTF-8 is framed line by line, to name
+    that line. A null line (a message without a value) is rejected as `empty_message`."""
+    try:
+        values = lines.cast(pa.string())
+    except pa.ArrowInvalid:
+        records = [
+            (name, line_record(position, raw) if raw is not None else RawRecord(position, None, *_EMPTY_MESSAGE))
+            for name, position, raw in zip(names.to_pylist(), positions.to_pylist(), lines.to_pylist(), strict=True)
+        ]
+        return _to_batch(records)
+    rules, details = _trailing_text_flags(values)
+    if values.null_count:
+        absent = pc.is_null(values)
+        rules = pc.if_else(absent, _EMPTY_MESSAGE[0], rules)
+        details = pc.if_else(absent, _EMPTY_MESSAGE[1], details)
+    return pa.RecordBatch.from_arrays([names, positions, values, rules, details], names=list(_RAW_COLUMNS))
 
 
 # A JSON object ends in `}`; inside one, `}` is followed by space, `,`, `]`, `}` or the end. A line that

@@ -22,6 +22,7 @@ from refinery.io.listing import is_readable, list_files
 from refinery.io.raw import BYTE_FORMATS, read_parquet_rows, read_records, relative_path_column
 from refinery.lake import WriteResult
 from refinery.paths import below_or_absolute
+from refinery.preflight import require_file_sources
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.doc_ids import flag_duplicate_ids
@@ -86,6 +87,7 @@ class BatchCounts:
 
 def run(ctx: StageContext) -> StageResult:
     """Ingest the raw files no earlier batch committed: plan the batch, write it, commit it in the file log."""
+    require_file_sources(ctx.config)
     raw = ctx.lake.raw(ctx.pipeline)
     ctx.lake.ensure_table(ctx.table("bronze"), ctx.schema("bronze"))
     ctx.lake.ensure_table(ctx.lake.table("ingest_files"), ctx.schema("ingest_files"))
@@ -116,7 +118,7 @@ def write_batch(ctx: StageContext, batch: Batch, raw_root: str) -> tuple[WriteRe
     records = records.withColumn("value", F.when(F.col(REJECT_RULE).isNotNull(), F.col("value")))
     with Persisted() as cache:
         records = cache.keep(records)
-        counts = _counts(records)
+        counts = count_records(records)
         vanished = _vanished_files(ctx, batch.files, counts.per_file, raw_root)
         for name in vanished:
             counts.per_file[name] = {"records": 1, "bronze_rows": 0, "rejected_rows": 1}
@@ -130,21 +132,27 @@ def write_batch(ctx: StageContext, batch: Batch, raw_root: str) -> tuple[WriteRe
         kill_point("ingest:after_bronze")
         rejects = None
         if counts.rows_in - counts.rows_out:
-            quarantined = rejected_rows(records).withColumn(
-                "record", redact_column(F.substring("value", 1, cfg.reject_record_chars))
-            )
+            quarantined = quarantine(records, cfg.reject_record_chars)
             if vanished:
                 unread = ctx.spark.createDataFrame(
                     [(name, UNREADABLE, _VANISHED) for name in vanished], "_file string, rule string, detail string"
                 )
                 quarantined = quarantined.unionByName(unread, allowMissingColumns=True)
             rejects, _ = write_rejects(ctx, STAGE, quarantined, txn=txn, counts=counts.by_rule)
+    check_written(f"ingest batch {batch.number}", counts, bronze, rejects)
+    return bronze, counts
+
+
+def quarantine(records: DataFrame, record_chars: int) -> DataFrame:
+    """The rejected records, each with its raw `record` PII-redacted and truncated to `record_chars`."""
+    return rejected_rows(records).withColumn("record", redact_column(F.substring("value", 1, record_chars)))
+
+
+def check_written(what: str, counts: BatchCounts, bronze: WriteResult, rejects: WriteResult | None) -> None:
+    """Raise when a commit holds other than the counted rows (a write that made no commit is a replay)."""
     for write, expected in ((bronze, counts.rows_out), (rejects, counts.rows_in - counts.rows_out)):
         if write is not None and not write.skipped and write.rows_written != expected:
-            raise RuntimeError(
-                f"ingest batch {batch.number}: Delta wrote {write.rows_written} rows, expected {expected}"
-            )
-    return bronze, counts
+            raise RuntimeError(f"{what}: Delta wrote {write.rows_written} rows, expected {expected}")
 
 
 def commit_batch(ctx: StageContext, batch: Batch, counts: BatchCounts) -> None:
@@ -170,7 +178,7 @@ def _result(ctx: StageContext, raw, version: int | None, counts: BatchCounts, ba
     if batch.files:
         metrics["batch"] = str(batch.number)
         metrics["resumed"] = str(batch.resumed).lower()
-        for source in ctx.config.ingest.sources:
+        for source in ctx.config.ingest.file_sources:
             metrics[f"files.{source.name}"] = str(sum(row["source"] == source.name for row in batch.files))
     return StageResult(
         stage=STAGE,
@@ -218,7 +226,7 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
     cfg = ctx.config.ingest
     listed = [
         (source.name, below_or_absolute(f.path, raw_root), f.length, f.modified_at, f.hidden)
-        for source in cfg.sources
+        for source in cfg.file_sources
         for f in list_files(ctx.spark, source.folder(raw_root), glob=source.glob)
     ]
     if not listed:
@@ -279,7 +287,7 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
     """Typed records of the planned files of every source, with lineage and reject flags."""
     cfg = ctx.config.ingest
     parts = []
-    for source in cfg.sources:
+    for source in cfg.file_sources:
         files = [file_location(row["path"], raw_root) for row in planned if row["source"] == source.name]
         if not files:
             continue
@@ -311,7 +319,7 @@ def _known_ids(ctx: StageContext, planned: list[dict]) -> DataFrame:
     return bronze.select("doc_id", "_file", "_line").join(own_files, "_file", "left_anti")
 
 
-def _counts(records: DataFrame) -> BatchCounts:
+def count_records(records: DataFrame) -> BatchCounts:
     """Records read and kept per file (keyed by `_file`), and rejected records per rule: one small aggregate."""
     rows = records.groupBy("_file", REJECT_RULE).count().collect()  # one row per (file, rule broken or none)
     per_file: dict[str, dict[str, int]] = {}

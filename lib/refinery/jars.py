@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
 COMPLETE_MARKER = ".complete"
+_RESOLVE = """
+import sys
+from pyspark.sql import SparkSession
+builder = SparkSession.builder.master("local[1]").appName("refinery-resolve-jars")
+builder = builder.config("spark.jars.packages", sys.argv[1]).config("spark.jars.ivy", sys.argv[2])
+builder.config("spark.ui.enabled", "false").getOrCreate().stop()
+"""
 
 
 def delta_maven_coordinate() -> str:
@@ -78,18 +86,9 @@ def resolve_jars(dest: str | Path, coordinate: str) -> list[str]:
     if (folder / COMPLETE_MARKER).exists():
         return cached_jars(dest, [coordinate])
 
-    from pyspark.sql import SparkSession
-
     ivy_home = folder.parent.parent / "ivy" / folder.name  # its jars/ folder gets this coordinate's jars only
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("refinery-resolve-jars")
-        .config("spark.jars.packages", coordinate)
-        .config("spark.jars.ivy", str(ivy_home.resolve()))
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
-    session.stop()
+    # Packages are resolved when a JVM starts: each coordinate gets a fresh process (and JVM) of its own.
+    subprocess.run([sys.executable, "-c", _RESOLVE, coordinate, str(ivy_home.resolve())], check=True)
 
     artifact = coordinate.split(":")[1]
     resolved = sorted((ivy_home / "jars").glob("*.jar"))

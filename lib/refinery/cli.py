@@ -15,6 +15,7 @@ import yaml
 from refinery import paths
 from refinery.config import ENVIRONMENTS, Config, load_config, masked
 from refinery.errors import PipelineBusyError, UsageError
+from refinery.keys import check_key_available
 from refinery.preflight import check_inputs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -122,6 +123,8 @@ def _load(args: argparse.Namespace) -> Config:
 def _run(config: Config, stage_names: list[str], stream_once: bool | None = None) -> int:
     """Run stages (or, with `stream_once` set, the stream) and print the summary."""
     check_inputs(config, stage_names or ["stream"])  # before the JVM starts: a usage error in well under a second
+    if "curate" in stage_names or not stage_names:  # the stages that make pseudonyms
+        check_key_available(config)
     from refinery.lake import Lake
     from refinery.session import get_session, spark_log_file
     from refinery.stages import run_stages

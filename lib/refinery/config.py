@@ -33,6 +33,7 @@ from refinery.transforms.params import (
     NearDedupParams,
     PiiActions,
     RecordFields,
+    check_field,
     group_column,
 )
 
@@ -274,6 +275,23 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    """Pseudonyms from silver on. Their HMAC key is never in config: it is read from the environment variable
+    `key_env`, or on Databricks from `secret_key` in the secret scope `secret_scope` (refinery.keys)."""
+
+    key_env: str = "REFINERY_PRIVACY_KEY"
+    secret_scope: str | None = None
+    secret_key: str = "refinery-privacy-key"
+    pseudonymize: list[str] = field(default_factory=list)  # url, source, meta.<key>: keyed tokens from silver on
+    token_chars: int = 16  # hex characters of the HMAC kept in a token
+
+    def __post_init__(self) -> None:
+        require_range("token_chars", self.token_chars, 8, 64)
+        for name in self.pseudonymize:
+            check_field(name)
+
+
+@dataclass(frozen=True)
 class MaintainConfig:
     """`refinery maintain`: OPTIMIZE, VACUUM and log checkpoints of a pipeline's tables."""
 
@@ -301,9 +319,15 @@ class Config:
     stream: StreamConfig = field(default_factory=StreamConfig)
     card: CardConfig = field(default_factory=CardConfig)
     maintain: MaintainConfig = field(default_factory=MaintainConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)
+
+    @property
+    def needs_privacy_key(self) -> bool:
+        """Whether a run makes pseudonyms (fields, or a PII kind whose action is `pseudonymize`)."""
+        return bool(self.privacy.pseudonymize) or "pseudonymize" in to_plain(self.curate.pii).values()
 
     @property
     def config_hash(self) -> str:
@@ -339,8 +363,9 @@ def load_config(
 
 def masked(config: Config) -> dict[str, Any]:
     """The config as a dict with secret-looking values replaced by '***'."""
-    # curate.pii maps PII kinds (one is called `secret`) to actions: nothing secret there.
-    return mask(config.to_dict(), plain=("pii",))
+    # curate.pii maps PII kinds (one is called `secret`) to actions, privacy names where the key is (never the
+    # key itself): nothing secret there.
+    return mask(config.to_dict(), plain=("pii", "privacy"))
 
 
 def _with_paths_resolved(config: Config, base: Path) -> Config:
@@ -372,4 +397,9 @@ def _check_group_key_column(config: Config) -> None:
         raise ConfigError(
             f"config key 'publish.group_key': '{config.publish.group_key}' reads column '{column}', which "
             f"silver_dedup does not have (columns: {', '.join(declared)})"
+        )
+    if config.publish.group_key == "url_host" and "url" in config.privacy.pseudonymize:
+        raise ConfigError(
+            "config key 'publish.group_key': url_host cannot group pseudonymized URLs (privacy.pseudonymize "
+            "has url); group by doc_id or meta.<key>"
         )

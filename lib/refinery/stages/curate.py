@@ -1,18 +1,21 @@
-"""Curate: bronze -> silver (HTML main text, normalization, language, quality, PII redaction); drops -> rejects."""
+"""Curate: bronze -> silver (HTML main text, normalization, language, quality, PII, pseudonyms); drops -> rejects."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import CurateConfig
+from refinery.keys import privacy_key
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.html import extract_main_text
 from refinery.transforms.language import add_language, flag_languages
 from refinery.transforms.pii import redact_pii
+from refinery.transforms.pseudonyms import Pseudonymizer, pseudonymize_fields
 from refinery.transforms.quality import QualityFilters, flag_quality
 from refinery.transforms.rules import kept_rows, rejected_rows
 from refinery.transforms.text import add_text_signals, normalize_text
@@ -20,23 +23,43 @@ from refinery.transforms.text import add_text_signals, normalize_text
 STAGE = "curate"
 
 
-def curate_frame(bronze: DataFrame, cfg: CurateConfig) -> DataFrame:
+def curate_frame(
+    bronze: DataFrame,
+    cfg: CurateConfig,
+    *,
+    pseudonymizer: Pseudonymizer | None = None,
+    pseudonymize: Sequence[str] = (),
+) -> DataFrame:
     """The curation transforms, shared by the batch stage and the stream: bronze rows with reject flags.
 
     Order as in FineWeb: main text of HTML, normalization, language, Gopher repetition and quality, C4
-    (which removes lines), FineWeb, then PII redaction of what is kept, then the signals dedup uses.
+    (which removes lines), FineWeb, then PII redaction (or keyed tokens) of what is kept, the `pseudonymize`
+    fields replaced by keyed tokens, then the signals dedup uses.
     """
     frame = bronze
     if cfg.html.enabled:
         frame = frame.transform(extract_main_text, main_content=cfg.html.main_content)
     filters = QualityFilters(cfg.gopher_repetition, cfg.gopher_quality, cfg.c4, cfg.fineweb)
-    return (
+    frame = (
         frame.transform(normalize_text)
         .transform(add_language)
         .transform(flag_languages, keep=cfg.language.keep, min_score=cfg.language.min_score)
         .transform(flag_quality, filters)
-        .transform(redact_pii, actions=dataclasses.asdict(cfg.pii))
-        .transform(add_text_signals, lowercase=cfg.lowercase_signals)
+        .transform(redact_pii, actions=dataclasses.asdict(cfg.pii), pseudonymizer=pseudonymizer)
+    )
+    if pseudonymize:
+        frame = frame.transform(pseudonymize_fields, fields=pseudonymize, pseudonymizer=pseudonymizer)
+    return frame.transform(add_text_signals, lowercase=cfg.lowercase_signals)
+
+
+def curation(ctx: StageContext) -> Callable[[DataFrame], DataFrame]:
+    """`curate_frame` with the run's settings and, when the run makes pseudonyms, the privacy key."""
+    privacy = ctx.config.privacy
+    pseudonymizer = None
+    if ctx.config.needs_privacy_key:
+        pseudonymizer = Pseudonymizer(privacy_key(privacy, ctx.spark), privacy.token_chars)
+    return lambda bronze: curate_frame(
+        bronze, ctx.config.curate, pseudonymizer=pseudonymizer, pseudonymize=privacy.pseudonymize
     )
 
 
@@ -50,7 +73,7 @@ def run(ctx: StageContext) -> StageResult:
     """Curate the latest bronze version into silver (full refresh)."""
     bronze_ref, bronze_version, bronze = ctx.read_input("bronze")
     with Persisted() as cache:
-        curated = cache.keep(curate_frame(bronze, ctx.config.curate))
+        curated = cache.keep(curation(ctx)(bronze))
         rows_in = bronze.count()
         silver = ctx.lake.overwrite(ctx.table("silver"), kept_rows(curated), ctx.schema("silver"))
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(curated))

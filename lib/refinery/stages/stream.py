@@ -28,7 +28,7 @@ from refinery.io.kafka import read_messages
 from refinery.session import Persisted
 from refinery.stages import ingest
 from refinery.stages.base import StageContext, StageResult, execute, write_rejects
-from refinery.stages.curate import curate_frame, pii_totals
+from refinery.stages.curate import curation, pii_totals
 from refinery.stages.kafka_ingest import checkpoint_name, ingest_messages
 from refinery.transforms.rules import kept_rows, rejected_rows
 
@@ -114,7 +114,7 @@ def _drain(
 
 def _curate_batch(ctx: StageContext, batch: DataFrame, batch_id: int) -> StageResult:
     with Persisted() as cache:
-        curated = cache.keep(curate_frame(batch, ctx.config.curate))
+        curated = cache.keep(curation(ctx)(batch))
         rows_in = curated.count()
         kept = kept_rows(curated)
         rows_out = kept.count()

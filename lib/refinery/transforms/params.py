@@ -146,12 +146,22 @@ class FineWebParams:
         require_range("short_line_length", self.short_line_length, 0, None)
 
 
-PiiAction = Literal["redact", "keep", "drop"]
+PiiAction = Literal["redact", "pseudonymize", "keep", "drop"]
+META_PREFIX = "meta."
+COLUMN_FIELDS = ("url", "source")  # top-level columns a pipeline may pseudonymize; or meta.<key>
+
+
+def check_field(name: str) -> str:
+    """A pseudonymizable field: `url`, `source` or `meta.<key>` (a ParameterError names what is allowed)."""
+    if name in COLUMN_FIELDS or re.fullmatch(rf"{re.escape(META_PREFIX)}\S+", name):
+        return name
+    raise ParameterError("pseudonymize", f"cannot pseudonymize '{name}': use url, source or {META_PREFIX}<key>")
 
 
 @dataclass(frozen=True)
 class PiiActions:
-    """What curate does with each kind of PII found in text: redact (typed placeholder), keep, or drop the doc."""
+    """What curate does with each kind of PII found in text: redact (typed placeholder), pseudonymize (a keyed
+    token: the same value, the same token), keep, or drop the doc."""
 
     email: PiiAction = "redact"
     phone: PiiAction = "redact"

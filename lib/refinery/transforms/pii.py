@@ -24,6 +24,7 @@ from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import IntegerType, MapType, StringType, StructField, StructType
 
 from refinery.transforms.params import PiiActions
+from refinery.transforms.pseudonyms import Pseudonymizer
 from refinery.transforms.rules import flag_computed
 
 
@@ -185,15 +186,20 @@ class Scan:
     drop: str | None = None  # the first kind whose action is `drop` and that was found
 
 
-def scan(text: str, actions: Mapping[str, str]) -> Scan:
-    """Find PII of each kind in `actions`; replace the `redact` kinds by placeholders; count every kind."""
+def scan(text: str, actions: Mapping[str, str], pseudonymizer: Pseudonymizer | None = None) -> Scan:
+    """Find PII of each kind in `actions`; replace the `redact` kinds by placeholders and the `pseudonymize`
+    kinds by keyed tokens (`pseudonymizer` is then required); count every kind."""
     spans = find_pii(text, actions)
     counts = {name: 0 for name in actions}
     parts, position = [], 0
     for span in spans:
         counts[span.kind] += 1
-        if actions[span.kind] == "redact":
+        action = actions[span.kind]
+        if action == "redact":
             parts += [text[position : span.start], placeholder(span.kind)]
+            position = span.end
+        elif action == "pseudonymize":
+            parts += [text[position : span.start], pseudonymizer.token(text[span.start : span.end], span.kind)]
             position = span.end
     parts.append(text[position:])
     drop = next((name for name in actions if actions[name] == "drop" and counts[name]), None)
@@ -224,8 +230,11 @@ _SCAN = StructType(
 )
 
 
-def redact_pii(df: DataFrame, *, actions: Mapping[str, str], column: str = "text") -> DataFrame:
-    """Count PII by kind, redact the kinds whose action is `redact`, flag docs whose action is `drop`.
+def redact_pii(
+    df: DataFrame, *, actions: Mapping[str, str], column: str = "text", pseudonymizer: Pseudonymizer | None = None
+) -> DataFrame:
+    """Count PII by kind, redact the kinds whose action is `redact`, replace the `pseudonymize` kinds by keyed
+    tokens, flag docs whose action is `drop`.
 
     Requires: `column`. Adds: `pii` (map<string,int>: matches by kind, every configured kind) and the
     reject flags (rule `pii:<kind>`, kept when already set); rewrites `column`.
@@ -233,11 +242,13 @@ def redact_pii(df: DataFrame, *, actions: Mapping[str, str], column: str = "text
     unknown = sorted(set(actions) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown PII kind(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    if pseudonymizer is None and "pseudonymize" in actions.values():
+        raise ValueError("PII kinds set to pseudonymize need a Pseudonymizer (a key)")
     actions = dict(actions)
 
     @pandas_udf(_SCAN)
     def scan_batch(texts: pd.Series) -> pd.DataFrame:
-        results = [scan(text, actions) if text is not None else Scan(None, {}, None) for text in texts]
+        results = [scan(text, actions, pseudonymizer) if text is not None else Scan(None, {}, None) for text in texts]
         return pd.DataFrame(
             {"text": [r.text for r in results], "pii": [r.counts for r in results], "drop": [r.drop for r in results]}
         )

@@ -197,6 +197,8 @@ class Lake:
                     builder = DeltaTable.createIfNotExists(self.spark).location(ref.path).addColumns(schema.struct)
                     if schema.partition_by:
                         builder = builder.partitionedBy(*schema.partition_by)
+                    for key, value in schema.table_properties.items():
+                        builder = builder.property(key, value)
                     builder.execute()
                 break
             except Exception:
@@ -312,7 +314,8 @@ def _create_table_sql(spark: SparkSession, name: str, schema: TableSchema) -> st
     """CREATE TABLE IF NOT EXISTS for a catalog table, with the declared columns (types, NOT NULL, comments)."""
     columns = spark.sparkContext._jvm.org.apache.spark.sql.types.DataType.fromJson(schema.struct.json()).toDDL()
     partitioned = f" PARTITIONED BY ({', '.join(schema.partition_by)})" if schema.partition_by else ""
-    return f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING delta{partitioned}"
+    properties = ", ".join(f"'{key}' = '{value}'" for key, value in schema.table_properties.items())
+    return f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING delta{partitioned} TBLPROPERTIES ({properties})"
 
 
 def _new_token() -> str:

@@ -51,10 +51,25 @@ class TableSchema:
     name: str
     struct: StructType
     partition_by: tuple[str, ...] = ()
+    personal: tuple[str, ...] = ()  # columns that may hold a person's data (refinery.tables)
 
     @property
     def column_names(self) -> list[str]:
         return [f.name for f in self.struct.fields]
+
+    @property
+    def table_properties(self) -> dict[str, str]:
+        """Delta properties every copy of the table is created with: data-skipping statistics (min/max in
+        the Delta log, which outlives deleted rows) only on columns that cannot hold a person's data."""
+        skipped = {*self.personal, *self.partition_by}  # partition values are in the log anyway, not as stats
+        indexed = [
+            f.name
+            for f in self.struct.fields
+            if f.name not in skipped and not isinstance(f.dataType, (ArrayType, MapType, StructType))
+        ]
+        if not indexed:
+            return {"delta.dataSkippingNumIndexedCols": "0"}
+        return {"delta.dataSkippingStatsColumns": ",".join(indexed)}
 
     def conform(self, df: DataFrame) -> DataFrame:
         """Select the declared columns in order, after checking names and types (nullability is Delta's check)."""
@@ -76,7 +91,9 @@ def table_schema(table: str, kind: str = "text") -> TableSchema:
     """The columns and partitioning of registry table `table` for pipelines of `kind`."""
     spec = tables.table(table)
     columns = load_schema(spec.schema_name(kind))
-    return TableSchema(name=columns.name, struct=columns.struct, partition_by=spec.partition_by)
+    return TableSchema(
+        name=columns.name, struct=columns.struct, partition_by=spec.partition_by, personal=spec.personal
+    )
 
 
 def load_schema(name: str, schemas_dir: str | Path | None = None) -> TableSchema:

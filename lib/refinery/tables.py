@@ -2,8 +2,8 @@
 
 A table has a name, the schema file its columns come from (`{kind}` is the pipeline's kind, e.g.
 `text`), a scope, its partitioning, and the columns that may hold a person's data (what a deletion
-request has to reach). Everything that addresses a table (the lake, stages, ledger, releases, card,
-loader) goes through `key` and `parse_key`.
+request has to reach, and what never gets min/max statistics in the Delta log). Everything that
+addresses a table (the lake, stages, ledger, releases, card, loader) goes through `key` and `parse_key`.
 
 A table's *key* is its identity inside the lake, independent of where the lake is mounted:
 `gold/web_text` (per pipeline), `_refinery/runs` (system), `releases/web_text/v1` (a release's copy of
@@ -52,8 +52,8 @@ class Table:
         return f"{self.name}/{pipeline}"
 
 
-_DOCUMENT = ("doc_id", "text", "url", "meta", "_file")  # what a raw record brings with it
-_GOLD_LAYOUT = {"partition_by": ("split", "lang"), "personal": ("doc_id", "text", "url")}  # releases copy gold
+_DOCUMENT = ("doc_id", "text", "url", "source", "meta", "_file")  # what a raw record brings with it
+_GOLD_LAYOUT = {"partition_by": ("split", "lang"), "personal": ("doc_id", "text", "url", "source")}  # releases too
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -81,7 +81,13 @@ TABLES: dict[str, Table] = {
         Table("release", "{kind}/gold", RELEASE, **_GOLD_LAYOUT, description="a release's frozen copy of gold"),
         Table("runs", "runs", SYSTEM, description="the run ledger"),
         Table("releases", "releases", SYSTEM, description="release name -> its copy and lineage"),
-        Table("ingest_files", "ingest_files", SYSTEM, description="write-ahead log of ingested raw files"),
+        Table(
+            "ingest_files",
+            "ingest_files",
+            SYSTEM,
+            personal=("path",),  # a raw file's name may hold one
+            description="write-ahead log of ingested raw files",
+        ),
         Table("leases", "leases", SYSTEM, partition_by=("pipeline",), description="one writer per pipeline"),
     )
 }

@@ -91,9 +91,7 @@ def table_schema(table: str, kind: str = "text") -> TableSchema:
     """The columns and partitioning of registry table `table` for pipelines of `kind`."""
     spec = tables.table(table)
     columns = load_schema(spec.schema_name(kind))
-    return TableSchema(
-        name=columns.name, struct=columns.struct, partition_by=spec.partition_by, personal=spec.personal
-    )
+    return TableSchema(name=columns.name, struct=columns.struct, partition_by=spec.partition_by, personal=spec.personal)
 
 
 def load_schema(name: str, schemas_dir: str | Path | None = None) -> TableSchema:

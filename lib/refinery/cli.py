@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -37,6 +38,7 @@ COMMANDS = {
     "conf": "print the resolved config (secrets masked)",
     "release": "create, list or show named releases of gold",
     "card": "write a dataset card (card.md + PNG plots) of gold or a release",
+    "explain": "where a document came from and what each stage decided (from the tables)",
 }
 
 
@@ -71,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub["release"].add_argument("name", nargs="?", help="release name (create, show)")
     sub["card"].add_argument("--release", help="describe this release (default: the current gold)")
     sub["card"].add_argument("--out", required=True, help="folder for card.md and the plots")
+    sub["explain"].add_argument("doc_id", help="the document's id (bronze's doc_id)")
+    sub["explain"].add_argument("--json", action="store_true", help="print the explanation as JSON")
     return parser
 
 
@@ -101,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _release(config, args.action, args.name)
         if args.command == "card":
             return _card(config, args.release, args.out)
+        if args.command == "explain":
+            return _explain(config, args.doc_id, as_json=args.json)
         if args.command == "maintain":
             return _run(config, ["maintain"])
         return _run(config, list(STAGE_COMMANDS) if args.command == "run" else [args.command])
@@ -246,6 +252,14 @@ def _stream(ctx, *, once: bool):
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _explain(config: Config, doc_id: str, *, as_json: bool) -> int:
+    from refinery.explain import explain, format_explanation
+
+    found = explain(_lake(config), config.pipeline, doc_id)
+    print(json.dumps(found, indent=2, default=str) if as_json else format_explanation(found))
+    return EXIT_OK
 
 
 def format_summary(results, total_seconds: float) -> str:

@@ -1,0 +1,127 @@
+"""`refinery explain DOC_ID`: where a document came from and what each stage decided, read from the tables.
+
+Origin: bronze's lineage (source, raw file and position, ingest run) and the ingest batch that took the file
+(`_refinery/ingest_files`). Each stage's verdict: kept when its output table holds the document, removed
+when its rejects hold it (the rule, and the detail: for dedup the document it duplicated and the cluster
+size), not reached otherwise. Then its rows in gold (split, shard, copy) and the releases that hold it.
+Every lookup is a filter on `doc_id` returning a handful of rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import functions as F
+
+from refinery import releases
+from refinery.errors import InputNotFoundError
+from refinery.lake import Lake
+
+STAGE_OUTPUTS = {"ingest": "bronze", "curate": "silver", "dedup": "silver_dedup", "publish": "gold"}
+KEPT, REMOVED, NOT_REACHED = "kept", "removed", "not reached"
+
+
+class DocumentNotFoundError(InputNotFoundError):
+    """No table of the pipeline, nor its rejects, holds the document."""
+
+
+def explain(lake: Lake, pipeline: str, doc_id: str) -> dict[str, Any]:
+    """The document's origin, each stage's verdict, its gold rows and the releases holding it."""
+    rows = {stage: _rows(lake, lake.table(layer, pipeline), doc_id) for stage, layer in STAGE_OUTPUTS.items()}
+    rejected = _rows(lake, lake.table("rejects", pipeline), doc_id)
+    if not any(rows.values()) and not rejected:
+        raise DocumentNotFoundError(f"no document '{doc_id}' in pipeline {pipeline} (nor in its rejects)")
+    stages = []
+    for stage in STAGE_OUTPUTS:
+        removed = [r for r in rejected if r["stage"] == stage]
+        if rows[stage]:
+            verdict = {"stage": stage, "verdict": KEPT}
+            if stage == "ingest" and removed:  # later records with the same id were rejected, this one kept
+                verdict["later_records_rejected"] = len(removed)
+            if stage == "curate":
+                verdict["lang"] = rows[stage][0]["lang"]
+        elif removed:
+            first = removed[0]
+            verdict = {"stage": stage, "verdict": REMOVED, "rule": first["rule"], "detail": first["detail"]}
+        else:
+            verdict = {"stage": stage, "verdict": NOT_REACHED}
+        stages.append(verdict)
+    return {
+        "doc_id": doc_id,
+        "pipeline": pipeline,
+        "origin": _origin(
+            lake, pipeline, next(iter([*rows["ingest"], *rows["curate"], *rows["dedup"], *rejected]), {})
+        ),
+        "stages": stages,
+        "gold": sorted(
+            ({"split": r["split"], "shard": r["shard"], "copy": r["copy"]} for r in rows["publish"]),
+            key=lambda row: row["copy"],
+        ),
+        "releases": _releases_holding(lake, pipeline, doc_id),
+    }
+
+
+def _rows(lake: Lake, ref, doc_id: str) -> list[dict[str, Any]]:
+    """The table's rows of the document (none when the table does not exist yet)."""
+    if not lake.exists(ref):
+        return []
+    return [row.asDict() for row in lake.read(ref).where(F.col("doc_id") == doc_id).limit(100).collect()]
+
+
+def _origin(lake: Lake, pipeline: str, row: dict[str, Any]) -> dict[str, Any]:
+    origin = {
+        "source": row.get("source"),
+        "file": row.get("_file"),
+        "position": row.get("_line"),
+        "run_id": row.get("_run_id"),
+        "ingested_at": str(row["_ingested_at"]) if row.get("_ingested_at") else None,
+        "batch": None,
+    }
+    files = lake.table("ingest_files")
+    if origin["file"] and lake.exists(files):
+        logged = (
+            lake.read(files)
+            .where(
+                (F.col("pipeline") == pipeline) & (F.col("path") == origin["file"]) & (F.col("status") == "committed")
+            )
+            .select("batch")
+            .limit(1)
+            .collect()
+        )
+        origin["batch"] = logged[0]["batch"] if logged else None
+    return origin
+
+
+def _releases_holding(lake: Lake, pipeline: str, doc_id: str) -> list[str]:
+    names = []
+    for release in releases.list_releases(lake, pipeline):
+        table = lake.read(lake.resolve(release.table), release.table_version)
+        if table.where(F.col("doc_id") == doc_id).limit(1).count():
+            names.append(release.name)
+    return names
+
+
+def format_explanation(found: dict[str, Any]) -> str:
+    """The explanation as a few lines for a terminal."""
+    origin = found["origin"]
+    where = f"{origin['file']} position {origin['position']}" if origin["file"] else "unknown file"
+    batch = f" · ingest batch {origin['batch']}" if origin["batch"] is not None else ""
+    lines = [
+        f"{found['doc_id']} in pipeline {found['pipeline']}",
+        f"  origin    {origin['source'] or '?'} · {where}{batch} · run {origin['run_id']}",
+    ]
+    for stage in found["stages"]:
+        text = stage["verdict"]
+        if stage["verdict"] == REMOVED:
+            text = f"removed by {stage['rule']}" + (f": {stage['detail']}" if stage["detail"] else "")
+        elif "lang" in stage:
+            text += f" (lang {stage['lang']})"
+        if stage.get("later_records_rejected"):
+            text += f"; {stage['later_records_rejected']} later record(s) with this id rejected"
+        lines.append(f"  {stage['stage']:<9} {text}")
+    gold = ", ".join(
+        f"{r['split']} shard {r['shard']}" + (f" copy {r['copy']}" if r["copy"] else "") for r in found["gold"]
+    )
+    lines.append(f"  gold      {gold or '-'}")
+    lines.append(f"  releases  {', '.join(found['releases']) or '-'}")
+    return "\n".join(lines)

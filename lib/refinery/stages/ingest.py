@@ -20,7 +20,7 @@ from refinery import paths
 from refinery.faults import kill_point
 from refinery.io.listing import is_readable, list_files
 from refinery.io.raw import BYTE_FORMATS, read_parquet_rows, read_records, relative_path_column
-from refinery.lake import WriteResult
+from refinery.lake import TableRef, WriteResult
 from refinery.paths import below_or_absolute
 from refinery.preflight import require_file_sources
 from refinery.session import Persisted
@@ -83,6 +83,21 @@ class BatchCounts:
     @property
     def rows_out(self) -> int:
         return sum(row["bronze_rows"] for row in self.per_file.values())
+
+    def stage_result(self, ctx: StageContext, *, read: TableRef, version: int | None, metrics: dict) -> StageResult:
+        """The ingest ledger row of these counts: `read` into bronze, which is at `version` afterwards."""
+        return StageResult(
+            stage=STAGE,
+            input=read,
+            input_version=None,
+            output=ctx.table("bronze"),
+            output_version=version,
+            rows_in=self.rows_in,
+            rows_out=self.rows_out,
+            rows_rejected=self.rows_in - self.rows_out,
+            rejected_by_rule=self.by_rule,
+            metrics=metrics,
+        )
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -180,18 +195,7 @@ def _result(ctx: StageContext, raw, version: int | None, counts: BatchCounts, ba
         metrics["resumed"] = str(batch.resumed).lower()
         for source in ctx.config.ingest.file_sources:
             metrics[f"files.{source.name}"] = str(sum(row["source"] == source.name for row in batch.files))
-    return StageResult(
-        stage=STAGE,
-        input=raw,
-        input_version=None,
-        output=ctx.table("bronze"),
-        output_version=version,
-        rows_in=counts.rows_in,
-        rows_out=counts.rows_out,
-        rows_rejected=counts.rows_in - counts.rows_out,
-        rejected_by_rule=counts.by_rule,
-        metrics=metrics,
-    )
+    return counts.stage_result(ctx, read=raw, version=version, metrics=metrics)
 
 
 def _file_log(ctx: StageContext, raw_root: str) -> DataFrame:

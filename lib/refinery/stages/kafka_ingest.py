@@ -90,24 +90,14 @@ def _result(
     offsets: str,
 ) -> StageResult:
     """The batch's ledger row; `replayed` says a crashed attempt had committed (some of) its writes."""
-    return StageResult(
-        stage=STAGE,
-        input=topics_ref(source),
-        input_version=None,
-        output=ctx.table("bronze"),
-        output_version=version,
-        rows_in=counts.rows_in,
-        rows_out=counts.rows_out,
-        rows_rejected=counts.rows_in - counts.rows_out,
-        rejected_by_rule=counts.by_rule,
-        metrics={
-            "mode": "stream",
-            "source": source.name,
-            "batch": str(batch_id),
-            "replayed": str(replayed).lower(),
-            "offsets": offsets,
-        },
-    )
+    metrics = {
+        "mode": "stream",
+        "source": source.name,
+        "batch": str(batch_id),
+        "replayed": str(replayed).lower(),
+        "offsets": offsets,
+    }
+    return counts.stage_result(ctx, read=topics_ref(source), version=version, metrics=metrics)
 
 
 def _offset_ranges(records: DataFrame) -> str:

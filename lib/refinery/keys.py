@@ -1,4 +1,4 @@
-"""The privacy key that pseudonyms (and deletion tombstones) are keyed with: never in config, never logged.
+"""The privacy key that pseudonyms and deletion tombstones are keyed with: never in config, never logged.
 
 It is read from the environment variable `privacy.key_env`, or, when `privacy.secret_scope` is set (Databricks),
 from that secret scope. A run that needs it and cannot find it stops before any work, with one line that names
@@ -52,7 +52,8 @@ def _checked(value: str | None, cfg: PrivacyConfig) -> bytes:
     where = f"secret '{cfg.secret_key}' of scope '{cfg.secret_scope}'" if cfg.secret_scope else cfg.key_env
     if not value:
         raise MissingKeyError(
-            f"pseudonymization is configured but no privacy key is set: put one ({MIN_KEY_BYTES}+ bytes) in {where}"
+            f"pseudonyms or deletion tombstones need the privacy key and no privacy key is set: put one "
+            f"({MIN_KEY_BYTES}+ bytes) in {where}"
         )
     key = value.encode("utf-8")
     if len(key) < MIN_KEY_BYTES:

@@ -89,6 +89,7 @@ TABLES: dict[str, Table] = {
             description="write-ahead log of ingested raw files",
         ),
         Table("leases", "leases", SYSTEM, partition_by=("pipeline",), description="one writer per pipeline"),
+        Table("forgotten", "forgotten", SYSTEM, description="keyed hashes of deletion requests (tombstones)"),
     )
 }
 PIPELINE_TABLES = tuple(name for name, t in TABLES.items() if t.scope == PIPELINE and t.schema)

@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from refinery import paths
+from refinery.deletion import drop_forgotten
 from refinery.faults import kill_point
 from refinery.io.listing import is_readable, list_files
 from refinery.io.raw import BYTE_FORMATS, read_parquet_rows, read_records, relative_path_column
@@ -26,6 +27,7 @@ from refinery.preflight import require_file_sources
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.doc_ids import flag_duplicate_ids
+from refinery.transforms.forgotten import FORGOTTEN
 from refinery.transforms.pii import redact_column
 from refinery.transforms.records import parse_json_records, type_columns
 from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
@@ -128,7 +130,8 @@ def plan_batch(ctx: StageContext, raw_root: str) -> Batch:
 def write_batch(ctx: StageContext, batch: Batch, raw_root: str) -> tuple[WriteResult, BatchCounts]:
     """Append the batch's typed records to bronze and its untypeable ones to rejects, each at most once."""
     cfg = ctx.config.ingest
-    records = _read_batch(ctx, batch.files, raw_root).transform(flag_duplicate_ids, known=_known_ids(ctx, batch.files))
+    records = drop_forgotten(_read_batch(ctx, batch.files, raw_root), ctx.lake, ctx.pipeline, ctx.config.privacy)
+    records = records.transform(flag_duplicate_ids, known=_known_ids(ctx, batch.files))
     # The raw record is needed only for rejects; caching it for kept rows would double the cache.
     records = records.withColumn("value", F.when(F.col(REJECT_RULE).isNotNull(), F.col("value")))
     with Persisted() as cache:
@@ -159,8 +162,16 @@ def write_batch(ctx: StageContext, batch: Batch, raw_root: str) -> tuple[WriteRe
 
 
 def quarantine(records: DataFrame, record_chars: int) -> DataFrame:
-    """The rejected records, each with its raw `record` PII-redacted and truncated to `record_chars`."""
-    return rejected_rows(records).withColumn("record", redact_column(F.substring("value", 1, record_chars)))
+    """The rejected records, each with its raw `record` PII-redacted and truncated to `record_chars`; a record
+    of a forgotten subject keeps neither its record nor its id (only where it was read)."""
+    rejected = rejected_rows(records)
+    forgotten = F.col("rule") == FORGOTTEN
+    return rejected.withColumns(
+        {
+            "record": F.when(~forgotten, redact_column(F.substring("value", 1, record_chars))),
+            "doc_id": F.when(~forgotten, F.col("doc_id")),
+        }
+    )
 
 
 def check_written(what: str, counts: BatchCounts, bronze: WriteResult, rejects: WriteResult | None) -> None:

@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import SourceConfig
+from refinery.deletion import drop_forgotten
 from refinery.faults import kill_point
 from refinery.io.kafka import LINEAGE_PREFIX, message_records
 from refinery.lake import TableRef
@@ -50,6 +51,7 @@ def ingest_messages(ctx: StageContext, source: SourceConfig, messages: DataFrame
             )
             .withColumn("_source_name", F.lit(source.name))
             .transform(add_lineage, run_id=ctx.run_id, ingested_at=ctx.started_at)
+            .transform(drop_forgotten, ctx.lake, ctx.pipeline, ctx.config.privacy)
         )
         # Ids bronze holds already, less this batch's own messages (a replayed batch may have written them).
         known = (

@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import yaml
@@ -39,6 +39,7 @@ COMMANDS = {
     "release": "create, list or show named releases of gold",
     "card": "write a dataset card (card.md + PNG plots) of gold or a release",
     "explain": "where a document came from and what each stage decided (from the tables)",
+    "forget": "remove a subject from every table, release and raw file; purge the bytes; keep a keyed tombstone",
 }
 
 
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub["card"].add_argument("--out", required=True, help="folder for card.md and the plots")
     sub["explain"].add_argument("doc_id", help="the document's id (bronze's doc_id)")
     sub["explain"].add_argument("--json", action="store_true", help="print the explanation as JSON")
+    forget = sub["forget"]
+    forget.add_argument("--doc-id", action="append", default=[], metavar="ID", help="a document id (repeatable)")
+    forget.add_argument("--url-prefix", action="append", default=[], metavar="PREFIX", help="a site's opt-out")
+    forget.add_argument("--field", action="append", default=[], metavar="meta.KEY=VALUE", help="an author or user")
+    forget.add_argument("--contains", action="append", default=[], metavar="VALUE", help="a literal, e.g. an e-mail")
+    forget.add_argument("--requests", metavar="FILE", help='JSONL of requests: {"doc_id": ...}, {"contains": ...}')
     return parser
 
 
@@ -100,7 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(yaml.safe_dump(masked(config), sort_keys=False), end="")
             return EXIT_OK
         if args.command == "stream":
-            return _run(config, [], stream_once=args.once)
+            return _run(config, ["stream"], lambda ctx: _stream(ctx, once=args.once))
+        if args.command == "forget":
+            return _run(config, ["forget"], _forget(_requests(args)))
         if args.command == "release":
             return _release(config, args.action, args.name)
         if args.command == "card":
@@ -126,11 +135,10 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
-def _run(config: Config, stage_names: list[str], stream_once: bool | None = None) -> int:
-    """Run stages (or, with `stream_once` set, the stream) and print the summary."""
-    check_inputs(config, stage_names or ["stream"])  # before the JVM starts: a usage error in well under a second
-    if "curate" in stage_names or not stage_names:  # the stages that make pseudonyms
-        check_key_available(config)
+def _run(config: Config, stage_names: list[str], work: Callable | None = None) -> int:
+    """Run stages (or `work`: the stream, a forget) under the pipeline's lease and print the summary."""
+    check_inputs(config, stage_names)  # before the JVM starts: a usage error in well under a second
+    check_key_available(config, stage_names)
     from refinery.lake import Lake
     from refinery.session import get_session, spark_log_file
     from refinery.stages import run_stages
@@ -139,13 +147,13 @@ def _run(config: Config, stage_names: list[str], stream_once: bool | None = None
     clock = time.perf_counter()
     spark = get_session(config.spark, spark_log=config.console.spark_log)
     ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
-    command = " ".join(stage_names) or "stream"
+    command = " ".join(stage_names)
     print(
         f"refinery {command} · pipeline {config.pipeline} · env {config.env} · lake {ctx.lake.root} · run {ctx.run_id}"
     )
     try:
         with _lease(ctx.lake, config, ctx.run_id):
-            results = run_stages(ctx, stage_names) if stream_once is None else _stream(ctx, once=stream_once)
+            results = work(ctx) if work else run_stages(ctx, stage_names)
     except StageFailed as exc:
         print(f"refinery: {exc} (ledger: {ctx.lake.table('runs')}, run {ctx.run_id})", file=sys.stderr)
         if log_file := spark_log_file(spark):
@@ -252,6 +260,29 @@ def _stream(ctx, *, once: bool):
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _requests(args: argparse.Namespace) -> list:
+    """The deletion requests of `refinery forget`'s flags and requests file (at least one)."""
+    from refinery.deletion import Request, field_request, read_requests
+
+    requests = [Request("doc_id", v) for v in args.doc_id] + [Request("url_prefix", v) for v in args.url_prefix]
+    requests += [field_request(v) for v in args.field] + [Request("contains", v) for v in args.contains]
+    if args.requests:
+        requests += read_requests(args.requests)
+    if not requests:
+        raise UsageError("forget needs at least one of --doc-id, --url-prefix, --field, --contains, --requests")
+    return requests
+
+
+def _forget(requests: list) -> Callable:
+    def work(ctx):
+        from refinery.stages import forget
+        from refinery.stages.base import execute
+
+        return [execute(ctx, "forget", lambda c: forget.run(c, requests))]
+
+    return work
 
 
 def _explain(config: Config, doc_id: str, *, as_json: bool) -> int:

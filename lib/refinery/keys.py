@@ -19,10 +19,15 @@ class MissingKeyError(ConfigError):
     """The privacy key is needed and not available (or too short)."""
 
 
-def check_key_available(config: Config) -> None:
-    """Before the JVM starts: when the run makes pseudonyms, the environment must hold a usable key (a secret
+KEYED_COMMANDS = ("forget",)  # need the key whatever the config says
+PSEUDONYM_STAGES = ("curate", "stream")  # need it when the config makes pseudonyms
+
+
+def check_key_available(config: Config, stages: list[str]) -> None:
+    """Before the JVM starts: when the command needs the key, the environment must hold a usable one (a secret
     scope is checked when the session exists, by `privacy_key`)."""
-    if config.needs_privacy_key and not config.privacy.secret_scope:
+    needed = set(stages) & set(KEYED_COMMANDS) or (config.needs_privacy_key and set(stages) & set(PSEUDONYM_STAGES))
+    if needed and not config.privacy.secret_scope:
         _checked(os.environ.get(config.privacy.key_env), config.privacy)
 
 

@@ -256,6 +256,27 @@ class Lake:
             ).whenNotMatchedInsertAll().execute()
         return self._own_commit(ref, token, before, rows_metric="numTargetRowsInserted")
 
+    def delete_matching(self, ref: TableRef, source: DataFrame, condition: str) -> WriteResult:
+        """Delete the table's rows that `condition` matches against `source` (a MERGE; `t.` is the table, `s.`
+        the source), so the commit names the condition, never a value."""
+        return self._merge_matched(ref, source, condition, None)
+
+    def update_matching(self, ref: TableRef, source: DataFrame, condition: str, values: dict) -> WriteResult:
+        """Set `values` (column -> Column) on the rows `condition` matches against `source` (as `delete_matching`)."""
+        return self._merge_matched(ref, source, condition, values)
+
+    def _merge_matched(self, ref: TableRef, source: DataFrame, condition: str, values: dict | None) -> WriteResult:
+        self._check_before_write()
+        before = self.version(ref)
+        token = _new_token()
+        tagged = {_USER_METADATA_CONF: json.dumps({WRITE_TOKEN_KEY: token})}
+        merge = self.delta_table(ref).alias("t").merge(source.alias("s"), condition)
+        merge = merge.whenMatchedDelete() if values is None else merge.whenMatchedUpdate(set=values)
+        with settings(self.spark, tagged), killed_during_write(ref.path):
+            merge.execute()
+        metric = "numTargetRowsDeleted" if values is None else "numTargetRowsUpdated"
+        return self._own_commit(ref, token, before, rows_metric=metric)
+
     def _write(
         self,
         ref: TableRef,

@@ -77,11 +77,17 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
     schema = table_schema("releases")
     row = lake.spark.createDataFrame([tuple(record[c] for c in schema.column_names)], schema.struct)
     lake.append(lake.table("releases"), row, schema)
-    if target.name:  # a catalog table: Spark-free readers cannot resolve its name, so leave them a pointer
-        manifest = {"pipeline": pipeline, "name": name, "table": target.name, "table_version": written.version}
+    write_pointer(lake, pipeline, name, target, written.version)
+    return find_release(lake, pipeline, name), True
+
+
+def write_pointer(lake: Lake, pipeline: str, name: str, target: TableRef, version: int) -> None:
+    """For a catalog table (Spark-free readers cannot resolve its name), a pointer file to its location and
+    version; nothing for a table addressed by path."""
+    if target.name:
+        manifest = {"pipeline": pipeline, "name": name, "table": target.name, "table_version": version}
         manifest["location"] = lake.location(target)
         lake.write_text(tables.release_manifest_key(pipeline, name), json.dumps(manifest, sort_keys=True))
-    return find_release(lake, pipeline, name), True
 
 
 def list_releases(lake: Lake, pipeline: str) -> list[Row]:
@@ -128,11 +134,21 @@ def code_version() -> str:
 
 def _copy_gold(lake: Lake, gold_ref: TableRef, version: int, target: TableRef, schema):
     """Write gold at `version` into `target`, one file per gold file, rows in the same order."""
-    gold = lake.read(gold_ref, version).withColumn("_source_file", F.col("_metadata.file_path"))
-    files = [r["_source_file"] for r in gold.select("_source_file").distinct().orderBy("_source_file").collect()]
+    return copy_in_layout(lake, with_source_files(lake.read(gold_ref, version)), target, schema)
+
+
+def with_source_files(table: DataFrame) -> DataFrame:
+    """Gold's (or a release's) rows with `_source_file`, the data file each was read from."""
+    return table.withColumn("_source_file", F.col("_metadata.file_path"))
+
+
+def copy_in_layout(lake: Lake, rows: DataFrame, target: TableRef, schema):
+    """Overwrite `target` with `rows` (from `with_source_files`, maybe filtered), one file per source file,
+    rows in shuffle order inside each: the training layout survives a copy or a deletion."""
+    files = [r["_source_file"] for r in rows.select("_source_file").distinct().orderBy("_source_file").collect()]
     index = F.array_position(F.array(*[F.lit(f) for f in files]), F.col("_source_file")) - 1
     copied = (
-        gold.withColumn("_file_index", index.cast("int"))
+        rows.withColumn("_file_index", index.cast("int"))
         .transform(one_partition_per_index, index="_file_index", partitions=max(len(files), 1))
         .drop("_file_index", "_source_file")
         .sortWithinPartitions("split", "lang", "shuffle_key")

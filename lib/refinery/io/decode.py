@@ -72,6 +72,22 @@ def decompress(name: str, data: bytes) -> bytes:
         raise UnreadableFileError(f"cannot decompress: {type(exc).__name__}") from None
 
 
+def compress(name: str, data: bytes) -> bytes:
+    """Compress by file suffix, the way `decompress` reads it back (no suffix: as is)."""
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        return gzip.compress(data)
+    if lower.endswith(".bz2"):
+        return bz2.compress(data)
+    if lower.endswith(".xz"):
+        return lzma.compress(data)
+    if lower.endswith((".zst", ".zstd")):
+        import zstandard
+
+        return zstandard.ZstdCompressor().compress(data)
+    return data
+
+
 UTF8_BOM = b"\xef\xbb\xbf"
 
 

@@ -1,0 +1,243 @@
+"""Forget: remove a subject from every table, release and raw file of a pipeline, purge the bytes, and keep a
+keyed tombstone so no later run brings it back.
+
+In order, each step safe to redo (a rerun after a crash finishes the job):
+1. the requests' tombstones are recorded (`refinery.deletion`): from then on ingest rejects the subject;
+2. the documents to remove are found with every tombstone's keyed hash (`flag_forgotten`) in bronze,
+   silver, silver_dedup and gold: the union of their ids;
+3. their rows leave bronze, silver, silver_dedup, signatures and rejects by a MERGE on those ids (rejects
+   also lose rows whose raw record matches), so no commit carries a requested value; gold and every release
+   are rewritten without them, file for file in their training layout, and each release's record is
+   amended (its version, counts, and a note naming the forget run);
+4. raw JSONL files holding a matching record get that line emptied (line numbers, and lineage, stay);
+   raw files of other formats are counted, not rewritten;
+5. deletion vectors are purged and every table touched is vacuumed with zero retention (for this operation
+   only): versions before the forget can no longer be read, and the ledger row says so per table.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from refinery import paths
+from refinery.deletion import Request, Tombstones, load_tombstones, record_tombstones, rewrite_raw_file
+from refinery.gold import gold_totals
+from refinery.keys import privacy_key
+from refinery.lake import TableRef
+from refinery.releases import copy_in_layout, list_releases, with_source_files, write_pointer
+from refinery.session import settings
+from refinery.stages.base import StageContext, StageResult
+from refinery.transforms.forgotten import FORGOTTEN, flag_forgotten, tombstone_hash
+from refinery.transforms.rules import REJECT_RULE
+
+STAGE = "forget"
+DOCUMENT_LAYERS = ("bronze", "silver", "silver_dedup", "gold")  # where a subject's documents are found
+MERGED_LAYERS = ("bronze", "silver", "silver_dedup", "signatures")  # rows removed by a MERGE on doc_id
+REJECT_KEY = ("stage", "rule", "_file", "_line", "doc_id")
+WITHHELD = "detail withheld: it named a forgotten subject"
+_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: StageContext, requests: list[Request]) -> StageResult:
+    """Forget the requests' subjects everywhere in the pipeline; the ledger row is the audit record."""
+    key = privacy_key(ctx.config.privacy, ctx.spark)
+    record_tombstones(ctx.lake, ctx.pipeline, requests, key, ctx.run_id)
+    tombstones = load_tombstones(ctx.lake, ctx.pipeline)  # earlier requests too: a forget also mops up
+    removed: dict[str, tuple[TableRef, int, int, int]] = {}  # label -> (table, version before, after, rows)
+    # Found before anything is deleted (and materialized: computed again afterwards, it would miss what is gone).
+    ids = _matching_ids(ctx, tombstones, key).localCheckpoint(eager=True)
+    raw_files = _raw_files(ctx, ids)
+    for layer in MERGED_LAYERS:
+        _delete(ctx, layer, ctx.table(layer), ids, "t.doc_id = s.doc_id", removed)
+    doomed_rejects = _doomed_rejects(ctx, ids, tombstones, key).localCheckpoint(eager=True)
+    _delete(ctx, "rejects", ctx.table("rejects"), doomed_rejects, _REJECT_MATCH, removed)
+    _withhold_details(ctx, tombstones, key, removed)
+    _rewrite_in_layout(ctx, "gold", ctx.table("gold"), None, ids, removed)
+    for release in list_releases(ctx.lake, ctx.pipeline):
+        label = f"release.{release.name}"
+        ref = ctx.lake.resolve(release.table)
+        if _rewrite_in_layout(ctx, label, ref, release.table_version, ids, removed):
+            _amend_release(ctx, release.name, ref, removed[label][2])
+    rewritten, skipped = _rewrite_raw(ctx, raw_files, tombstones, key)
+    metrics = {"requests": " ".join(tombstone_hash(key, r.kind, r.field, r.value) for r in requests)}
+    for label, (ref, before, after, rows) in removed.items():
+        _purge(ctx, ref)
+        metrics[f"table.{label}"] = f"{rows} rows removed; version {before} -> {after}, earlier versions purged"
+        log.warning("forget: %s: %d rows removed; versions before %d can no longer be read", label, rows, after)
+    metrics["raw.lines_emptied"] = str(rewritten)
+    metrics["raw.files_not_rewritten"] = str(skipped)
+    if skipped:
+        log.warning("forget: %d raw file(s) of a format other than jsonl hold matches; remove them by hand", skipped)
+    total = sum(rows for *_, rows in removed.values())
+    return StageResult(
+        stage=STAGE,
+        input=None,
+        input_version=None,
+        output=None,
+        output_version=0,
+        rows_in=total,
+        rows_out=0,
+        rows_rejected=total,
+        rejected_by_rule={FORGOTTEN: total} if total else {},
+        metrics=metrics,
+    )
+
+
+_REJECT_MATCH = " AND ".join(f"t.{column} <=> s.{column}" for column in REJECT_KEY)
+
+
+def _matching_ids(ctx: StageContext, tombstones: Tombstones, key: bytes) -> DataFrame:
+    """Every document (`doc_id`, `_file` where the layer has it) that matches a tombstone in a document layer."""
+    found = ctx.spark.createDataFrame([], "doc_id string")
+    for layer in DOCUMENT_LAYERS:
+        ref = ctx.table(layer)
+        if not ctx.lake.exists(ref):
+            continue
+        columns = ctx.schema(layer).column_names
+        meta = F.col("meta") if "meta" in columns else F.lit(None).cast("map<string,string>").alias("meta")
+        rows = ctx.lake.read(ref).select("doc_id", "text", "url", "source", meta)
+        flagged = flag_forgotten(rows, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes)
+        found = found.unionByName(flagged.where(F.col(REJECT_RULE).isNotNull()).select("doc_id"))
+    return found.distinct()
+
+
+def _doomed_rejects(ctx: StageContext, ids: DataFrame, tombstones: Tombstones, key: bytes) -> DataFrame:
+    """The rejects rows to remove (by REJECT_KEY): those of the ids, and those whose raw record matches."""
+    ref = ctx.table("rejects")
+    if not ctx.lake.exists(ref):
+        return ctx.spark.createDataFrame([], "stage string, rule string, _file string, _line bigint, doc_id string")
+    rejects = ctx.lake.read(ref)
+    as_documents = rejects.select(
+        *REJECT_KEY,
+        F.col("record").alias("text"),
+        F.lit(None).cast("string").alias("url"),
+        F.lit(None).cast("string").alias("source"),
+        F.lit(None).cast("map<string,string>").alias("meta"),
+    )
+    by_record = flag_forgotten(
+        as_documents, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes
+    ).where(F.col(REJECT_RULE).isNotNull())
+    by_id = rejects.join(ids, "doc_id", "left_semi")
+    return by_record.select(*REJECT_KEY).unionByName(by_id.select(*REJECT_KEY)).distinct()
+
+
+def _withhold_details(ctx: StageContext, tombstones: Tombstones, key: bytes, removed: dict) -> None:
+    """Other rows' rejects whose detail names a forgotten subject (`near duplicate of <id>`) keep their row
+    and rule; the detail is withheld (a MERGE keyed on the row: no commit carries the value)."""
+    ref = ctx.table("rejects")
+    if not ctx.lake.exists(ref):
+        return
+    keys = [F.col(column).alias(f"_key{column}") for column in REJECT_KEY]
+    # Each word of a detail is looked at as a document id too (`near duplicate of doc-00158 (cluster of 2)`).
+    words = (
+        ctx.lake.read(ref)
+        .where(F.col("detail").isNotNull())
+        .select(*keys, "detail", F.explode(F.split("detail", r"[\s(),;]+")).alias("doc_id"))
+    )
+    as_documents = words.select(
+        *(f"_key{column}" for column in REJECT_KEY),
+        "doc_id",
+        F.col("detail").alias("text"),
+        *(F.lit(None).cast("string").alias(column) for column in ("url", "source")),
+        F.lit(None).cast("map<string,string>").alias("meta"),
+    )
+    flagged = flag_forgotten(
+        as_documents, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes
+    ).where(F.col(REJECT_RULE).isNotNull())
+    named = flagged.select(*(F.col(f"_key{column}").alias(column) for column in REJECT_KEY)).distinct()
+    before = ctx.lake.version(ref)
+    written = ctx.lake.update_matching(ref, named, _REJECT_MATCH, {"detail": F.lit(WITHHELD)})
+    if written.committed and written.rows_written:
+        earlier = removed.get("rejects")
+        rows = earlier[3] if earlier else 0
+        removed["rejects"] = (ref, earlier[1] if earlier else before, written.version, rows)
+
+
+def _delete(ctx: StageContext, label: str, ref: TableRef, doomed: DataFrame, condition: str, removed: dict) -> None:
+    """Delete the rows `condition` matches in `doomed` (a MERGE: its commit names no value)."""
+    if not ctx.lake.exists(ref):
+        return
+    before = ctx.lake.version(ref)
+    written = ctx.lake.delete_matching(ref, doomed, condition)
+    if written.committed and written.rows_written:
+        removed[label] = (ref, before, written.version, written.rows_written)
+
+
+def _rewrite_in_layout(
+    ctx: StageContext, label: str, ref: TableRef, version: int | None, ids: DataFrame, removed: dict
+) -> bool:
+    """Rewrite gold or a release (at `version`) without the ids, file for file in its training layout."""
+    if not ctx.lake.exists(ref):
+        return False
+    current = ctx.lake.read(ref, version)
+    rows = current.join(ids, "doc_id", "left_semi").count()
+    if not rows:
+        return False
+    before = ctx.lake.version(ref)
+    kept = with_source_files(current).join(ids, "doc_id", "left_anti")
+    written = copy_in_layout(ctx.lake, kept, ref, ctx.schema("gold"))
+    removed[label] = (ref, before, written.version, rows)
+    return True
+
+
+def _amend_release(ctx: StageContext, name: str, ref: TableRef, version: int) -> None:
+    """Point the release's record (and, in a catalog, its pointer file) at its amended version, with its new
+    counts and a note naming the forget run."""
+    counts = [F.lit(x) for pair in gold_totals(ctx.lake.read(ref, version)).items() for x in pair]
+    ctx.lake.delta_table(ctx.lake.table("releases")).update(
+        (F.col("pipeline") == ctx.pipeline) & (F.col("name") == name),
+        {
+            "table_version": F.lit(version).cast("bigint"),
+            "counts": F.create_map(*counts).cast("map<string,bigint>"),
+            "settings": F.map_concat("settings", F.create_map(F.lit("amended_by_forget"), F.lit(ctx.run_id))),
+        },
+    )
+    write_pointer(ctx.lake, ctx.pipeline, name, ref, version)
+
+
+def _raw_files(ctx: StageContext, ids: DataFrame) -> list[str]:
+    """Raw files (names as logged) that may hold a match: those of the ids' bronze rows and those with ingest
+    rejects (a malformed record has no document to find it by). One small row per file."""
+    names: set[str] = set()
+    for layer, rows in (("bronze", None), ("rejects", F.col("stage") == "ingest")):
+        ref = ctx.table(layer)
+        if not ctx.lake.exists(ref):
+            continue
+        table = ctx.lake.read(ref)
+        table = table.join(ids, "doc_id", "left_semi") if rows is None else table.where(rows)
+        names |= {r["_file"] for r in table.select("_file").distinct().collect() if r["_file"]}
+    return sorted(name for name in names if not name.startswith("kafka:"))  # topics are the broker's
+
+
+def _rewrite_raw(ctx: StageContext, names: list[str], tombstones: Tombstones, key: bytes) -> tuple[int, int]:
+    """Empty the matching lines of the local JSONL raw files; (lines emptied, other files that matched)."""
+    sources = {source.name: source for source in ctx.config.ingest.file_sources}
+    logged = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)
+    source_of = {r["path"]: r["source"] for r in logged.select("path", "source").distinct().collect()}
+    raw_root = ctx.lake.raw(ctx.pipeline).path
+    emptied = skipped = 0
+    for name in names:
+        source = sources.get(source_of.get(name, ""))
+        location = name if paths.is_absolute(name) else paths.join(raw_root, name)
+        if source is None or not paths.is_local(location) or not Path(paths.local_path(location)).exists():
+            continue
+        if source.format != "jsonl":
+            skipped += 1
+            continue
+        emptied += rewrite_raw_file(Path(paths.local_path(location)), name, source.fields, tombstones, key)
+    return emptied, skipped
+
+
+def _purge(ctx: StageContext, ref: TableRef) -> None:
+    """Purge deletion vectors (when the table has them), then VACUUM with zero retention, this operation only."""
+    properties = ctx.lake.delta_table(ref).detail().first()["properties"] or {}
+    if properties.get("delta.enableDeletionVectors") == "true":
+        ctx.spark.sql(f"REORG TABLE {ref.name or f'delta.`{ref.path}`'} APPLY (PURGE)")
+    with settings(ctx.spark, {_RETENTION_CHECK: "false"}):
+        ctx.lake.delta_table(ref).vacuum(0.0)

@@ -1,0 +1,86 @@
+"""`refinery forget` on the finished sample with a release: the subjects leave every table, the release (amended,
+readable by Spark and by the Spark-free loader) and the raw files; no byte of them is left anywhere under the
+lake root; the ledger's audit row holds only keyed hashes; a re-delivered file does not bring them back."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from pyspark.sql import functions as F
+
+from refinery.cli import main
+from refinery.loader import iter_batches
+from tests.processes import LAYERS, RELEASE, SAMPLE
+
+KEY = "a-privacy-key-of-32-characters!!"
+EMAIL = "tom.berg@mail7.example.com"  # once in the sample's raw text (redacted from silver on)
+
+
+def table(spark, lake, name):
+    return spark.read.format("delta").load(str(lake / name / "web_text"))
+
+
+def files_holding(lake, values: list[str]) -> list[tuple[str, str]]:
+    found = []
+    for path in lake.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            found += [(str(path.relative_to(lake)), v) for v in values if v.encode() in content]
+    return found
+
+
+@pytest.fixture
+def lake(sample_lakes, tmp_path, monkeypatch):
+    monkeypatch.setenv("REFINERY_PRIVACY_KEY", KEY)
+    return sample_lakes.restore("released", at=tmp_path / "lake")
+
+
+def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys):
+    # Documents with ids of their own (an id hashed from file and line names that position, not the content).
+    gold = table(spark, lake, "gold").where("copy = 0 AND doc_id LIKE 'doc-%'").orderBy("doc_id").collect()
+    by_id = gold[0]  # two published documents, one named by its id, one by its URL
+    by_url = next(row for row in reversed(gold) if row.url and row.doc_id != by_id.doc_id)
+    by_email = table(spark, lake, "bronze").where(F.col("text").contains(EMAIL)).first().doc_id
+    subjects = {by_id.doc_id, by_url.doc_id, by_email}
+    assert len(subjects) == 3
+    planted = [by_id.doc_id, by_url.url, EMAIL, by_email]
+    assert files_holding(lake, planted)  # they are there before
+    release_before = spark.read.format("delta").load(str(lake / "releases" / "web_text" / RELEASE)).count()
+
+    args = ["--doc-id", by_id.doc_id, "--url-prefix", by_url.url, "--contains", EMAIL]
+    assert main(["forget", *args, "--lake", str(lake), "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert not [v for v in planted if v in out + err]  # the console never repeats a value
+
+    for layer in LAYERS:
+        assert table(spark, lake, layer).where(F.col("doc_id").isin(list(subjects))).count() == 0, layer
+    release = spark.read.format("delta").load(str(lake / "releases" / "web_text" / RELEASE))
+    gone = release_before - release.count()
+    assert gone >= 2 and release.where(F.col("doc_id").isin(list(subjects))).count() == 0
+    record = spark.read.format("delta").load(str(lake / "_refinery" / "releases")).first()
+    assert record.settings["amended_by_forget"] and record.table_version > 0
+    loaded = [b for b in iter_batches(str(lake), "web_text", RELEASE, "train", columns=["doc_id"])]
+    assert not subjects & {d for b in loaded for d in b.column("doc_id").to_pylist()}
+
+    assert files_holding(lake, planted) == []  # data files, Delta logs and checkpoints, raw files, the ledger
+
+    assert table(spark, lake, "rejects").count() > 0  # still readable after the purge
+    runs = spark.read.format("delta").load(str(lake / "_refinery" / "runs")).where("stage = 'forget' AND status = 'ok'")
+    row = runs.first()
+    assert len(row.metrics["requests"].split()) == 3 and row.rows_in == row.rows_rejected >= len(subjects)
+    assert {k for k in row.metrics if k.startswith("table.")} >= {
+        "table.bronze",
+        "table.gold",
+        f"table.release.{RELEASE}",
+    }
+
+    # The same raw files delivered again: ingest rejects the subjects as `forgotten`.
+    raw = lake / "raw" / "web_text"
+    for path in SAMPLE.glob("*.jsonl*"):
+        shutil.copy(path, raw / f"again-{path.name}")
+    assert main(["ingest", "--lake", str(lake), "-q"]) == 0
+    bronze = table(spark, lake, "bronze")
+    assert bronze.where(F.col("doc_id").isin(list(subjects))).count() == 0
+    rejects = table(spark, lake, "rejects").where("stage = 'ingest' AND rule = 'forgotten'")
+    assert rejects.count() == len(subjects) and rejects.where("doc_id IS NOT NULL OR record IS NOT NULL").count() == 0

@@ -75,6 +75,16 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
         f"table.release.{RELEASE}",
     }
 
+    # A second forget amends the amended release again; the same requests again remove nothing more.
+    another = next(r.doc_id for r in gold if r.doc_id not in subjects)
+    assert main(["forget", "--doc-id", another, "--lake", str(lake), "-q"]) == 0
+    assert main(["forget", *args, "--lake", str(lake), "-q"]) == 0
+    release = spark.read.format("delta").load(str(lake / "releases" / "web_text" / RELEASE))
+    assert release.where(F.col("doc_id") == another).count() == 0 and release.count() == release_before - gone - 1
+    runs = spark.read.format("delta").load(str(lake / "_refinery" / "runs")).where("stage = 'forget' AND status = 'ok'")
+    assert sorted(r.rows_in for r in runs.collect())[0] == 0
+    subjects.add(another)
+
     # The same raw files delivered again: ingest rejects the subjects as `forgotten`.
     raw = lake / "raw" / "web_text"
     for path in SAMPLE.glob("*.jsonl*"):

@@ -39,6 +39,7 @@ DOCUMENT_LAYERS = ("bronze", "silver", "silver_dedup", "gold")  # where a subjec
 MERGED_LAYERS = ("bronze", "silver", "silver_dedup", "signatures")  # rows removed by a MERGE on doc_id
 REJECT_KEY = ("stage", "rule", "_file", "_line", "doc_id")
 WITHHELD = "detail withheld: it named a forgotten subject"
+AMENDED = "amended_by_forget"  # the release record's settings key naming the forget run that amended it
 _RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ _REJECT_MATCH = " AND ".join(f"t.{column} <=> s.{column}" for column in REJECT_K
 
 
 def _matching_ids(ctx: StageContext, tombstones: Tombstones, key: bytes) -> DataFrame:
-    """Every document (`doc_id`, `_file` where the layer has it) that matches a tombstone in a document layer."""
+    """The ids (one `doc_id` column, distinct) of every document that matches a tombstone in a document layer."""
     found = ctx.spark.createDataFrame([], "doc_id string")
     for layer in DOCUMENT_LAYERS:
         ref = ctx.table(layer)
@@ -195,7 +196,10 @@ def _amend_release(ctx: StageContext, name: str, ref: TableRef, version: int) ->
         {
             "table_version": F.lit(version).cast("bigint"),
             "counts": F.create_map(*counts).cast("map<string,bigint>"),
-            "settings": F.map_concat("settings", F.create_map(F.lit("amended_by_forget"), F.lit(ctx.run_id))),
+            "settings": F.map_concat(  # the latest forget's run (a map may not repeat a key)
+                F.map_filter("settings", lambda k, _v: k != AMENDED),
+                F.create_map(F.lit(AMENDED), F.lit(ctx.run_id)),
+            ),
         },
     )
     write_pointer(ctx.lake, ctx.pipeline, name, ref, version)

@@ -288,7 +288,7 @@ def _forget(requests: list) -> Callable:
 def _explain(config: Config, doc_id: str, *, as_json: bool) -> int:
     from refinery.explain import explain, format_explanation
 
-    found = explain(_lake(config), config.pipeline, doc_id)
+    found = explain(_lake(config), config.pipeline, doc_id, config.privacy)
     print(json.dumps(found, indent=2, default=str) if as_json else format_explanation(found))
     return EXIT_OK
 

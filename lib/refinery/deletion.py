@@ -31,6 +31,7 @@ from refinery.lake import Lake, WriteResult
 from refinery.schemas import table_schema
 from refinery.transforms.forgotten import flag_forgotten, row_hashes, tombstone_hash, words_of
 from refinery.transforms.params import RecordFields
+from refinery.transforms.pii import lineage_safe
 
 KINDS = ("doc_id", "url_prefix", "field", "contains")
 _URL_PREFIX = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#\s]+(?:[/?#]\S*)?")
@@ -58,6 +59,11 @@ class Request:
             raise BadRequestError("a url_prefix request must start with scheme://host")
         if self.kind == "field" and not self.field:
             raise BadRequestError("a field request needs meta.KEY=VALUE")
+
+    def hash(self, key: bytes) -> str:
+        """The request's keyed hash: its tombstone. A doc id is hashed as ingest spells ids (`lineage_safe`)."""
+        value = lineage_safe(self.value.strip()) if self.kind == "doc_id" else self.value
+        return tombstone_hash(key, self.kind, self.field, value)
 
     @property
     def words(self) -> int:
@@ -111,7 +117,7 @@ def record_tombstones(lake: Lake, pipeline: str, requests: list[Request], key: b
             pipeline=pipeline,
             kind=r.kind,
             field=r.field,
-            hash=tombstone_hash(key, r.kind, r.field, r.value),
+            hash=r.hash(key),
             words=r.words,
             run_id=run_id,
             at=at,
@@ -148,7 +154,7 @@ def empty_matching_lines(
     kept so later lines keep their numbers (and bronze its lineage); and how many lines were emptied.
 
     A line matches by the words of the whole line, and when it is a JSON object by its id (or, without one,
-    the id ingest hashed from the file name and line number), URL and meta entries, as ingest would see it.
+    the id ingest hashed from the file's logged name and line number), URL and meta entries, as ingest sees them.
     """
     lines = data.split(b"\n")
     emptied = 0
@@ -165,7 +171,7 @@ def empty_matching_lines(
         if isinstance(record, dict):
             given = record.get(fields.id)
             given = str(given).strip() if isinstance(given, (str, int)) and not isinstance(given, bool) else ""
-            doc_id = given or hashlib.sha256(f"{name}:{index + 1}".encode()).hexdigest()[:32]
+            doc_id = lineage_safe(given) if given else hashlib.sha256(f"{name}:{index + 1}".encode()).hexdigest()[:32]
             url = record.get(fields.url) if isinstance(record.get(fields.url), str) else None
             meta = _meta_as_ingested(record, fields)
         hashes = row_hashes(key, doc_id, url, meta, [text], tombstones.ngram_sizes)

@@ -4,7 +4,10 @@ Origin: bronze's lineage (source, raw file and position, ingest run) and the ing
 (`_refinery/ingest_files`). Each stage's verdict: kept when its output table holds the document, removed
 when its rejects hold it (the rule, and the detail: for dedup the document it duplicated and the cluster
 size), not reached otherwise. Then its rows in gold (split, shard, copy) and the releases that hold it.
-Every lookup is a filter on `doc_id` returning a handful of rows.
+Every lookup is a filter on `doc_id` returning a handful of rows. An id is looked up as ingest spells it (PII
+in it turned into a token). A document no table holds any more may have been forgotten: with the privacy key,
+a deletion request by its id is recognised by its tombstone; a request by URL, field or content leaves no
+trace that could name the document.
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from refinery import releases
+from refinery.config import PrivacyConfig
+from refinery.deletion import Request
 from refinery.errors import InputNotFoundError
+from refinery.keys import MissingKeyError, privacy_key
 from refinery.lake import Lake
+from refinery.transforms.pii import lineage_safe
 
 STAGE_OUTPUTS = {"ingest": "bronze", "curate": "silver", "dedup": "silver_dedup", "publish": "gold"}
 KEPT, REMOVED, NOT_REACHED = "kept", "removed", "not reached"
@@ -25,12 +32,14 @@ class DocumentNotFoundError(InputNotFoundError):
     """No table of the pipeline, nor its rejects, holds the document."""
 
 
-def explain(lake: Lake, pipeline: str, doc_id: str) -> dict[str, Any]:
-    """The document's origin, each stage's verdict, its gold rows and the releases holding it."""
+def explain(lake: Lake, pipeline: str, doc_id: str, privacy: PrivacyConfig) -> dict[str, Any]:
+    """The document's origin, each stage's verdict, its gold rows and the releases holding it; or, for a
+    document forgotten by id, the forget run that removed it."""
+    doc_id = lineage_safe(doc_id.strip())
     rows = {stage: _rows(lake, lake.table(layer, pipeline), doc_id) for stage, layer in STAGE_OUTPUTS.items()}
     rejected = _rows(lake, lake.table("rejects", pipeline), doc_id)
     if not any(rows.values()) and not rejected:
-        raise DocumentNotFoundError(f"no document '{doc_id}' in pipeline {pipeline} (nor in its rejects)")
+        return _forgotten(lake, pipeline, doc_id, privacy)
     stages = []
     for stage in STAGE_OUTPUTS:
         removed = [r for r in rejected if r["stage"] == stage]
@@ -58,6 +67,33 @@ def explain(lake: Lake, pipeline: str, doc_id: str) -> dict[str, Any]:
             key=lambda row: row["copy"],
         ),
         "releases": _releases_holding(lake, pipeline, doc_id),
+    }
+
+
+def _forgotten(lake: Lake, pipeline: str, doc_id: str, privacy: PrivacyConfig) -> dict[str, Any]:
+    """The report of a document a deletion request by its id removed; else DocumentNotFoundError."""
+    missing = f"no document '{doc_id}' in pipeline {pipeline} (nor in its rejects)"
+    ref = lake.table("forgotten")
+    tombstones = lake.read(ref).where(F.col("pipeline") == pipeline) if lake.exists(ref) else None
+    if tombstones is None or not tombstones.limit(1).count():
+        raise DocumentNotFoundError(missing)
+    try:
+        key = privacy_key(privacy, lake.spark)
+    except MissingKeyError:
+        raise DocumentNotFoundError(f"{missing}; set the privacy key to check the deletion requests") from None
+    found = tombstones.where(F.col("hash") == Request("doc_id", doc_id).hash(key)).limit(1).collect()
+    if not found:
+        raise DocumentNotFoundError(
+            f"{missing}; no deletion request named this id (requests by URL, field or content leave no trace "
+            "of the documents they removed)"
+        )
+    return {
+        "doc_id": doc_id,
+        "pipeline": pipeline,
+        "forgotten": {"request": "doc_id", "run_id": found[0]["run_id"], "at": str(found[0]["at"])},
+        "stages": [],
+        "gold": [],
+        "releases": [],
     }
 
 
@@ -103,6 +139,12 @@ def _releases_holding(lake: Lake, pipeline: str, doc_id: str) -> list[str]:
 
 def format_explanation(found: dict[str, Any]) -> str:
     """The explanation as a few lines for a terminal."""
+    if "forgotten" in found:
+        forgotten = found["forgotten"]
+        return (
+            f"{found['doc_id']} in pipeline {found['pipeline']}\n"
+            f"  forgotten by a deletion request of its id · forget run {forgotten['run_id']} at {forgotten['at']}"
+        )
     origin = found["origin"]
     where = f"{origin['file']} position {origin['position']}" if origin["file"] else "unknown file"
     batch = f" · ingest batch {origin['batch']}" if origin["batch"] is not None else ""

@@ -4,6 +4,7 @@ lake root; the ledger's audit row holds only keyed hashes; a re-delivered file d
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -94,3 +95,11 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
     assert bronze.where(F.col("doc_id").isin(list(subjects))).count() == 0
     rejects = table(spark, lake, "rejects").where("stage = 'ingest' AND rule = 'forgotten'")
     assert rejects.count() == len(subjects) and rejects.where("doc_id IS NOT NULL OR record IS NOT NULL").count() == 0
+
+    # Explain: a document forgotten by its id is named as such; one forgotten by its URL leaves no trace.
+    capsys.readouterr()
+    assert main(["explain", by_id.doc_id, "--json", "--lake", str(lake), "-q"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["forgotten"]["request"] == "doc_id" and found["stages"] == [] and found["forgotten"]["run_id"]
+    assert main(["explain", by_url.doc_id, "--lake", str(lake), "-q"]) == 2
+    assert "no deletion request named this id" in capsys.readouterr().err

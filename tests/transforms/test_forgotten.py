@@ -7,7 +7,6 @@ from refinery.transforms.forgotten import (
     FORGOTTEN,
     flag_forgotten,
     row_hashes,
-    tombstone_hash,
     url_prefix_candidates,
 )
 
@@ -16,7 +15,7 @@ ROWS = "doc_id string, text string, url string, source string, meta map<string,s
 
 
 def hashes(*requests: Request) -> set[str]:
-    return {tombstone_hash(KEY, r.kind, r.field, r.value) for r in requests}
+    return {r.hash(KEY) for r in requests}
 
 
 def test_requests_are_checked_without_echoing_their_values(tmp_path):

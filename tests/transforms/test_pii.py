@@ -1,7 +1,9 @@
+import re
+
 import pytest
 from chispa import assert_df_equality
 
-from refinery.transforms.pii import KINDS, redact_pii, redact_text, scan
+from refinery.transforms.pii import KINDS, lineage_safe, redact_pii, redact_text, scan
 from tests.helpers import comparable
 
 ALL = dict.fromkeys(KINDS, "redact")
@@ -75,6 +77,28 @@ def test_actions_keep_and_drop(spark):
         "doc_id string, text string, _reject_rule string, _reject_detail string",
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_url_source_and_meta_values_are_scanned_with_the_text(spark):
+    df = spark.createDataFrame(
+        [("1", "clean", "https://x.example/?to=a@b.example.org", "src", {"tel": "+44 20 7946 0958", "k": "v"})],
+        "doc_id string, text string, url string, source string, meta map<string,string>",
+    )
+    actual = redact_pii(df, actions={"email": "redact", "phone": "drop"}, also=("url", "source", "meta")).first()
+    assert (actual.text, actual.url, actual.source) == ("clean", "https://x.example/?to=<EMAIL>", "src")
+    assert actual.meta == {"tel": "+44 20 7946 0958", "k": "v"}  # a dropped doc is not rewritten for that kind
+    assert actual.pii == {"email": 1, "phone": 1}
+    assert (actual._reject_rule, actual._reject_detail) == ("pii:phone", "1 phone match(es)")
+
+
+def test_lineage_names_keep_their_shape_and_lose_their_pii():
+    token = lineage_safe("ada@example.org")
+    assert re.fullmatch(r"<EMAIL_[0-9a-f]{16}>", token)
+    assert lineage_safe("dumps/ada@example.org/part-1.jsonl") == f"dumps/{token}/part-1.jsonl"
+    assert lineage_safe(token) == token  # applied twice: nothing more changes
+    assert lineage_safe("bob@example.org") != token  # names stay unique
+    for name in ("part-00001.jsonl.gz", "doc-42", "2024-05-01/crawl.warc.gz", "a3f9c2e17b4d5e6f"):
+        assert lineage_safe(name) == name
 
 
 def test_unknown_kind_is_an_error(spark):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from refinery.config import Config
@@ -21,6 +21,7 @@ from refinery.ledger import FAILED, OK, RUNNING, LedgerEntry, RunLedger
 from refinery.preflight import MissingInputError
 from refinery.progress import StageProgress
 from refinery.schemas import TableSchema, table_schema
+from refinery.transforms.forgotten import FORGOTTEN
 from refinery.transforms.pii import redact_text
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,9 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 
+_FORGOTTEN_WITHHELD = ("doc_id", "record")  # reject columns left null for a forgotten subject's rows
+
+
 def write_rejects(
     ctx: StageContext,
     stage: str,
@@ -158,16 +162,19 @@ def write_rejects(
 
     Without `txn` the stage's rows in `rejects` are replaced (full-refresh stages); with `txn` they are
     appended at most once (incremental stages). Requires: `rule`, `detail`; optional `doc_id`, `record`,
-    `_file`, `_line` (null when absent). Pass a persisted DataFrame: it is counted (unless the caller
-    already did and passes `counts` per rule), then written.
+    `_file`, `_line` (null when absent). A row of a forgotten subject keeps neither its id nor its record, only
+    where it was read. Pass a persisted DataFrame: it is counted (unless the caller already did and passes
+    `counts` per rule), then written.
     """
     schema = ctx.schema("rejects")
     present = set(rejected.columns)
-    columns = [
-        F.col(f.name) if f.name in present else F.lit(None).cast(f.dataType).alias(f.name)
-        for f in schema.struct.fields
-        if f.name not in ("stage", "_run_id", "_at")
-    ]
+    forgotten = F.col("rule") == FORGOTTEN
+
+    def column(name: str, data_type) -> Column:
+        value = F.col(name) if name in present else F.lit(None).cast(data_type)
+        return (F.when(~forgotten, value) if name in _FORGOTTEN_WITHHELD else value).alias(name)
+
+    columns = [column(f.name, f.dataType) for f in schema.struct.fields if f.name not in ("stage", "_run_id", "_at")]
     rows = rejected.select(
         *columns,
         F.lit(stage).alias("stage"),

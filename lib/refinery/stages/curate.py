@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import CurateConfig
+from refinery.deletion import drop_forgotten
 from refinery.keys import privacy_key
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
@@ -21,6 +22,7 @@ from refinery.transforms.rules import kept_rows, rejected_rows
 from refinery.transforms.text import add_text_signals, normalize_text
 
 STAGE = "curate"
+PII_SCANNED_FIELDS = ("url", "source", "meta")  # besides `text`: no raw PII in any field from silver on
 
 
 def curate_frame(
@@ -33,8 +35,8 @@ def curate_frame(
     """The curation transforms, shared by the batch stage and the stream: bronze rows with reject flags.
 
     Order as in FineWeb: main text of HTML, normalization, language, Gopher repetition and quality, C4
-    (which removes lines), FineWeb, then PII redaction (or keyed tokens) of what is kept, the `pseudonymize`
-    fields replaced by keyed tokens, then the signals dedup uses.
+    (which removes lines), FineWeb; then the `pseudonymize` fields replaced by keyed tokens, PII redaction (or
+    keyed tokens) in the text and in every other field that reaches silver, and the signals dedup uses.
     """
     frame = bronze
     if cfg.html.enabled:
@@ -45,21 +47,27 @@ def curate_frame(
         .transform(add_language)
         .transform(flag_languages, keep=cfg.language.keep, min_score=cfg.language.min_score)
         .transform(flag_quality, filters)
-        .transform(redact_pii, actions=dataclasses.asdict(cfg.pii), pseudonymizer=pseudonymizer)
     )
     if pseudonymize:
         frame = frame.transform(pseudonymize_fields, fields=pseudonymize, pseudonymizer=pseudonymizer)
+    frame = frame.transform(
+        redact_pii, actions=dataclasses.asdict(cfg.pii), also=PII_SCANNED_FIELDS, pseudonymizer=pseudonymizer
+    )
     return frame.transform(add_text_signals, lowercase=cfg.lowercase_signals)
 
 
 def curation(ctx: StageContext) -> Callable[[DataFrame], DataFrame]:
-    """`curate_frame` with the run's settings and, when the run makes pseudonyms, the privacy key."""
+    """`curate_frame` with the run's settings and, when the run makes pseudonyms, the privacy key; rows that
+    match a deletion request made since they were ingested are flagged `forgotten` first."""
     privacy = ctx.config.privacy
     pseudonymizer = None
     if ctx.config.needs_privacy_key:
         pseudonymizer = Pseudonymizer(privacy_key(privacy, ctx.spark), privacy.token_chars)
     return lambda bronze: curate_frame(
-        bronze, ctx.config.curate, pseudonymizer=pseudonymizer, pseudonymize=privacy.pseudonymize
+        drop_forgotten(bronze, ctx.lake, ctx.pipeline, privacy),
+        ctx.config.curate,
+        pseudonymizer=pseudonymizer,
+        pseudonymize=privacy.pseudonymize,
     )
 
 

@@ -31,7 +31,8 @@ from refinery.lake import TableRef
 from refinery.releases import copy_in_layout, list_releases, with_source_files, write_pointer
 from refinery.session import settings
 from refinery.stages.base import StageContext, StageResult
-from refinery.transforms.forgotten import FORGOTTEN, flag_forgotten, tombstone_hash
+from refinery.stages.ingest import raw_locations
+from refinery.transforms.forgotten import FORGOTTEN, flag_forgotten
 from refinery.transforms.rules import REJECT_RULE
 
 STAGE = "forget"
@@ -66,7 +67,7 @@ def run(ctx: StageContext, requests: list[Request]) -> StageResult:
         if _rewrite_in_layout(ctx, label, ref, release.table_version, ids, removed):
             _amend_release(ctx, release.name, ref, removed[label][2])
     rewritten, skipped = _rewrite_raw(ctx, raw_files, tombstones, key)
-    metrics = {"requests": " ".join(tombstone_hash(key, r.kind, r.field, r.value) for r in requests)}
+    metrics = {"requests": " ".join(r.hash(key) for r in requests)}
     for label, (ref, before, after, rows) in removed.items():
         _purge(ctx, ref)
         metrics[f"table.{label}"] = f"{rows} rows removed; version {before} -> {after}, earlier versions purged"
@@ -225,10 +226,12 @@ def _rewrite_raw(ctx: StageContext, names: list[str], tombstones: Tombstones, ke
     logged = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)
     source_of = {r["path"]: r["source"] for r in logged.select("path", "source").distinct().collect()}
     raw_root = ctx.lake.raw(ctx.pipeline).path
+    locations = raw_locations(ctx, raw_root)
     emptied = skipped = 0
     for name in names:
         source = sources.get(source_of.get(name, ""))
-        location = name if paths.is_absolute(name) else paths.join(raw_root, name)
+        found = locations.get(name, name)
+        location = found if paths.is_absolute(found) else paths.join(raw_root, found)
         if source is None or not paths.is_local(location) or not Path(paths.local_path(location)).exists():
             continue
         if source.format != "jsonl":

@@ -27,8 +27,7 @@ from refinery.preflight import require_file_sources
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.transforms.doc_ids import flag_duplicate_ids
-from refinery.transforms.forgotten import FORGOTTEN
-from refinery.transforms.pii import redact_column
+from refinery.transforms.pii import lineage_safe, lineage_safe_column, redact_column
 from refinery.transforms.records import parse_json_records, type_columns
 from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
 
@@ -44,14 +43,15 @@ log = logging.getLogger(__name__)
 def add_lineage(df: DataFrame, *, run_id: str, ingested_at: datetime) -> DataFrame:
     """Requires: `id`, `source`, `_source_name`, `_file`, `_line`. Adds: `doc_id`, `_ingested_at`, `_run_id`.
 
-    `doc_id` is the record's own id as a trimmed string (12345, "12345" and " 12345 " are one id), else a
-    hash of its file (relative to the raw root) and position, so it is stable across reruns and lake moves.
-    `source` defaults to the name of the configured source.
+    `doc_id` is the record's own id as a trimmed string (12345, "12345" and " 12345 " are one id) with any PII
+    in it (an e-mail address as an id) turned into a token, else a hash of its file (relative to the raw root)
+    and position, so it is stable across reruns and lake moves. `source` defaults to the configured source's name.
     """
     position = F.concat_ws(":", "_file", F.coalesce(F.col("_line").cast("string"), F.lit("file")))
+    given = lineage_safe_column(F.nullif(F.trim("id"), F.lit("")))
     return df.withColumns(
         {
-            "doc_id": F.coalesce(F.nullif(F.trim("id"), F.lit("")), F.substring(F.sha2(position, 256), 1, 32)),
+            "doc_id": F.coalesce(given, F.substring(F.sha2(position, 256), 1, 32)),
             "source": F.coalesce(F.nullif(F.trim("source"), F.lit("")), F.col("_source_name")),
             "_ingested_at": F.lit(ingested_at),
             "_run_id": F.lit(run_id),
@@ -61,9 +61,10 @@ def add_lineage(df: DataFrame, *, run_id: str, ingested_at: datetime) -> DataFra
 
 @dataclass
 class Batch:
-    """The files one ingest run takes: `number` (the Delta transaction version), the planned file rows
-    (`path` relative to the raw root, absolute for a source outside it), and whether it resumes a batch
-    a killed run left planned."""
+    """The files one ingest run takes: `number` (the Delta transaction version), the planned file rows, and
+    whether it resumes a batch a killed run left planned. A row's `location` is the file's name relative to
+    the raw root (absolute for a source outside it); its `path`, the name lineage and the file log use, is
+    that name with any PII in it turned into a token (`lineage_safe`): the same name for any other file."""
 
     number: int
     files: list[dict]
@@ -123,7 +124,8 @@ def plan_batch(ctx: StageContext, raw_root: str) -> Batch:
     batches = _batches(logged)
     open_batches = sorted(number for number, committed in batches.items() if not committed)
     if open_batches:
-        return Batch(open_batches[0], _planned_files(logged, open_batches[0]), resumed=True)
+        planned = _planned_files(logged, open_batches[0])
+        return Batch(open_batches[0], _located(ctx, planned, raw_root), resumed=True)
     return _plan_new_batch(ctx, logged, raw_root, number=max(batches, default=0) + 1)
 
 
@@ -162,16 +164,9 @@ def write_batch(ctx: StageContext, batch: Batch, raw_root: str) -> tuple[WriteRe
 
 
 def quarantine(records: DataFrame, record_chars: int) -> DataFrame:
-    """The rejected records, each with its raw `record` PII-redacted and truncated to `record_chars`; a record
-    of a forgotten subject keeps neither its record nor its id (only where it was read)."""
-    rejected = rejected_rows(records)
-    forgotten = F.col("rule") == FORGOTTEN
-    return rejected.withColumns(
-        {
-            "record": F.when(~forgotten, redact_column(F.substring("value", 1, record_chars))),
-            "doc_id": F.when(~forgotten, F.col("doc_id")),
-        }
-    )
+    """The rejected records, each with its raw `record` PII-redacted and truncated to `record_chars` (none for
+    a forgotten subject's: `write_rejects` withholds it)."""
+    return rejected_rows(records).withColumn("record", redact_column(F.substring("value", 1, record_chars)))
 
 
 def check_written(what: str, counts: BatchCounts, bronze: WriteResult, rejects: WriteResult | None) -> None:
@@ -239,15 +234,11 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
     logged once as `skipped` with the reason, and counted, rather than passed over in silence.
     """
     cfg = ctx.config.ingest
-    listed = [
-        (source.name, below_or_absolute(f.path, raw_root), f.length, f.modified_at, f.hidden)
-        for source in cfg.file_sources
-        for f in list_files(ctx.spark, source.folder(raw_root), glob=source.glob)
-    ]
+    listed = [(source, lineage_safe(name), name, *rest) for source, name, *rest in _listing(ctx, raw_root)]
     if not listed:
         return Batch(number, [], resumed=False)
     listing = ctx.spark.createDataFrame(
-        listed, "source string, path string, length bigint, modified_at timestamp, hidden boolean"
+        listed, "source string, path string, location string, length bigint, modified_at timestamp, hidden boolean"
     ).dropDuplicates(["path"])
     committed = files.where(F.col("status") == COMMITTED).select("path")
     known_skips = files.where(F.col("status") == SKIPPED).select("path", "length", "modified_at")
@@ -278,7 +269,33 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
         )
     if skips or planned:
         _log_files(ctx, skips + planned)
-    return Batch(number, [{k: row[k] for k in _PLAN_COLUMNS} for row in planned], False, len(skips))
+    files = [
+        {**{k: row[k] for k in _PLAN_COLUMNS}, "location": file["location"]}
+        for row, file in zip(planned, chosen, strict=True)
+    ]
+    return Batch(number, files, False, len(skips))
+
+
+def _listing(ctx: StageContext, raw_root: str) -> list[tuple]:
+    """(source, name relative to the raw root, length, modified_at, hidden) of every file of every source."""
+    return [
+        (source.name, below_or_absolute(f.path, raw_root), f.length, f.modified_at, f.hidden)
+        for source in ctx.config.ingest.file_sources
+        for f in list_files(ctx.spark, source.folder(raw_root), glob=source.glob)
+    ]
+
+
+def raw_locations(ctx: StageContext, raw_root: str) -> dict[str, str]:
+    """Every listed raw file's location (relative to the raw root, or absolute) by the name the file log and
+    lineage give it."""
+    return {lineage_safe(name): name for _, name, *_ in _listing(ctx, raw_root)}
+
+
+def _located(ctx: StageContext, planned: list[dict], raw_root: str) -> list[dict]:
+    """Planned rows of a resumed batch with their `location`, found by listing the sources again (a file gone
+    since keeps its logged name and is reported unreadable)."""
+    locations = raw_locations(ctx, raw_root)
+    return [{**row, "location": locations.get(row["path"], row["path"])} for row in planned]
 
 
 def _vanished_files(ctx: StageContext, planned: list[dict], per_file: dict, raw_root: str) -> list[str]:
@@ -291,7 +308,7 @@ def _vanished_files(ctx: StageContext, planned: list[dict], per_file: dict, raw_
         name = row["path"]
         if name in per_file or not row["length"] or formats.get(row["source"]) not in BYTE_FORMATS:
             continue
-        if not is_readable(ctx.spark, file_location(name, raw_root)):
+        if not is_readable(ctx.spark, file_location(row["location"], raw_root)):
             vanished.append(name)
     if vanished:
         log.warning("ingest: %d planned file(s) could not be read; each is an unreadable_file reject", len(vanished))
@@ -303,7 +320,7 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
     cfg = ctx.config.ingest
     parts = []
     for source in cfg.file_sources:
-        files = [file_location(row["path"], raw_root) for row in planned if row["source"] == source.name]
+        files = [file_location(row["location"], raw_root) for row in planned if row["source"] == source.name]
         if not files:
             continue
         folder = source.folder(raw_root)
@@ -324,6 +341,9 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
     records = parts[0]
     for part in parts[1:]:
         records = records.unionByName(part)
+    renamed = {row["location"]: row["path"] for row in planned if row["location"] != row["path"]}
+    if renamed:  # lineage names the files as the file log does
+        records = records.replace(renamed, subset=["_file"])
     return records.transform(add_lineage, run_id=ctx.run_id, ingested_at=ctx.started_at)
 
 

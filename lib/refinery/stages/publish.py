@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import DecontaminationConfig, PublishConfig, project_path
+from refinery.deletion import drop_forgotten
 from refinery.gold import gold_totals, one_partition_per_index, parquet_row_groups, publish_settings
 from refinery.io.eval_sets import read_eval_texts
 from refinery.session import Persisted
@@ -41,6 +42,7 @@ def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config.publish
     input_ref, input_version, docs = ctx.read_input("silver_dedup")
     eval_ngrams = load_eval_ngrams(ctx, cfg.decontamination)
+    docs = drop_forgotten(docs, ctx.lake, ctx.pipeline, ctx.config.privacy)  # requests made since dedup ran
     with Persisted() as cache:
         flagged = cache.keep(flag_docs(docs, cfg, eval_ngrams))
         per_rule = flagged.groupBy(REJECT_RULE).count().collect()  # rows in and rejects by rule in one job

@@ -6,15 +6,16 @@ shapes for phones), so order numbers, dates, versions, ISBNs and Luhn-invalid nu
 Kinds are scanned in a fixed order and each match is masked before the next kind looks, so a later
 kind never re-reads an earlier one's digits; redaction puts a typed placeholder (`<EMAIL>` ...) there.
 
-`find_pii` and `scan` are plain Python; `redact_pii` runs it over a DataFrame in an Arrow-batched pandas UDF, and
-`redact_text` / `redact_column` redact everything for logs, errors and quarantined raw records.
+`find_pii` and `scan` are plain Python; `redact_pii` runs it over a DataFrame in an Arrow-batched pandas UDF,
+`redact_text` / `redact_column` redact everything for logs, errors and quarantined raw records, and
+`lineage_safe` turns the PII in ids and file names into unkeyed tokens (they must stay unique).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import pandas as pd
@@ -221,23 +222,20 @@ def redact_column(text: Column) -> Column:
     return _redact_all(text)
 
 
-_SCAN = StructType(
-    [
-        StructField("text", StringType()),
-        StructField("pii", MapType(StringType(), IntegerType())),
-        StructField("drop", StringType()),
-    ]
-)
-
-
 def redact_pii(
-    df: DataFrame, *, actions: Mapping[str, str], column: str = "text", pseudonymizer: Pseudonymizer | None = None
+    df: DataFrame,
+    *,
+    actions: Mapping[str, str],
+    column: str = "text",
+    also: Sequence[str] = (),
+    pseudonymizer: Pseudonymizer | None = None,
 ) -> DataFrame:
     """Count PII by kind, redact the kinds whose action is `redact`, replace the `pseudonymize` kinds by keyed
     tokens, flag docs whose action is `drop`.
 
-    Requires: `column`. Adds: `pii` (map<string,int>: matches by kind, every configured kind) and the
-    reject flags (rule `pii:<kind>`, kept when already set); rewrites `column`.
+    Requires: `column` and the `also` columns (strings, or map<string,string> whose values are scanned), which
+    are treated like `column`. Adds: `pii` (map<string,int>: matches by kind over all of them, every configured
+    kind) and the reject flags (rule `pii:<kind>`, kept when already set); rewrites the scanned columns.
     """
     unknown = sorted(set(actions) - set(KINDS))
     if unknown:
@@ -245,19 +243,67 @@ def redact_pii(
     if pseudonymizer is None and "pseudonymize" in actions.values():
         raise ValueError("PII kinds set to pseudonymize need a Pseudonymizer (a key)")
     actions = dict(actions)
+    scanned_columns = [column, *also]
+    result_type = StructType(
+        [StructField(name, df.schema[name].dataType) for name in scanned_columns]
+        + [StructField("_pii", MapType(StringType(), IntegerType())), StructField("_drop", StringType())]
+    )
 
-    @pandas_udf(_SCAN)
-    def scan_batch(texts: pd.Series) -> pd.DataFrame:
-        results = [scan(text, actions, pseudonymizer) if text is not None else Scan(None, {}, None) for text in texts]
-        return pd.DataFrame(
-            {"text": [r.text for r in results], "pii": [r.counts for r in results], "drop": [r.drop for r in results]}
-        )
+    def scan_row(values: tuple) -> dict:
+        counts = dict.fromkeys(actions, 0)
+        result = {}
+        for name, value in zip(scanned_columns, values, strict=True):
+            if value is None:
+                result[name] = None
+                continue
+            entries = value.items() if isinstance(value, dict) else value if not isinstance(value, str) else None
+            if entries is None:
+                found = scan(value, actions, pseudonymizer)
+                result[name] = found.text
+                scans = [found]
+            else:
+                scans_by_key = {k: scan(v, actions, pseudonymizer) if v is not None else None for k, v in entries}
+                result[name] = {k: s.text if s else None for k, s in scans_by_key.items()}
+                scans = [s for s in scans_by_key.values() if s]
+            for found in scans:
+                for kind, n in found.counts.items():
+                    counts[kind] += n
+        drop = next((kind for kind in actions if actions[kind] == "drop" and counts[kind]), None)
+        return {**result, "_pii": counts, "_drop": drop}
 
-    found = df.withColumn("_pii", scan_batch(F.col(column)))
-    drop = F.col("_pii.drop")
-    scanned = found.withColumns({column: F.col("_pii.text"), "pii": F.col("_pii.pii")})
+    @pandas_udf(result_type)
+    def scan_batch(*series: pd.Series) -> pd.DataFrame:
+        return pd.DataFrame([scan_row(values) for values in zip(*series, strict=True)], columns=result_type.names)
+
+    found = df.withColumn("_scan", scan_batch(*[F.col(name) for name in scanned_columns]))
+    drop = F.col("_scan._drop")
+    scanned = found.withColumns(
+        {name: F.col(f"_scan.{name}") for name in scanned_columns} | {"pii": F.col("_scan._pii")}
+    )
     return flag_computed(
         scanned,
         F.when(drop.isNotNull(), F.concat(F.lit("pii:"), drop)),
-        F.when(drop.isNotNull(), F.format_string("%d %s match(es)", F.col("_pii.pii")[drop], drop)),
-    ).drop("_pii")
+        F.when(drop.isNotNull(), F.format_string("%d %s match(es)", F.col("_scan._pii")[drop], drop)),
+    ).drop("_scan")
+
+
+# Lineage values (record ids, file names) must stay unique and must not depend on a key or on config (a doc id
+# that changed with them would break reruns): their PII spans become unkeyed SHA-256 tokens.
+_LINEAGE_TOKENS = Pseudonymizer(key=b"", chars=16)
+_EVERY_KIND_TOKENIZED = dict.fromkeys(KINDS, "pseudonymize")
+
+
+def lineage_safe(value: str) -> str:
+    """An id or a file name with each PII span replaced by `<KIND_hex>` (unkeyed); any other value unchanged.
+    Applying it twice changes nothing more."""
+    return scan(value, _EVERY_KIND_TOKENIZED, _LINEAGE_TOKENS).text
+
+
+@pandas_udf(StringType())
+def _lineage_safe_batch(values: pd.Series) -> pd.Series:
+    return values.map(lambda value: None if value is None else lineage_safe(value))
+
+
+def lineage_safe_column(values: Column) -> Column:
+    """`lineage_safe` as a Column (Arrow-batched)."""
+    return _lineage_safe_batch(values)

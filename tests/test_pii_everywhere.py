@@ -9,6 +9,7 @@ import json
 from pyspark.sql import functions as F
 
 from refinery.cli import main
+from refinery.stages.ingest import logged_name
 from refinery.transforms.pii import lineage_safe
 from tests.stages.test_empty_and_noop import PERMISSIVE, unique_doc
 
@@ -104,3 +105,9 @@ def test_planted_pii_is_in_no_table_from_silver_on_nor_in_lineage(spark, tmp_pat
 
     assert main(["ingest", "--lake", str(tmp_path), "-q"]) == 0  # the renamed file is not taken twice
     assert spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text")).count() == bronze.count()
+
+
+def test_an_absolute_uri_keeps_its_storage_authority():
+    uri = "abfss://raw@account.dfs.core.windows.net/dumps/ada@example.org/part-1.jsonl"  # a source outside raw/
+    expected = f"abfss://raw@account.dfs.core.windows.net/dumps/{lineage_safe('ada@example.org')}/part-1.jsonl"
+    assert logged_name(uri) == expected

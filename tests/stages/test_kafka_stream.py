@@ -18,10 +18,14 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
+from refinery.config import load_config
+from refinery.deletion import Request, record_tombstones
+from refinery.lake import Lake
 from tests.kafka_broker import KafkaBroker
 from tests.processes import SAMPLE, refinery, start
 
 TOPIC = "web-docs"
+KEY = "a-key-of-at-least-16-bytes"
 PER_BATCH = 100  # maxOffsetsPerTrigger: each delivery takes two micro-batches
 BAD_MESSAGES = {  # value -> the rule that rejects it
     b"not json at all": "malformed_json",
@@ -98,7 +102,7 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise TimeoutError(f"{what} within {timeout:.0f}s")
 
 
-def test_every_message_lands_exactly_once_across_a_kill(spark, broker, tmp_path):
+def test_every_message_lands_exactly_once_across_a_kill(spark, broker, tmp_path, monkeypatch):
     lake = tmp_path / "lake"
     setting = ("--set", source_setting(broker), "--set", "stream.trigger_seconds=1")
     first = sample_lines("web-2026-10-01.jsonl")
@@ -110,7 +114,12 @@ def test_every_message_lands_exactly_once_across_a_kill(spark, broker, tmp_path)
     assert layer(spark, lake, "rejects").count() == 0
 
     again = first[:3]  # ids bronze holds already: rejected as duplicate_id
-    later = sample_lines("web-2026-10-02.jsonl") + again
+    # A subject forgotten meanwhile: its late message is rejected as `forgotten`, with no id kept.
+    monkeypatch.setenv("REFINERY_PRIVACY_KEY", KEY)
+    config = load_config("web_text", "local", [f"lake.root={lake}"])
+    record_tombstones(Lake(spark, config.lake), "web_text", [Request("doc_id", "late-subject")], KEY.encode(), "t")
+    late = json.dumps({"id": "late-subject", "text": "A late message about a subject who asked to be forgotten."})
+    later = sample_lines("web-2026-10-02.jsonl") + again + [late.encode()]
     sent += produce(broker, later)
 
     stream = start(lake, "stream", *setting)
@@ -129,7 +138,13 @@ def test_every_message_lands_exactly_once_across_a_kill(spark, broker, tmp_path)
     expected_rules = {}
     for rule in BAD_MESSAGES.values():
         expected_rules[rule] = expected_rules.get(rule, 0) + 1
-    assert rules == {"bronze": len(sent) - len(BAD_MESSAGES) - len(again), **expected_rules, "duplicate_id": 3}
+    assert rules == {
+        "bronze": len(sent) - len(BAD_MESSAGES) - len(again) - 1,
+        **expected_rules,
+        "duplicate_id": 3,
+        "forgotten": 1,
+    }
+    assert landed.where("where = 'forgotten'").first().doc_id is None
 
     runs = spark.read.format("delta").load(str(lake / "_refinery" / "runs")).where("stage = 'ingest' AND status = 'ok'")
     assert runs.where("metrics['replayed'] = 'true'").count() == 1  # the killed batch, redone without doubling

@@ -10,6 +10,7 @@ Delta skips whichever append had already been committed.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,7 +65,7 @@ class Batch:
     """The files one ingest run takes: `number` (the Delta transaction version), the planned file rows, and
     whether it resumes a batch a killed run left planned. A row's `location` is the file's name relative to
     the raw root (absolute for a source outside it); its `path`, the name lineage and the file log use, is
-    that name with any PII in it turned into a token (`lineage_safe`): the same name for any other file."""
+    that name with any PII in it turned into a token (`logged_name`): the same name for any other file."""
 
     number: int
     files: list[dict]
@@ -224,6 +225,7 @@ def _planned_files(files: DataFrame, batch: int) -> list[dict]:
     return [row.asDict() for row in rows.select(*_PLAN_COLUMNS).orderBy("path").collect()]
 
 
+_AUTHORITY = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*")
 _PLAN_COLUMNS = ("pipeline", "source", "path", "length", "modified_at", "batch")
 
 
@@ -234,7 +236,7 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
     logged once as `skipped` with the reason, and counted, rather than passed over in silence.
     """
     cfg = ctx.config.ingest
-    listed = [(source, lineage_safe(name), name, *rest) for source, name, *rest in _listing(ctx, raw_root)]
+    listed = [(source, logged_name(name), name, *rest) for source, name, *rest in _listing(ctx, raw_root)]
     if not listed:
         return Batch(number, [], resumed=False)
     listing = ctx.spark.createDataFrame(
@@ -285,10 +287,18 @@ def _listing(ctx: StageContext, raw_root: str) -> list[tuple]:
     ]
 
 
+def logged_name(name: str) -> str:
+    """The name lineage and the file log give a raw file: `lineage_safe` of its name, but an absolute URI
+    keeps its scheme and authority (`abfss://container@account...` names storage, not a person)."""
+    authority = _AUTHORITY.match(name)
+    head = authority.group(0) if authority else ""
+    return head + lineage_safe(name[len(head) :])
+
+
 def raw_locations(ctx: StageContext, raw_root: str) -> dict[str, str]:
     """Every listed raw file's location (relative to the raw root, or absolute) by the name the file log and
     lineage give it."""
-    return {lineage_safe(name): name for _, name, *_ in _listing(ctx, raw_root)}
+    return {logged_name(name): name for _, name, *_ in _listing(ctx, raw_root)}
 
 
 def _located(ctx: StageContext, planned: list[dict], raw_root: str) -> list[dict]:

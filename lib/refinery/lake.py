@@ -60,6 +60,8 @@ class WriteResult:
 # The key under which each write stores its own token in the commit's userMetadata.
 WRITE_TOKEN_KEY = "refinery.write"
 _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+_LISTING_TASKS = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 _CREATE_ATTEMPTS = 8  # racing creators wait up to ~6 s in all for the winner's first commit
 
 
@@ -255,6 +257,16 @@ class Lake:
                 schema.conform(df).alias("source"), f"target.{key} = source.{key}"
             ).whenNotMatchedInsertAll().execute()
         return self._own_commit(ref, token, before, rows_metric="numTargetRowsInserted")
+
+    def vacuum(self, ref: TableRef, retention_hours: float) -> None:
+        """VACUUM: delete the files no version of the last `retention_hours` needs. A retention under Delta's
+        7-day floor is allowed for this operation only, and files are listed with as many tasks as the cluster
+        has cores (the default, 10,000 tasks, took 56 s against 3.6 s per small table on 2 cores)."""
+        values = {_LISTING_TASKS: str(max(2, self.spark.sparkContext.defaultParallelism * 2))}
+        if retention_hours < 168:
+            values[_RETENTION_CHECK] = "false"
+        with settings(self.spark, values):
+            self.delta_table(ref).vacuum(float(retention_hours))
 
     def delete_matching(self, ref: TableRef, source: DataFrame, condition: str) -> WriteResult:
         """Delete the table's rows that `condition` matches against `source` (a MERGE; `t.` is the table, `s.`

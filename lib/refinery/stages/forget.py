@@ -29,7 +29,6 @@ from refinery.gold import gold_totals
 from refinery.keys import privacy_key
 from refinery.lake import TableRef
 from refinery.releases import copy_in_layout, list_releases, with_source_files, write_pointer
-from refinery.session import settings
 from refinery.stages.base import StageContext, StageResult
 from refinery.stages.ingest import raw_locations
 from refinery.transforms.forgotten import FORGOTTEN, flag_forgotten
@@ -41,7 +40,6 @@ MERGED_LAYERS = ("bronze", "silver", "silver_dedup", "signatures")  # rows remov
 REJECT_KEY = ("stage", "rule", "_file", "_line", "doc_id")
 WITHHELD = "detail withheld: it named a forgotten subject"
 AMENDED = "amended_by_forget"  # the release record's settings key naming the forget run that amended it
-_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 log = logging.getLogger(__name__)
 
@@ -246,5 +244,4 @@ def _purge(ctx: StageContext, ref: TableRef) -> None:
     properties = ctx.lake.delta_table(ref).detail().first()["properties"] or {}
     if properties.get("delta.enableDeletionVectors") == "true":
         ctx.spark.sql(f"REORG TABLE {ref.name or f'delta.`{ref.path}`'} APPLY (PURGE)")
-    with settings(ctx.spark, {_RETENTION_CHECK: "false"}):
-        ctx.lake.delta_table(ref).vacuum(0.0)
+    ctx.lake.vacuum(ref, 0)

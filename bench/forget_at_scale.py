@@ -1,7 +1,7 @@
 """`refinery forget` at scale: many deletion requests in one pass over a lake of N documents and a release.
 
-Builds a raw lake of N documents from the sample's sentence banks (each with a site, an author and, for one in
-fifty, a contact e-mail address), runs the pipeline and names a release, then times `refinery forget --requests`
+Builds a raw lake of N documents (bench/ingest.py's corpus, each with a site, an author and, for one in fifty,
+a contact e-mail address), runs the pipeline and names a release, then times `refinery forget --requests`
 as a user runs it (a fresh process, start-up included) with a mix of requests: document ids, site opt-outs
 (URL prefixes), authors (meta fields) and e-mail addresses (contains). Prints and writes bench/results/forget.json:
 the time, rows removed per table, the Delta files each table's forget commits removed and added, and raw
@@ -26,34 +26,22 @@ from pathlib import Path
 from deltalake import DeltaTable
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "data" / "sample"))
 
-from make_sample import SENTENCES  # noqa: E402
+from ingest import build_corpus  # noqa: E402
 
-SITES, AUTHORS, EMAIL_EVERY = 997, 5000, 50
+SITES, AUTHORS, EMAIL_EVERY = 997, 5000, 50  # sites as bench/ingest.py builds URLs
 RELEASE = "bench"
 KEY = "bench-key-of-at-least-16-bytes"
 
 
-def build_raw(folder: Path, docs: int, files: int, seed: int = 3) -> None:
-    rng = random.Random(seed)
-    langs = list(SENTENCES)
-    folder.mkdir(parents=True)
-    handles = [open(folder / f"part-{i:03d}.jsonl", "w", encoding="utf-8") for i in range(files)]  # noqa: SIM115
-    for n in range(docs):
-        lang = langs[n % len(langs)]
-        text = " ".join(rng.choices(SENTENCES[lang], k=rng.randint(4, 12)))
-        if n % EMAIL_EVERY == 0:
-            text += f" Contact: reader{n // EMAIL_EVERY}@example.org"
-        record = {
-            "id": f"d{n}",
-            "text": text,
-            "url": f"https://site{n % SITES}.example.com/{n}",
-            "meta": {"author": f"author{n % AUTHORS}"},
-        }
-        handles[n % files].write(json.dumps(record, ensure_ascii=False) + "\n")
-    for handle in handles:
-        handle.close()
+def with_author_and_contact(n: int, record: dict) -> dict:
+    """A document's author, and for one in fifty a contact e-mail address in its text."""
+    record["meta"]["author"] = f"author{n % AUTHORS}"
+    if n % EMAIL_EVERY == 0:
+        record["text"] += f" Contact: reader{n // EMAIL_EVERY}@example.org"
+    return record
 
 
 def requests(count: int, docs: int, seed: int = 5) -> list[dict]:
@@ -104,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
     lake = Path(tempfile.mkdtemp(prefix="refinery-forget-bench-"))
     try:
-        build_raw(lake / "raw" / "web_text", args.docs, args.files)
+        build_corpus(lake / "raw" / "web_text", args.docs, args.files, decorate=with_author_and_contact)
         pipeline_s = refinery(lake, "run")
         refinery(lake, "release", "create", RELEASE)
         before = {name: DeltaTable(str(path)).version() for name, path in delta_tables(lake).items()}

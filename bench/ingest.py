@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +31,11 @@ from refinery.stages import ingest  # noqa: E402
 from refinery.stages.base import StageContext, execute  # noqa: E402
 
 
-def build_corpus(folder: Path, docs: int, files: int, seed: int = 1) -> None:
+def build_corpus(
+    folder: Path, docs: int, files: int, seed: int = 1, decorate: Callable[[int, dict], dict] | None = None
+) -> None:
+    """`docs` JSONL records of 3-12 sentences from the sample's banks in `files` files; `decorate(n, record)`
+    may change record n."""
     rng = random.Random(seed)
     langs = list(SENTENCES)
     folder.mkdir(parents=True)
@@ -39,6 +44,8 @@ def build_corpus(folder: Path, docs: int, files: int, seed: int = 1) -> None:
         lang = langs[n % len(langs)]
         text = " ".join(rng.choices(SENTENCES[lang], k=rng.randint(3, 12)))
         record = {"id": f"d{n}", "text": text, "url": f"https://site{n % 997}.example.com/{n}", "meta": {"lang": lang}}
+        if decorate:
+            record = decorate(n, record)
         handles[n % files].write(json.dumps(record, ensure_ascii=False) + "\n")
     for handle in handles:
         handle.close()

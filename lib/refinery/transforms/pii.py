@@ -256,16 +256,14 @@ def redact_pii(
             if value is None:
                 result[name] = None
                 continue
-            entries = value.items() if isinstance(value, dict) else value if not isinstance(value, str) else None
-            if entries is None:
-                found = scan(value, actions, pseudonymizer)
-                result[name] = found.text
-                scans = [found]
-            else:
-                scans_by_key = {k: scan(v, actions, pseudonymizer) if v is not None else None for k, v in entries}
-                result[name] = {k: s.text if s else None for k, s in scans_by_key.items()}
-                scans = [s for s in scans_by_key.values() if s]
-            for found in scans:
+            if isinstance(value, str):
+                scans = {None: scan(value, actions, pseudonymizer)}
+                result[name] = scans[None].text
+            else:  # a map: a dict, or Arrow's list of (key, value) pairs
+                entries = value.items() if isinstance(value, dict) else value
+                scans = {k: scan(v, actions, pseudonymizer) for k, v in entries if v is not None}
+                result[name] = {k: scans[k].text if k in scans else None for k, _ in entries}
+            for found in scans.values():
                 for kind, n in found.counts.items():
                     counts[kind] += n
         drop = next((kind for kind in actions if actions[kind] == "drop" and counts[kind]), None)

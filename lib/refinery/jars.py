@@ -97,7 +97,13 @@ def resolve_jars(dest: str | Path, coordinate: str) -> list[str]:
 
     ivy_home = folder.parent.parent / "ivy" / folder.name  # its jars/ folder gets this coordinate's jars only
     # Packages are resolved when a JVM starts: each coordinate gets a fresh process (and JVM) of its own.
-    subprocess.run([sys.executable, "-c", _RESOLVE, coordinate, str(ivy_home.resolve())], check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _RESOLVE, coordinate, str(ivy_home.resolve())], capture_output=True, text=True
+    )
+    if done.returncode:  # Ivy's report and the JVM's trace say it at length; one line of it is the reason
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        reason = next((line for line in lines if "unresolved dependency" in line), lines[-1])
+        raise RuntimeError(f"resolving {coordinate} failed: {reason.strip()}")
 
     artifact = coordinate.split(":")[1]
     resolved = sorted((ivy_home / "jars").glob("*.jar"))
@@ -125,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     for coordinate in args.coordinate or session_coordinates():
         try:
             jars = resolve_jars(args.dest, coordinate)
-        except (subprocess.CalledProcessError, RuntimeError):
+        except RuntimeError as exc:
             if coordinate not in optional:
-                raise
-            print(f"could not resolve {coordinate} (optional: Kafka sources will not work with this pyspark)")
+                print(f"jars: {exc}", file=sys.stderr)
+                return 1
+            print(f"{exc} (optional: Kafka sources will not work with this pyspark)")
             continue
         print(f"{len(jars)} jars for {coordinate} in {args.dest}")
     return 0

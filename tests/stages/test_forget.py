@@ -8,6 +8,7 @@ import json
 import shutil
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from refinery.cli import main
@@ -48,6 +49,10 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
     planted = [by_id.doc_id, by_url.url, EMAIL, by_email]
     assert files_holding(lake, planted)  # they are there before
     release_before = spark.read.format("delta").load(str(lake / "releases" / "web_text" / RELEASE)).count()
+    for layer in ("bronze", "silver"):  # as on Databricks, where new tables have deletion vectors
+        spark.sql(
+            f"ALTER TABLE delta.`{lake / layer / 'web_text'}` SET TBLPROPERTIES (delta.enableDeletionVectors = true)"
+        )
 
     args = ["--doc-id", by_id.doc_id, "--url-prefix", by_url.url, "--contains", EMAIL]
     assert main(["forget", *args, "--lake", str(lake), "-q"]) == 0
@@ -65,6 +70,9 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
     assert not subjects & {d for b in loaded for d in b.column("doc_id").to_pylist()}
 
     assert files_holding(lake, planted) == []  # data files, Delta logs and checkpoints, raw files, the ledger
+    for layer in ("bronze", "silver"):  # the deletes left deletion vectors, and the purge rewrote their files
+        history = {r.operation for r in DeltaTable.forPath(spark, str(lake / layer / "web_text")).history().collect()}
+        assert "REORG" in history, layer
 
     assert table(spark, lake, "rejects").count() > 0  # still readable after the purge
     runs = spark.read.format("delta").load(str(lake / "_refinery" / "runs")).where("stage = 'forget' AND status = 'ok'")

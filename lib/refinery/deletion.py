@@ -182,13 +182,15 @@ def empty_matching_lines(
 
 
 def rewrite_raw_file(path: Path, name: str, fields: RecordFields, tombstones: Tombstones, key: bytes) -> int:
-    """Empty the lines of a local JSONL raw file (compressed or not) that hold a forgotten subject; the new
-    file replaces the old one atomically. Returns the lines emptied (0: the file is left as it was)."""
-    content, emptied = empty_matching_lines(decompress(name, path.read_bytes()), name, fields, tombstones, key)
+    """Empty the lines of a local JSONL raw file (compressed or not, as its own name says) that hold a forgotten
+    subject; `name` is the file's name in lineage. The new file replaces the old one atomically. Returns the
+    lines emptied (0: the file is left as it was)."""
+    data = decompress(path.name, path.read_bytes())
+    content, emptied = empty_matching_lines(data, name, fields, tombstones, key)
     if not emptied:
         return 0
     staging = path.with_name(f".{path.name}.forget")  # a hidden name: no ingest ever lists it
-    staging.write_bytes(compress(name, content))
+    staging.write_bytes(compress(path.name, content))
     os.replace(staging, path)
     return emptied
 

@@ -1,14 +1,19 @@
 """Tombstones: requests kept as keyed hashes, and rows matching them flagged without knowing the values."""
 
+import gzip
+import hashlib
+
 import pytest
 
-from refinery.deletion import BadRequestError, Request, field_request, read_requests
+from refinery.deletion import BadRequestError, Request, Tombstones, field_request, read_requests, rewrite_raw_file
+from refinery.stages.ingest import logged_name
 from refinery.transforms.forgotten import (
     FORGOTTEN,
     flag_forgotten,
     row_hashes,
     url_prefix_candidates,
 )
+from refinery.transforms.params import RecordFields
 
 KEY = b"a-key-of-at-least-16-bytes"
 ROWS = "doc_id string, text string, url string, source string, meta map<string,string>"
@@ -86,3 +91,17 @@ def test_rows_matching_a_tombstone_are_flagged_and_the_others_kept(spark):
         "d7": (None, None),
     }
     assert flag_forgotten(df, tombstones=[], key=KEY).where("_reject_rule IS NOT NULL").count() == 0
+
+
+def test_a_raw_file_is_rewritten_by_its_own_name_and_matched_by_its_lineage_name(tmp_path):
+    """A file whose whole name is an address (`ada@example.org.jsonl.gz`) has a token as its lineage name; it
+    is still read and written back gzip-compressed, and a record without an id is matched by that name."""
+    path = tmp_path / "ada@example.org.jsonl.gz"
+    lines = ['{"text": "first record, no id"}', '{"id": "keep-1", "text": "second"}', ""]
+    path.write_bytes(gzip.compress("\n".join(lines).encode()))
+    name = logged_name(path.name)
+    assert name.startswith("<EMAIL_") and name.endswith(">")
+    position_id = hashlib.sha256(f"{name}:1".encode()).hexdigest()[:32]  # as ingest hashes an id-less record
+    tombstones = Tombstones(frozenset({Request("doc_id", position_id).hash(KEY)}), frozenset())
+    assert rewrite_raw_file(path, name, RecordFields(), tombstones, KEY) == 1
+    assert gzip.decompress(path.read_bytes()).decode().split("\n") == ["", lines[1], ""]

@@ -114,7 +114,7 @@ def main() -> None:
             "pipeline_s": round(pipeline_s, 1),
             "forget_s": round(forget_s, 1),
             "rows_removed": audit["rows_in"],
-            "raw_lines_emptied": int(metrics.get("raw.lines_emptied", 0)),
+            "raw_records_blanked": int(metrics.get("raw.records_blanked", 0)),
             "rows_removed_per_table": {
                 k.removeprefix("table."): v.split(" rows")[0] for k, v in metrics.items() if k.startswith("table.")
             },

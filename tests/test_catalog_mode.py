@@ -15,7 +15,7 @@ NAMESPACE = f"spark_catalog.{SCHEMA}"
 PIPELINE_TABLES = ("bronze", "silver", "silver_dedup", "gold", "rejects", "signatures")
 
 
-def test_a_catalog_lake_runs_every_stage_and_release_by_name(spark, sample_lakes, tmp_path, capsys):
+def test_a_catalog_lake_runs_every_stage_and_release_by_name(spark, sample_lakes, tmp_path, capsys, monkeypatch):
     lake = seed(tmp_path / "lake")
     args = ["--lake", str(lake), "--set", "lake.catalog=spark_catalog", "--set", f"lake.schema={SCHEMA}", "-q"]
     assert main(["run", *args]) == 0
@@ -51,3 +51,18 @@ def test_a_catalog_lake_runs_every_stage_and_release_by_name(spark, sample_lakes
     capsys.readouterr()
     assert main(["release", "show", "r1", *args]) == 0
     assert "gold_version: 1" in capsys.readouterr().out
+
+    # Forget by name: the document leaves every catalog table and the release, which its pointer follows.
+    forgotten = copy.where("copy = 0").orderBy("doc_id").first().doc_id
+    monkeypatch.setenv("REFINERY_PRIVACY_KEY", "a-key-of-at-least-16-bytes")
+    assert main(["forget", "--doc-id", forgotten, *args]) == 0
+    for table in [f"{layer}_web_text" for layer in PIPELINE_TABLES] + ["release_web_text_r1"]:
+        assert not spark.table(f"{NAMESPACE}.{table}").where(f"doc_id = '{forgotten}'").count(), table
+    pointer = json.loads((lake / "releases" / "web_text" / "r1.json").read_text())
+    loaded = {
+        d
+        for s in ("train", "validation", "test")
+        for b in iter_batches(str(lake), "web_text", "r1", s)
+        for d in b.column("doc_id").to_pylist()
+    }
+    assert forgotten not in loaded and pointer["table_version"] > 0

@@ -12,9 +12,7 @@ contains literal is matched later by its words: the tombstone also keeps how man
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,12 +23,10 @@ from pyspark.sql import functions as F
 
 from refinery.config import PrivacyConfig
 from refinery.errors import UsageError
-from refinery.io.decode import compress, decompress
 from refinery.keys import privacy_key
 from refinery.lake import Lake, WriteResult
 from refinery.schemas import table_schema
-from refinery.transforms.forgotten import flag_forgotten, row_hashes, tombstone_hash, words_of
-from refinery.transforms.params import RecordFields
+from refinery.transforms.forgotten import flag_forgotten, tombstone_hash, words_of
 from refinery.transforms.pii import lineage_safe
 
 KINDS = ("doc_id", "url_prefix", "field", "contains")
@@ -145,59 +141,3 @@ def drop_forgotten(records: DataFrame, lake: Lake, pipeline: str, privacy: Priva
         return records
     key = privacy_key(privacy, lake.spark)
     return records.transform(flag_forgotten, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes)
-
-
-def empty_matching_lines(
-    data: bytes, name: str, fields: RecordFields, tombstones: Tombstones, key: bytes
-) -> tuple[bytes, int]:
-    """A JSONL file's content (decompressed) with every line that holds a forgotten subject emptied, its newline
-    kept so later lines keep their numbers (and bronze its lineage); and how many lines were emptied.
-
-    A line matches by the words of the whole line, and when it is a JSON object by its id (or, without one,
-    the id ingest hashed from the file's logged name and line number), URL and meta entries, as ingest sees them.
-    """
-    lines = data.split(b"\n")
-    emptied = 0
-    for index, raw in enumerate(lines):
-        if not raw.strip():
-            continue
-        text = raw.decode("utf-8", "replace")
-        doc_id = url = None
-        meta: dict | None = None
-        try:
-            record = json.loads(text)
-        except ValueError:
-            record = None
-        if isinstance(record, dict):
-            given = record.get(fields.id)
-            given = str(given).strip() if isinstance(given, (str, int)) and not isinstance(given, bool) else ""
-            doc_id = lineage_safe(given) if given else hashlib.sha256(f"{name}:{index + 1}".encode()).hexdigest()[:32]
-            url = record.get(fields.url) if isinstance(record.get(fields.url), str) else None
-            meta = _meta_as_ingested(record, fields)
-        hashes = row_hashes(key, doc_id, url, meta, [text], tombstones.ngram_sizes)
-        if any(h in tombstones.hashes for h in hashes):
-            lines[index] = b""
-            emptied += 1
-    return b"\n".join(lines), emptied
-
-
-def rewrite_raw_file(path: Path, name: str, fields: RecordFields, tombstones: Tombstones, key: bytes) -> int:
-    """Empty the lines of a local JSONL raw file (compressed or not, as its own name says) that hold a forgotten
-    subject; `name` is the file's name in lineage. The new file replaces the old one atomically. Returns the
-    lines emptied (0: the file is left as it was)."""
-    data = decompress(path.name, path.read_bytes())
-    content, emptied = empty_matching_lines(data, name, fields, tombstones, key)
-    if not emptied:
-        return 0
-    staging = path.with_name(f".{path.name}.forget")  # a hidden name: no ingest ever lists it
-    staging.write_bytes(compress(path.name, content))
-    os.replace(staging, path)
-    return emptied
-
-
-def _meta_as_ingested(record: dict, fields: RecordFields) -> dict[str, str]:
-    """A raw record's meta as bronze holds it: its meta object, plus fields beyond the named ones."""
-    named = {fields.id, fields.text, fields.url, fields.source, fields.meta}
-    given = record.get(fields.meta) if isinstance(record.get(fields.meta), dict) else {}
-    extra = {k: v for k, v in record.items() if k not in named and k not in given}
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in {**given, **extra}.items() if v is not None}

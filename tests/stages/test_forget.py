@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
@@ -44,8 +46,10 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
     by_id = gold[0]  # two published documents, one named by its id, one by its URL
     by_url = next(row for row in reversed(gold) if row.url and row.doc_id != by_id.doc_id)
     by_email = table(spark, lake, "bronze").where(F.col("text").contains(EMAIL)).first().doc_id
-    subjects = {by_id.doc_id, by_url.doc_id, by_email}
-    assert len(subjects) == 3
+    thread = table(spark, lake, "bronze").where("meta['thread'] IS NOT NULL").orderBy("doc_id").first().meta["thread"]
+    by_field = {r.doc_id for r in table(spark, lake, "bronze").where(F.col("meta")["thread"] == thread).collect()}
+    subjects = {by_id.doc_id, by_url.doc_id, by_email, *by_field}  # an author's, or here a forum thread's, posts
+    assert len(subjects) == 3 + len(by_field)
     planted = [by_id.doc_id, by_url.url, EMAIL, by_email]
     assert files_holding(lake, planted)  # they are there before
     release_before = spark.read.format("delta").load(str(lake / "releases" / "web_text" / RELEASE)).count()
@@ -54,7 +58,16 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
             f"ALTER TABLE delta.`{lake / layer / 'web_text'}` SET TBLPROPERTIES (delta.enableDeletionVectors = true)"
         )
 
-    args = ["--doc-id", by_id.doc_id, "--url-prefix", by_url.url, "--contains", EMAIL]
+    args = [
+        "--doc-id",
+        by_id.doc_id,
+        "--url-prefix",
+        by_url.url,
+        "--contains",
+        EMAIL,
+        "--field",
+        f"meta.thread={thread}",
+    ]
     assert main(["forget", *args, "--lake", str(lake), "-q"]) == 0
     out, err = capsys.readouterr()
     assert not [v for v in planted if v in out + err]  # the console never repeats a value
@@ -77,7 +90,7 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
     assert table(spark, lake, "rejects").count() > 0  # still readable after the purge
     runs = spark.read.format("delta").load(str(lake / "_refinery" / "runs")).where("stage = 'forget' AND status = 'ok'")
     row = runs.first()
-    assert len(row.metrics["requests"].split()) == 3 and row.rows_in == row.rows_rejected >= len(subjects)
+    assert len(row.metrics["requests"].split()) == 4 and row.rows_in == row.rows_rejected >= len(subjects)
     assert {k for k in row.metrics if k.startswith("table.")} >= {
         "table.bronze",
         "table.gold",
@@ -111,3 +124,23 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
     assert found["forgotten"]["request"] == "doc_id" and found["stages"] == [] and found["forgotten"]["run_id"]
     assert main(["explain", by_url.doc_id, "--lake", str(lake), "-q"]) == 2
     assert "no deletion request named this id" in capsys.readouterr().err
+
+
+def test_forget_blanks_the_subjects_rows_in_a_parquet_raw_file(spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("REFINERY_PRIVACY_KEY", "a-key-of-at-least-16-bytes")
+    raw = tmp_path / "raw" / "web_text"
+    raw.mkdir(parents=True)
+    words = "the river runs past the old mill and the children walk to school every morning"
+    table = pa.table({"id": ["p-1", "p-2", "p-3"], "text": [words, f"{words}, mail {EMAIL}", words + " again"]})
+    pq.write_table(table, raw / "dump.parquet", compression="none")  # uncompressed: its bytes can be scanned
+    assert EMAIL.encode() in (raw / "dump.parquet").read_bytes()
+    source = "ingest.sources=" + json.dumps([{"name": "dump", "format": "parquet", "glob": "*.parquet"}])
+    assert main(["ingest", "--lake", str(tmp_path), "-q", "--set", source]) == 0
+    assert main(["forget", "--contains", EMAIL, "--lake", str(tmp_path), "-q", "--set", source]) == 0
+
+    assert EMAIL.encode() not in (raw / "dump.parquet").read_bytes()
+    assert pq.read_table(raw / "dump.parquet").column("id").to_pylist() == ["p-1", None, "p-3"]  # rows keep place
+    bronze = spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text"))
+    assert sorted(r.doc_id for r in bronze.collect()) == ["p-1", "p-3"]
+    runs = spark.read.format("delta").load(str(tmp_path / "_refinery" / "runs")).where("stage = 'forget'")
+    assert runs.where("status = 'ok'").first().metrics["raw.records_blanked"] == "1"

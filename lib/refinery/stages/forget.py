@@ -9,8 +9,8 @@ In order, each step safe to redo (a rerun after a crash finishes the job):
    also lose rows whose raw record matches), so no commit carries a requested value; gold and every release
    are rewritten without them, file for file in their training layout, and each release's record is
    amended (its version, counts, and a note naming the forget run);
-4. raw JSONL files holding a matching record get that line emptied (line numbers, and lineage, stay);
-   raw files of other formats are counted, not rewritten;
+4. raw JSONL and Parquet files holding a matching record get it blanked in place (`refinery.raw_rewrite`:
+   positions, and lineage, stay); raw files of other formats are counted, not rewritten;
 5. deletion vectors are purged and every table touched is vacuumed with zero retention (for this operation
    only): versions before the forget can no longer be read, and the ledger row says so per table.
 """
@@ -24,10 +24,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery import paths
-from refinery.deletion import Request, Tombstones, load_tombstones, record_tombstones, rewrite_raw_file
+from refinery.deletion import Request, Tombstones, load_tombstones, record_tombstones
 from refinery.gold import gold_totals
 from refinery.keys import privacy_key
 from refinery.lake import TableRef
+from refinery.raw_rewrite import REWRITERS
 from refinery.releases import copy_in_layout, list_releases, with_source_files, write_pointer
 from refinery.stages.base import StageContext, StageResult
 from refinery.stages.ingest import raw_locations
@@ -70,10 +71,14 @@ def run(ctx: StageContext, requests: list[Request]) -> StageResult:
         _purge(ctx, ref)
         metrics[f"table.{label}"] = f"{rows} rows removed; version {before} -> {after}, earlier versions purged"
         log.warning("forget: %s: %d rows removed; versions before %d can no longer be read", label, rows, after)
-    metrics["raw.lines_emptied"] = str(rewritten)
+    metrics["raw.records_blanked"] = str(rewritten)
     metrics["raw.files_not_rewritten"] = str(skipped)
     if skipped:
-        log.warning("forget: %d raw file(s) of a format other than jsonl hold matches; remove them by hand", skipped)
+        log.warning(
+            "forget: %d raw file(s) in a format forget cannot rewrite (only %s) may hold matches; remove them by hand",
+            skipped,
+            ", ".join(REWRITERS),
+        )
     total = sum(rows for *_, rows in removed.values())
     return StageResult(
         stage=STAGE,
@@ -219,7 +224,8 @@ def _raw_files(ctx: StageContext, ids: DataFrame) -> list[str]:
 
 
 def _rewrite_raw(ctx: StageContext, names: list[str], tombstones: Tombstones, key: bytes) -> tuple[int, int]:
-    """Empty the matching lines of the local JSONL raw files; (lines emptied, other files that matched)."""
+    """Blank the matching records of the local raw files (`refinery.raw_rewrite`); (records blanked, files of
+    other formats that may hold matches)."""
     sources = {source.name: source for source in ctx.config.ingest.file_sources}
     logged = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)
     source_of = {r["path"]: r["source"] for r in logged.select("path", "source").distinct().collect()}
@@ -232,10 +238,11 @@ def _rewrite_raw(ctx: StageContext, names: list[str], tombstones: Tombstones, ke
         location = found if paths.is_absolute(found) else paths.join(raw_root, found)
         if source is None or not paths.is_local(location) or not Path(paths.local_path(location)).exists():
             continue
-        if source.format != "jsonl":
+        rewrite = REWRITERS.get(source.format)
+        if rewrite is None:
             skipped += 1
             continue
-        emptied += rewrite_raw_file(Path(paths.local_path(location)), name, source.fields, tombstones, key)
+        emptied += rewrite(Path(paths.local_path(location)), name, source.fields, tombstones, key)
     return emptied, skipped
 
 

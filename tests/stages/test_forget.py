@@ -4,6 +4,7 @@ lake root; the ledger's audit row holds only keyed hashes; a re-delivered file d
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 
@@ -16,6 +17,7 @@ from pyspark.sql import functions as F
 from refinery.cli import main
 from refinery.loader import iter_batches
 from tests.processes import LAYERS, RELEASE, SAMPLE
+from tests.test_raw_rewrite import write_crawl
 
 KEY = "a-privacy-key-of-32-characters!!"
 EMAIL = "tom.berg@mail7.example.com"  # once in the sample's raw text (redacted from silver on)
@@ -126,21 +128,45 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
     assert "no deletion request named this id" in capsys.readouterr().err
 
 
-def test_forget_blanks_the_subjects_rows_in_a_parquet_raw_file(spark, tmp_path, monkeypatch):
+def test_forget_blanks_the_subject_in_raw_files_of_every_format(spark, tmp_path, monkeypatch):
+    """One lake fed by CSV, JSON, text, WARC and Parquet files: after a forget, no byte of the subject is left
+    under the lake root, the other records are where they were, and the subject delivered again stays out."""
     monkeypatch.setenv("REFINERY_PRIVACY_KEY", "a-key-of-at-least-16-bytes")
     raw = tmp_path / "raw" / "web_text"
     raw.mkdir(parents=True)
     words = "the river runs past the old mill and the children walk to school every morning"
-    table = pa.table({"id": ["p-1", "p-2", "p-3"], "text": [words, f"{words}, mail {EMAIL}", words + " again"]})
+    subject = f"{words}, mail {EMAIL}"
+    (raw / "posts.csv").write_text(f'id,text\nc-1,{words}\nc-2,"{subject}"\nc-3,{words} again\n')
+    (raw / "dump.json").write_text(json.dumps([{"id": "j-1", "text": words}, {"id": "j-2", "text": subject}]))
+    (raw / "note.txt").write_text(subject)
+    write_crawl(raw / "crawl.warc.gz", [("https://a.example/1", f"<p>{words}</p>"), ("https://b.example/2", subject)])
+    table = pa.table({"id": ["p-1", "p-2", "p-3"], "text": [words, subject, words + " again"]})
     pq.write_table(table, raw / "dump.parquet", compression="none")  # uncompressed: its bytes can be scanned
-    assert EMAIL.encode() in (raw / "dump.parquet").read_bytes()
-    source = "ingest.sources=" + json.dumps([{"name": "dump", "format": "parquet", "glob": "*.parquet"}])
+    formats = {"csv": "*.csv", "json": "*.json", "text": "*.txt", "warc": "*.warc.gz", "parquet": "*.parquet"}
+    sources = [{"name": f"{fmt}_files", "format": fmt, "glob": glob} for fmt, glob in formats.items()]
+    source = "ingest.sources=" + json.dumps(sources)
     assert main(["ingest", "--lake", str(tmp_path), "-q", "--set", source]) == 0
+    before = {
+        r.doc_id: (r._file, r._line)
+        for r in spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text")).collect()
+    }
+    assert len(before) == 11 and files_holding(tmp_path, [EMAIL])
     assert main(["forget", "--contains", EMAIL, "--lake", str(tmp_path), "-q", "--set", source]) == 0
 
-    assert EMAIL.encode() not in (raw / "dump.parquet").read_bytes()
+    assert files_holding(tmp_path, [EMAIL]) == []  # nor in the gzip members of the WARC
+    assert EMAIL.encode() not in gzip.decompress((raw / "crawl.warc.gz").read_bytes())
     assert pq.read_table(raw / "dump.parquet").column("id").to_pylist() == ["p-1", None, "p-3"]  # rows keep place
     bronze = spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text"))
-    assert sorted(r.doc_id for r in bronze.collect()) == ["p-1", "p-3"]
+    kept = {r.doc_id: (r._file, r._line) for r in bronze.collect()}
+    assert len(kept) == 6 and kept.items() <= before.items()
     runs = spark.read.format("delta").load(str(tmp_path / "_refinery" / "runs")).where("stage = 'forget'")
-    assert runs.where("status = 'ok'").first().metrics["raw.records_blanked"] == "1"
+    metrics = runs.where("status = 'ok'").first().metrics
+    assert (metrics["raw.records_blanked"], metrics["raw.files_not_rewritten"]) == ("5", "0")
+
+    # Delivered again in new files, the subject is rejected as `forgotten`; the other records come in anew.
+    (raw / "posts-again.csv").write_text(f'id,text\nc-2,"{subject}"\n')
+    (raw / "note-again.txt").write_text(subject)
+    assert main(["ingest", "--lake", str(tmp_path), "-q", "--set", source]) == 0
+    assert spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text")).count() == 6
+    rejects = spark.read.format("delta").load(str(tmp_path / "rejects" / "web_text")).where("rule = 'forgotten'")
+    assert rejects.count() == 2 and rejects.where("doc_id IS NOT NULL OR record IS NOT NULL").count() == 0

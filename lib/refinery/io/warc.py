@@ -77,11 +77,11 @@ def read_warc(path: str) -> Iterator[tuple]:
                 yield (
                     path,
                     offset,
-                    *_identity(record),
+                    *record_identity(record),
                     int(headers.get_statuscode()) if headers and headers.get_statuscode() else None,
                     dict(headers.headers) if headers else {},
                     content_type,
-                    _decode(body, content_type),
+                    decode_payload(body, content_type),
                     None,
                 )
             unread = stream.tell() - records.offset
@@ -91,7 +91,7 @@ def read_warc(path: str) -> Iterator[tuple]:
         yield (path, offset, None, None, None, None, None, None, None, f"{type(exc).__name__}: {exc}"[:500])
 
 
-def _identity(record) -> tuple[str | None, str | None, str | None]:
+def record_identity(record) -> tuple[str | None, str | None, str | None]:
     """(record id, url, date) of a WARC record, or of an ARC record (no id: its doc_id then comes from the
     file and offset; `uri` and `archive-date` headers)."""
     headers = record.rec_headers
@@ -100,7 +100,7 @@ def _identity(record) -> tuple[str | None, str | None, str | None]:
     return headers.get_header("WARC-Record-ID"), headers.get_header("WARC-Target-URI"), headers.get_header("WARC-Date")
 
 
-def _decode(body: bytes, content_type: str | None) -> str:
+def decode_payload(body: bytes, content_type: str | None) -> str:
     match = _CHARSET.search(content_type or "")
     for encoding in (match.group(1) if match else None, "utf-8"):
         if encoding:

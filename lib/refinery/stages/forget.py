@@ -9,8 +9,9 @@ In order, each step safe to redo (a rerun after a crash finishes the job):
    also lose rows whose raw record matches), so no commit carries a requested value; gold and every release
    are rewritten without them, file for file in their training layout, and each release's record is
    amended (its version, counts, and a note naming the forget run);
-4. raw JSONL and Parquet files holding a matching record get it blanked in place (`refinery.raw_rewrite`:
-   positions, and lineage, stay); raw files of other formats are counted, not rewritten;
+4. raw files holding a matching record get it blanked in place (`refinery.raw_rewrite`: positions, and
+   lineage, stay); a file that cannot be rewritten so (ARC, unparseable, not on the driver's file system)
+   is named in a warning and counted;
 5. deletion vectors are purged and every table touched is vacuumed with zero retention (for this operation
    only): versions before the forget can no longer be read, and the ledger row says so per table.
 """
@@ -28,7 +29,7 @@ from refinery.deletion import Request, Tombstones, load_tombstones, record_tombs
 from refinery.gold import gold_totals
 from refinery.keys import privacy_key
 from refinery.lake import TableRef
-from refinery.raw_rewrite import REWRITERS
+from refinery.raw_rewrite import REWRITERS, CannotRewriteError
 from refinery.releases import copy_in_layout, list_releases, with_source_files, write_pointer
 from refinery.stages.base import StageContext, StageResult
 from refinery.stages.ingest import raw_locations
@@ -65,20 +66,16 @@ def run(ctx: StageContext, requests: list[Request]) -> StageResult:
         ref = ctx.lake.resolve(release.table)
         if _rewrite_in_layout(ctx, label, ref, release.table_version, ids, removed):
             _amend_release(ctx, release.name, ref, removed[label][2])
-    rewritten, skipped = _rewrite_raw(ctx, raw_files, tombstones, key)
+    rewritten, not_rewritten = _rewrite_raw(ctx, raw_files, tombstones, key)
     metrics = {"requests": " ".join(r.hash(key) for r in requests)}
     for label, (ref, before, after, rows) in removed.items():
         _purge(ctx, ref)
         metrics[f"table.{label}"] = f"{rows} rows removed; version {before} -> {after}, earlier versions purged"
         log.warning("forget: %s: %d rows removed; versions before %d can no longer be read", label, rows, after)
     metrics["raw.records_blanked"] = str(rewritten)
-    metrics["raw.files_not_rewritten"] = str(skipped)
-    if skipped:
-        log.warning(
-            "forget: %d raw file(s) in a format forget cannot rewrite (only %s) may hold matches; remove them by hand",
-            skipped,
-            ", ".join(REWRITERS),
-        )
+    metrics["raw.files_not_rewritten"] = str(len(not_rewritten))
+    for name, reason in not_rewritten:  # names as logged: lineage-safe
+        log.warning("forget: raw file %s may hold a match and was not rewritten (%s): remove it by hand", name, reason)
     total = sum(rows for *_, rows in removed.values())
     return StageResult(
         stage=STAGE,
@@ -223,27 +220,31 @@ def _raw_files(ctx: StageContext, ids: DataFrame) -> list[str]:
     return sorted(name for name in names if not name.startswith("kafka:"))  # topics are the broker's
 
 
-def _rewrite_raw(ctx: StageContext, names: list[str], tombstones: Tombstones, key: bytes) -> tuple[int, int]:
-    """Blank the matching records of the local raw files (`refinery.raw_rewrite`); (records blanked, files of
-    other formats that may hold matches)."""
+def _rewrite_raw(
+    ctx: StageContext, names: list[str], tombstones: Tombstones, key: bytes
+) -> tuple[int, list[tuple[str, str]]]:
+    """Blank the matching records of the raw files (`refinery.raw_rewrite`): (records blanked, (name, reason)
+    of each file that may hold a match and was not rewritten)."""
     sources = {source.name: source for source in ctx.config.ingest.file_sources}
     logged = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)
     source_of = {r["path"]: r["source"] for r in logged.select("path", "source").distinct().collect()}
     raw_root = ctx.lake.raw(ctx.pipeline).path
     locations = raw_locations(ctx, raw_root)
-    emptied = skipped = 0
+    blanked, not_rewritten = 0, []
     for name in names:
         source = sources.get(source_of.get(name, ""))
         found = locations.get(name, name)
         location = found if paths.is_absolute(found) else paths.join(raw_root, found)
-        if source is None or not paths.is_local(location) or not Path(paths.local_path(location)).exists():
+        if source is None or (paths.is_local(location) and not Path(paths.local_path(location)).exists()):
+            continue  # the file is gone, or its source with it
+        if not paths.is_local(location):
+            not_rewritten.append((name, "forget rewrites files on the driver's file system only"))
             continue
-        rewrite = REWRITERS.get(source.format)
-        if rewrite is None:
-            skipped += 1
-            continue
-        emptied += rewrite(Path(paths.local_path(location)), name, source.fields, tombstones, key)
-    return emptied, skipped
+        try:
+            blanked += REWRITERS[source.format](Path(paths.local_path(location)), name, source, tombstones, key)
+        except CannotRewriteError as exc:
+            not_rewritten.append((name, str(exc)))
+    return blanked, not_rewritten
 
 
 def _purge(ctx: StageContext, ref: TableRef) -> None:

@@ -36,20 +36,13 @@ def assert_ok(process: subprocess.CompletedProcess) -> None:
 
 
 def test_two_runs_on_a_fresh_lake(spark, tmp_path, sample_lakes):
+    """Two ingests of the same files on a fresh lake first, then every stage twice at once."""
     lake = seed(tmp_path / "lake")
     for process in together((lake, ("run",)), (lake, ("run",))):
         assert_ok(process)
     state = lake_state(spark, lake)
     reference = {key: sample_lakes.reference[key] for key in state}
     assert state == reference  # same counts and gold content as one uninterrupted run; no doubled rows
-
-
-def test_two_ingests_on_a_fresh_lake(spark, tmp_path, sample_lakes):
-    lake = seed(tmp_path / "lake")
-    for process in together((lake, ("ingest",)), (lake, ("ingest",))):
-        assert_ok(process)
-    bronze = spark.read.format("delta").load(str(lake / "bronze" / "web_text"))
-    assert bronze.count() == sample_lakes.reference["bronze"] == bronze.select("doc_id").distinct().count()
 
 
 def test_two_ingests_of_different_new_files_on_an_existing_lake(spark, sample_lakes):

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from delta.tables import DeltaTable
+from delta.tables import DeltaMergeBuilder, DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from refinery import paths, tables
@@ -246,17 +246,38 @@ class Lake:
 
     def insert_new(self, ref: TableRef, df: DataFrame, schema: TableSchema, *, key: str) -> WriteResult:
         """MERGE `df` into the table, inserting rows whose `key` is not there yet. Idempotent by construction."""
+        return self.merge(
+            ref,
+            schema.conform(df),
+            f"t.{key} = s.{key}",
+            lambda merge: merge.whenNotMatchedInsertAll(),
+            rows_metric="numTargetRowsInserted",
+            schema=schema,
+        )
+
+    def merge(
+        self,
+        ref: TableRef,
+        source: DataFrame,
+        condition: str,
+        clauses: Callable[[DeltaMergeBuilder], DeltaMergeBuilder],
+        *,
+        rows_metric: str | tuple[str, ...],
+        schema: TableSchema | None = None,
+    ) -> WriteResult:
+        """MERGE `source` (alias `s`) into the table (alias `t`) on `condition`, with the WHEN clauses `clauses`
+        adds; the table is created from `schema` first when given. The write knows its commit; `rows_metric`
+        names the MERGE metric(s) that count its rows."""
         self._check_before_write()
-        self.ensure_table(ref, schema)
+        if schema is not None:
+            self.ensure_table(ref, schema)
         before = self.version(ref)
         token = _new_token()
-        target = self.delta_table(ref).alias("target")
         tagged = {_USER_METADATA_CONF: json.dumps({WRITE_TOKEN_KEY: token})}  # MERGE takes no userMetadata option
+        merge = clauses(self.delta_table(ref).alias("t").merge(source.alias("s"), condition))
         with settings(self.spark, tagged), killed_during_write(ref.path):
-            target.merge(
-                schema.conform(df).alias("source"), f"target.{key} = source.{key}"
-            ).whenNotMatchedInsertAll().execute()
-        return self._own_commit(ref, token, before, rows_metric="numTargetRowsInserted")
+            merge.execute()
+        return self._own_commit(ref, token, before, rows_metric=rows_metric)
 
     def vacuum(self, ref: TableRef, retention_hours: float) -> None:
         """VACUUM: delete the files no version of the last `retention_hours` needs. A retention under Delta's
@@ -278,16 +299,13 @@ class Lake:
         return self._merge_matched(ref, source, condition, values)
 
     def _merge_matched(self, ref: TableRef, source: DataFrame, condition: str, values: dict | None) -> WriteResult:
-        self._check_before_write()
-        before = self.version(ref)
-        token = _new_token()
-        tagged = {_USER_METADATA_CONF: json.dumps({WRITE_TOKEN_KEY: token})}
-        merge = self.delta_table(ref).alias("t").merge(source.alias("s"), condition)
-        merge = merge.whenMatchedDelete() if values is None else merge.whenMatchedUpdate(set=values)
-        with settings(self.spark, tagged), killed_during_write(ref.path):
-            merge.execute()
-        metric = "numTargetRowsDeleted" if values is None else "numTargetRowsUpdated"
-        return self._own_commit(ref, token, before, rows_metric=metric)
+        if values is None:
+            return self.merge(
+                ref, source, condition, lambda m: m.whenMatchedDelete(), rows_metric="numTargetRowsDeleted"
+            )
+        return self.merge(
+            ref, source, condition, lambda m: m.whenMatchedUpdate(set=values), rows_metric="numTargetRowsUpdated"
+        )
 
     def _write(
         self,
@@ -318,7 +336,7 @@ class Lake:
         if self.before_write is not None:
             self.before_write()
 
-    def _own_commit(self, ref: TableRef, token: str, before: int, *, rows_metric: str) -> WriteResult:
+    def _own_commit(self, ref: TableRef, token: str, before: int, *, rows_metric: str | tuple[str, ...]) -> WriteResult:
         """The commit that carries `token` (made after version `before`), or a result saying there is none.
 
         Other writers may have committed after `before` too, so the newest commit is not assumed to be ours.
@@ -338,7 +356,10 @@ class Lake:
         if mine is None:
             log.info("no commit to %s: nothing to write, or the transaction was already committed", ref)
             return WriteResult(version=before, rows_written=0, committed=False)
-        rows = int((mine["operationMetrics"] or {}).get(rows_metric, 0))
+        metrics = mine["operationMetrics"] or {}
+        rows = sum(
+            int(metrics.get(name, 0)) for name in ((rows_metric,) if isinstance(rows_metric, str) else rows_metric)
+        )
         log.info("wrote %d rows to %s (version %d)", rows, ref, mine["version"])
         return WriteResult(version=mine["version"], rows_written=rows)
 

@@ -1,0 +1,65 @@
+"""Change data (insert / update / delete with a sequence number) applied to a current-state Delta table.
+
+The table holds one row per key: the change with the highest sequence seen for that key. Updates are
+after-images (the whole new row). A delete leaves a *tombstone row*: the key, its sequence, `_op = delete`
+and the bookkeeping columns (`_`-prefixed), every data column null, so no personal value survives and a
+late change older than the delete cannot bring the row back. Readers of the current state take the rows
+whose `_op` is not `delete` (`current_rows`). So:
+- the highest sequence per key wins, whatever order the changes arrive in (within a batch and across);
+- a change delivered twice changes nothing (its sequence is not higher the second time);
+- Delta's history keeps every earlier state (time travel), until VACUUM.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from refinery.lake import Lake, TableRef, WriteResult
+from refinery.schemas import TableSchema
+
+OP, SEQ = "_op", "_seq"  # the change's operation and sequence number
+DELETE = "delete"
+OPERATIONS = ("insert", "update", DELETE)
+
+
+def latest_change_per_key(df: DataFrame, *, key: str) -> DataFrame:
+    """The change with the highest sequence per key; at equal sequences a delete wins, then any one copy of
+    a duplicated change (ties of different content at one sequence are a feed error: the smallest row wins,
+    so the result does not depend on arrival order).
+
+    Requires: `key`, `_seq`, `_op`. Adds: nothing (drops the changes that lose).
+    """
+    order = [F.col(SEQ).desc(), (F.col(OP) == DELETE).desc(), F.to_json(F.struct(*df.columns)).asc()]
+    rank = F.row_number().over(Window.partitionBy(key).orderBy(*order))
+    return df.withColumn("_rank", rank).where(F.col("_rank") == 1).drop("_rank")
+
+
+def current_rows(df: DataFrame) -> DataFrame:
+    """The current state: the rows that are not tombstones."""
+    return df.where(F.col(OP) != DELETE)
+
+
+def apply_changes(lake: Lake, ref: TableRef, changes: DataFrame, schema: TableSchema, *, key: str) -> WriteResult:
+    """MERGE a batch of changes (columns of `schema`) into the current-state table `ref`, creating it first.
+    Keys must not be null (reject such changes first: a null key matches nothing and would be inserted).
+    Returns the commit (rows inserted and updated, tombstones included)."""
+    latest = schema.conform(changes).transform(latest_change_per_key, key=key)
+    bookkeeping = [c for c in schema.column_names if c == key or c.startswith("_")]
+    tombstone: dict[str, Column | str] = {
+        c: (F.col(f"s.{c}") if c in bookkeeping else F.lit(None)) for c in schema.column_names
+    }
+    newer, is_delete = f"s.{SEQ} > t.{SEQ}", f"s.{OP} = '{DELETE}'"
+    return lake.merge(
+        ref,
+        latest,
+        f"t.{key} = s.{key}",
+        lambda merge: (
+            merge.whenMatchedUpdate(condition=f"{newer} AND {is_delete}", set=tombstone)
+            .whenMatchedUpdateAll(condition=newer)
+            .whenNotMatchedInsert(condition=is_delete, values=tombstone)
+            .whenNotMatchedInsertAll()
+        ),
+        rows_metric=("numTargetRowsInserted", "numTargetRowsUpdated"),
+        schema=schema,
+    )

@@ -13,7 +13,7 @@ from refinery.cli import main
 from refinery.config import load_config, masked
 from refinery.errors import ConfigError
 from refinery.transforms.pii import redact_pii
-from refinery.transforms.pseudonyms import Pseudonymizer, pseudonymize_fields
+from refinery.transforms.pseudonyms import Pseudonymizer, pseudonymize_columns, pseudonymize_fields
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "web_text"
 KEY_A = b"a-key-of-at-least-16-bytes"
@@ -45,6 +45,29 @@ def test_fields_become_tokens_and_everything_else_stays(spark):
         ROWS,
     )
     assert_df_equality(actual.orderBy("doc_id"), expected.orderBy("doc_id"), ignore_nullable=True)
+
+
+def test_direct_identifier_columns_become_tokens_that_still_join(spark):
+    a, b = Pseudonymizer(KEY_A), Pseudonymizer(KEY_B)
+    people = spark.createDataFrame(
+        [("C1", "ann@mail.example", 1234), ("C2", None, 5678)], "id string, email string, ssn int"
+    )
+    accounts = spark.createDataFrame([("C1", 10), ("C1", 20), ("C2", 30)], "id string, balance int")
+    tokens = [
+        pseudonymize_columns(df, columns=cols, pseudonymizer=a)
+        for df, cols in ((people, ["id", "email", "ssn"]), (accounts, ["id"]))
+    ]
+    expected = spark.createDataFrame(
+        [
+            (a.token("C1", "id"), a.token("ann@mail.example", "email"), a.token("1234", "ssn")),
+            (a.token("C2", "id"), None, a.token("5678", "ssn")),
+        ],
+        "id string, email string, ssn string",
+    )
+    assert_df_equality(tokens[0], expected, ignore_row_order=True, ignore_nullable=True)
+    assert tokens[0].join(tokens[1], "id").count() == 3  # the tokenized key still joins
+    other = pseudonymize_columns(people, columns=["id"], pseudonymizer=b)
+    assert not {r.id for r in other.collect()} & {r.id for r in tokens[0].collect()}  # another key, other tokens
 
 
 def test_a_pii_kind_set_to_pseudonymize_keeps_coreference(spark):

@@ -1,0 +1,83 @@
+"""Fairness and representativeness of a labelled table, per sensitive attribute and split, as Spark aggregates.
+
+For each (split, group of the attribute): its rows, its share of the split, its label rate (the share of
+positive labels), its share in a reference table (silver: who was there before splitting and filtering)
+and whether it is too small to trust. For each split: the demographic parity difference (highest label
+rate minus lowest, 0 is parity) and ratio (lowest over highest, 1 is parity; the "80% rule" reads it).
+`add_sample_weight` reweighs rows so that attribute and label become independent (Kamiran and Calders'
+reweighing: w = P(group) P(label) / P(group, label)).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+SAMPLE_WEIGHT = "sample_weight"
+FAIRNESS_COLUMNS = (
+    "split string, attribute string, group string, rows bigint, share double, label_rate double, "
+    "reference_share double, share_gap double, small boolean, parity_difference double, parity_ratio double"
+)
+
+
+def fairness_table(
+    df: DataFrame,
+    reference: DataFrame,
+    *,
+    attribute: str,
+    label: str,
+    split_column: str = "split",
+    min_group_rows: int = 30,
+) -> DataFrame:
+    """One row per (split, group) in FAIRNESS_COLUMNS; a null attribute is the group `<null>`.
+
+    Requires: `attribute`, `label` (1 positive, 0 negative) and `split_column` in `df`; `attribute` in
+    `reference`. Adds: a small table (rows are groups, not records).
+    """
+    group = F.coalesce(F.col(attribute).cast("string"), F.lit("<null>"))
+    per_group = df.groupBy(F.col(split_column).alias("split"), group.alias("group")).agg(
+        F.count(F.lit(1)).alias("rows"), F.avg(F.col(label).cast("double")).alias("label_rate")
+    )
+    in_split = Window.partitionBy("split")
+    reference_shares = reference.groupBy(group.alias("group")).agg(F.count(F.lit(1)).alias("reference_rows"))
+    reference_shares = reference_shares.select(
+        "group", (F.col("reference_rows") / F.sum("reference_rows").over(Window.partitionBy())).alias("reference_share")
+    )
+    highest, lowest = F.max("label_rate").over(in_split), F.min("label_rate").over(in_split)
+    table = per_group.join(F.broadcast(reference_shares), "group", "left").select(
+        "split",
+        F.lit(attribute).alias("attribute"),
+        "group",
+        "rows",
+        (F.col("rows") / F.sum("rows").over(in_split)).alias("share"),
+        "label_rate",
+        F.coalesce("reference_share", F.lit(0.0)).alias("reference_share"),
+        (F.col("rows") / F.sum("rows").over(in_split) - F.coalesce("reference_share", F.lit(0.0))).alias("share_gap"),
+        (F.col("rows") < min_group_rows).alias("small"),
+        (highest - lowest).alias("parity_difference"),
+        F.when(highest > 0, lowest / highest).otherwise(F.lit(1.0)).alias("parity_ratio"),
+    )
+    return table
+
+
+def add_sample_weight(df: DataFrame, *, attribute: str, label: str) -> DataFrame:
+    """Weights that make `attribute` and `label` independent: n(group) n(label) / (N n(group, label)).
+
+    Requires: `attribute`, `label`. Adds: `sample_weight` (double; the weights sum to the row count when
+    every group has both labels: a (group, label) cell with no row has nothing to weigh).
+    """
+    group = F.coalesce(F.col(attribute).cast("string"), F.lit("<null>"))
+    keyed = df.withColumns({"_group": group, "_label": F.col(label)})
+    cells = keyed.groupBy("_group", "_label").agg(F.count(F.lit(1)).alias("_n_cell"))
+    everything = Window.partitionBy()
+    weights = cells.select(
+        "_group",
+        "_label",
+        (
+            F.sum("_n_cell").over(Window.partitionBy("_group"))
+            * F.sum("_n_cell").over(Window.partitionBy("_label"))
+            / (F.sum("_n_cell").over(everything) * F.col("_n_cell"))
+        ).alias(SAMPLE_WEIGHT),
+    )
+    joined = keyed.join(F.broadcast(weights), ["_group", "_label"], "left")
+    return joined.drop("_group", "_label")

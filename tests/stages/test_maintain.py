@@ -27,11 +27,16 @@ def test_maintain_with_retention_0_keeps_gold_content_and_releases_readable(spar
     assert main(["release", "create", RELEASE, "--lake", str(lake), "-q"]) == 0
     assert main(["publish", "--lake", str(lake), "-q"]) == 0  # gold's first files are now unreferenced
     gold_before, gold_files_before = gold_hash(spark, lake), data_files(lake / "gold" / "web_text")
+    silver = f"delta.`{lake / 'silver' / 'web_text'}`"  # as a table made before statistics skipped content
+    spark.sql(f"ALTER TABLE {silver} UNSET TBLPROPERTIES ('delta.dataSkippingStatsColumns')")
     capsys.readouterr()
 
     assert main(["maintain", "--lake", str(lake), "-q", "--set", "maintain.retention_hours=0"]) == 0
     summary = capsys.readouterr().out
     assert "maintain gold: files" in summary and "not compacted: training layout" in summary
+    assert "statistics now skip its personal columns" in summary
+    properties = spark.sql(f"DESCRIBE DETAIL {silver}").first().properties
+    assert "text" not in properties["delta.dataSkippingStatsColumns"].split(",")
 
     assert gold_hash(spark, lake) == gold_before == sample_lakes.reference["gold_hash"]
     assert data_files(lake / "gold" / "web_text") == gold_files_before // 2  # the replaced version's files went

@@ -8,6 +8,7 @@ from refinery.transforms.split import (
     add_shuffle_key,
     assign_balanced_shard,
     assign_split,
+    assign_stratified_split,
     expand_copies,
     flag_mixture,
     shard_offsets,
@@ -161,3 +162,40 @@ def test_shard_offsets_rank_rows_within_each_split():
     # partition 0: 3 test rows then 2 train rows; partition 1: 4 train rows.
     offsets = shard_offsets([(1, "train", 4), (0, "train", 2), (0, "test", 3)])
     assert sorted(offsets) == [(0, "test", 0), (0, "train", -3), (1, "train", 2)]
+
+
+RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+
+def stratified_counts(df):
+    return {(r.churned, r.split): r["count"] for r in df.groupBy("churned", "split").count().collect()}
+
+
+def assert_within(counts, strata_sizes, slack):
+    for label, size in strata_sizes.items():
+        for split, ratio in RATIOS.items():
+            assert abs(counts.get((label, split), 0) - size * ratio) <= slack, (label, split, counts)
+
+
+def test_a_stratified_split_is_within_a_row_per_stratum_and_keeps_old_rows_where_they_were(spark):
+    rows = [(f"c{i}", int(i % 10 < 3)) for i in range(997)]  # 300 positive, 697 negative
+    df = spark.createDataFrame(rows, "customer_id string, churned int")
+    first = assign_stratified_split(df, ratios=RATIOS, stratum="churned", group="customer_id", salt="s")
+    assert_within(stratified_counts(first), {1: 300, 0: 697}, slack=1)
+    again = assign_stratified_split(df, ratios=RATIOS, stratum="churned", group="customer_id", salt="s")
+    assert first.exceptAll(again).count() == 0  # deterministic
+
+    more = spark.createDataFrame(rows + [(f"n{i}", int(i % 2)) for i in range(203)], "customer_id string, churned int")
+    grown = assign_stratified_split(
+        more, ratios=RATIOS, stratum="churned", group="customer_id", salt="s", previous=first
+    )
+    assert first.join(grown, ["customer_id", "churned", "split"]).count() == 997  # old rows did not move
+    assert_within(stratified_counts(grown), {1: 401, 0: 799}, slack=1)
+
+
+def test_a_grouped_stratified_split_never_cuts_a_group(spark):
+    rows = [(f"e{i // 3}", i, int((i // 3) % 4 == 0)) for i in range(900)]  # 300 entities of 3 rows
+    df = spark.createDataFrame(rows, "entity string, row int, churned int")
+    split = assign_stratified_split(df, ratios=RATIOS, stratum="churned", group="entity", salt="s")
+    assert split.groupBy("entity").agg(F.count_distinct("split").alias("n")).where("n > 1").count() == 0
+    assert_within(stratified_counts(split), {1: 225, 0: 675}, slack=3)

@@ -2,7 +2,8 @@
 
 For each table of the pipeline and each system table: OPTIMIZE (compaction), VACUUM with
 `maintain.retention_hours` (the retention override applies to this operation only), then a log
-checkpoint, after which Delta drops log entries older than `delta.logRetentionDuration`.
+checkpoint, after which Delta drops log entries older than `delta.logRetentionDuration`. A table made
+before its personal columns were kept out of data-skipping statistics first gets the declared properties.
 
 What maintain never breaks:
 - gold and release tables are not compacted: their files are the training layout (rows in shuffle
@@ -29,6 +30,7 @@ from refinery.tables import PIPELINE_TABLES, SYSTEM_TABLES
 
 STAGE = "maintain"
 _NO_COMPACTION = ("gold",)  # plus every release table
+_STATS_COLUMNS = "delta.dataSkippingStatsColumns"
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,11 @@ log = logging.getLogger(__name__)
 def run(ctx: StageContext) -> StageResult:
     """Maintain every table of the pipeline; the metrics hold files and bytes before and after per table."""
     metrics: dict[str, str] = {}
-    for label, ref, pinned in _tables(ctx):
+    for label, ref, pinned, declared in _tables(ctx):
         if not ctx.lake.exists(ref):
             continue
         files_before, bytes_before = storage_usage(ctx.spark, ref)
-        notes = _maintain_table(ctx, label, ref, pinned)
+        notes = _declare_statistics(ctx, ref, declared, pinned) + _maintain_table(ctx, label, ref, pinned)
         files_after, bytes_after = storage_usage(ctx.spark, ref)
         metrics[f"table.{label}"] = (
             f"files {files_before} -> {files_after}, bytes {bytes_before:,} -> {bytes_after:,}"
@@ -60,17 +62,35 @@ def run(ctx: StageContext) -> StageResult:
     )
 
 
-def _tables(ctx: StageContext) -> list[tuple[str, TableRef, int | None]]:
-    """(label, table, pinned release version or None) for every table maintain looks after."""
-    tables = [(layer, ctx.table(layer), None) for layer in PIPELINE_TABLES]
-    tables += [(f"_refinery.{name}", ctx.lake.table(name), None) for name in SYSTEM_TABLES]
+def _tables(ctx: StageContext) -> list[tuple[str, TableRef, int | None, str]]:
+    """(label, table, pinned release version or None, registry name) for every table maintain looks after."""
+    tables = [(layer, ctx.table(layer), None, layer) for layer in PIPELINE_TABLES]
+    tables += [(f"_refinery.{name}", ctx.lake.table(name), None, name) for name in SYSTEM_TABLES]
     releases = ctx.lake.table("releases")
     if ctx.lake.exists(releases):
         for row in ctx.lake.read(releases).where(F.col("pipeline") == ctx.pipeline).collect():  # one row a release
-            tables.append(
-                (f"release.{row['name']}", ctx.lake.release_table(ctx.pipeline, row["name"]), row["table_version"])
-            )
+            ref = ctx.lake.release_table(ctx.pipeline, row["name"])
+            tables.append((f"release.{row['name']}", ref, row["table_version"], "release"))
     return tables
+
+
+def _declare_statistics(ctx: StageContext, ref: TableRef, declared: str, pinned: int | None) -> list[str]:
+    """Give a table made before its personal columns were kept out of data-skipping statistics the declared
+    properties: files written from now on (compaction's too) carry no min/max of those columns in the log.
+    Returns a note when it did; the log entries of older files keep theirs until Delta's log cleanup. A
+    release is never altered (a new version would unpin it): the note says so."""
+    wanted = ctx.schema(declared).table_properties
+    current = ctx.lake.delta_table(ref).detail().first()["properties"] or {}
+    if all(current.get(key) == value for key, value in wanted.items()):
+        return []
+    if pinned is not None:
+        return ["its Delta log has statistics of personal columns (a release is not altered)"]
+    table = ref.name or f"delta.`{ref.path}`"
+    properties = ", ".join(f"'{key}' = '{value}'" for key, value in wanted.items())
+    ctx.spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ({properties})")
+    if _STATS_COLUMNS in current and _STATS_COLUMNS not in wanted:  # it would win over the declared count
+        ctx.spark.sql(f"ALTER TABLE {table} UNSET TBLPROPERTIES ('{_STATS_COLUMNS}')")
+    return ["statistics now skip its personal columns (older log entries keep theirs until log cleanup)"]
 
 
 def _maintain_table(ctx: StageContext, label: str, ref: TableRef, pinned: int | None) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from refinery.transforms.params import SPLIT_NAMES
@@ -50,7 +50,11 @@ def assign_split(df: DataFrame, *, ratios: Mapping[str, float], group_key: str, 
     Requires: `doc_id` and what `group_key` reads (`url`, `meta`, or the named column). Adds: `split`.
     A doc's split depends only on its group, the ratios and the salt: new data never moves it.
     """
-    bucket = keyed_bucket(group_of(group_key), salt)
+    return df.withColumn("split", _split_of_bucket(keyed_bucket(group_of(group_key), salt), ratios))
+
+
+def _split_of_bucket(bucket: Column, ratios: Mapping[str, float]) -> Column:
+    """The split whose share of [0, _BUCKETS) holds `bucket`, the splits in SPLIT_NAMES order."""
     names = [name for name in SPLIT_NAMES if ratios.get(name, 0) > 0]
     split: Column = F.lit(names[-1])
     upper = 0.0
@@ -58,9 +62,7 @@ def assign_split(df: DataFrame, *, ratios: Mapping[str, float], group_key: str, 
         upper += ratios[name]
         cut = F.lit(round(upper * _BUCKETS))
         split = F.when(bucket < cut, F.lit(name)) if name == names[0] else split.when(bucket < cut, F.lit(name))
-    if len(names) > 1:
-        split = split.otherwise(F.lit(names[-1]))
-    return df.withColumn("split", split)
+    return split.otherwise(F.lit(names[-1])) if len(names) > 1 else split
 
 
 def flag_mixture(
@@ -158,3 +160,53 @@ def shard_offsets(block_counts: Sequence[tuple[int, str, int]]) -> list[tuple[in
             seen_in_split[split] = seen_in_split.get(split, 0) + rows
             block_start += rows
     return offsets
+
+
+def assign_stratified_split(
+    df: DataFrame,
+    *,
+    ratios: Mapping[str, float],
+    stratum: str,
+    group: str,
+    salt: str,
+    previous: DataFrame | None = None,
+) -> DataFrame:
+    """Assign `split` per group so that each stratum (a label value) is split by `ratios` to within a row
+    (to within a group's size when groups hold several rows), deterministically and stably.
+
+    A group's stratum is its most frequent `stratum` value (ties: the smallest). Groups already in
+    `previous` (columns: the group column, `split`) keep their split; the others fill, in the order of a
+    keyed hash, what each split of their stratum lacks of its share of all the stratum's rows; what no
+    split lacks (old groups filling a split beyond its share) goes by the keyed hash alone. The groups of a
+    stratum are ordered by one window, so a stratum is sorted by one task: fine for millions of groups.
+    Requires: `group`, `stratum`. Adds: `split`.
+    """
+    names = [name for name in SPLIT_NAMES if ratios.get(name, 0) > 0]
+    groups = df.groupBy(F.col(group).alias("_group")).agg(
+        F.count(F.lit(1)).alias("_rows"), F.mode(F.col(stratum), deterministic=True).alias("_stratum")
+    )
+    if previous is not None:
+        kept = previous.select(F.col(group).alias("_group"), F.col("split").alias("_kept")).distinct()
+        groups = groups.join(kept, groups["_group"].eqNullSafe(kept["_group"]), "left").drop(kept["_group"])
+    else:
+        groups = groups.withColumn("_kept", F.lit(None).cast("string"))
+    in_stratum = Window.partitionBy("_stratum")
+    total, cumulative = F.sum("_rows").over(in_stratum), 0.0
+    lacking = F.lit(0).cast("bigint")  # rows the new groups bring to this split and the ones before it
+    bounds = {}
+    for name in names:
+        before = F.round(total * F.lit(cumulative))
+        cumulative += ratios[name]
+        share = F.round(total * F.lit(cumulative)) - before
+        old = F.sum(F.when(F.col("_kept") == name, F.col("_rows")).otherwise(0)).over(in_stratum)
+        lacking = lacking + F.greatest(share - old, F.lit(0))
+        bounds[name] = lacking
+    bucket = keyed_bucket(F.coalesce(F.col("_group").cast("string"), F.lit("")), salt)
+    order = Window.partitionBy("_stratum", F.col("_kept").isNull()).orderBy(bucket, "_group")
+    start = F.coalesce(F.sum("_rows").over(order.rowsBetween(Window.unboundedPreceding, -1)), F.lit(0))
+    chosen: Column = _split_of_bucket(bucket, ratios)  # what no split lacks goes by the hash alone
+    for name in reversed(names):
+        chosen = F.when(start < bounds[name], F.lit(name)).otherwise(chosen)
+    assigned = groups.select("_group", F.coalesce("_kept", chosen).alias("split"))
+    joined = df.join(assigned, df[group].eqNullSafe(assigned["_group"]), "left")
+    return joined.drop("_group")

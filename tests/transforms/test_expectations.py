@@ -8,7 +8,7 @@ import pytest
 from chispa import assert_df_equality
 
 from refinery.errors import ParameterError
-from refinery.transforms.expectations import BROKEN, flag_expectations, measure_expectations, verdicts
+from refinery.transforms.expectations import flag_expectations, measure_expectations, verdicts
 from refinery.transforms.rules import REJECT_DETAIL, REJECT_RULE
 from refinery.transforms.tabular_params import Expectation
 
@@ -36,29 +36,32 @@ EXPECTATIONS = [
 
 
 def judge(df):
-    return verdicts(measure_expectations(flag_expectations(df, EXPECTATIONS), EXPECTATIONS).first(), EXPECTATIONS)
+    return verdicts(measure_expectations(df, EXPECTATIONS).first(), EXPECTATIONS)
 
 
-def test_each_kind_flags_the_rows_that_break_it_and_the_first_drop_decides_the_reject(spark):
+def test_the_first_drop_expectation_a_row_breaks_decides_its_reject(spark):
     df = spark.createDataFrame(ROWS, SCHEMA)
-    flagged = flag_expectations(df, EXPECTATIONS).select("account_id", "age", BROKEN, REJECT_RULE, REJECT_DETAIL)
+    flagged = flag_expectations(df, EXPECTATIONS).select("account_id", "age", REJECT_RULE, REJECT_DETAIL)
     expected = spark.createDataFrame(
         [
-            ("a-1", 34, [], None, None),
-            ("a-2", 17, ["email_present", "adult"], "expect:adult", "age outside [18, 120]"),
-            (
-                "a-3",
-                52,
-                ["known_status", "email_shape", "one_row_per_account", "closed_after_opened"],
-                "expect:email_shape",
-                "email does not match the expected pattern",
-            ),
-            ("a-3", 41, ["one_row_per_account"], None, None),
-            (None, None, [], None, None),  # null age passes the range; a null key is not a duplicate
+            ("a-1", 34, None, None),
+            ("a-2", 17, "expect:adult", "age outside [18, 120]"),  # also without e-mail: a warning only
+            ("a-3", 52, "expect:email_shape", "email does not match the expected pattern"),  # and closed < opened
+            ("a-3", 41, None, None),  # a duplicated key: a warning only
+            (None, None, None, None),  # a null age passes the range
         ],
-        f"account_id string, age int, {BROKEN} array<string>, {REJECT_RULE} string, {REJECT_DETAIL} string",
+        f"account_id string, age int, {REJECT_RULE} string, {REJECT_DETAIL} string",
     )
     assert_df_equality(flagged, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_unique_drop_flags_every_row_of_a_duplicated_key_but_not_null_keys(spark):
+    unique = [Expectation("one_row_per_account", "unique", columns=["account_id"])]
+    flagged = flag_expectations(spark.createDataFrame(ROWS, SCHEMA), unique)
+    rules = sorted((r.account_id or "", r[REJECT_RULE] or "") for r in flagged.collect())
+    assert rules == [("", ""), ("a-1", ""), ("a-2", ""), ("a-3", "expect:one_row_per_account")] + [
+        ("a-3", "expect:one_row_per_account")
+    ]
 
 
 def test_one_aggregation_measures_every_expectation(spark):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from refinery.transforms.expectations import flag_expectations, measure_expectations, verdicts
+from refinery.transforms.expectations import measure_expectations, verdicts
 from refinery.transforms.profile import (
     as_config,
     profile_columns,
@@ -52,7 +52,7 @@ def test_suggestions_are_met_by_the_table_they_came_from(spark):
     kinds = {(e.kind, e.column or ",".join(e.columns)) for e in suggested}
     assert {("not_null", "customer_id"), ("unique", "customer_id"), ("range", "age"), ("allowed", "segment")} <= kinds
     assert ("null_rate", "closed_on") in kinds and ("not_null", "closed_on") not in kinds
-    judged = verdicts(measure_expectations(flag_expectations(df, suggested), suggested).first(), suggested)
+    judged = verdicts(measure_expectations(df, suggested).first(), suggested)
     assert [v.describe() for v in judged if not v.holds] == []
     config = as_config(suggested)
     assert [Expectation(**entry) for entry in config] == suggested  # pasted back, the same expectations

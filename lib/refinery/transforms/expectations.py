@@ -1,11 +1,11 @@
-"""Expectations evaluated as Spark Columns: every check of a table measured in one pass, drops flagged as rows.
+"""Expectations evaluated as Spark Columns: every check of a table measured together, drops flagged as rows.
 
-`flag_expectations` adds, per row, the names of the row expectations it breaks (whatever their severity)
-and the reject flags of the first `drop` expectation broken; `measure_expectations` is one aggregation over
-that result: for a row expectation the rows that break it, for an aggregate one its measured value (the
-stage reads its one row, and `verdicts` judges it). The stage then fails on a `fail` expectation whose
-measure is out of bounds, counts the `warn` ones, and splits the dropped rows into rejects. A detail names
-the check, never the value (it may be personal).
+`measure_expectations` is one aggregation over the rows for every row and aggregate expectation (for a row
+kind, the rows that break it; for an aggregate kind, its value), plus one aggregation of the key columns
+per uniqueness check; the stage reads its one row and `verdicts` judges it: a `fail` expectation out of
+bounds stops the stage, `warn` ones are counted. `flag_expectations` flags the rows that break a `drop`
+expectation, which the stage splits into rejects. A detail names the check, never the value (it may be
+personal).
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Row, Window
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from refinery.transforms.rules import Rule, flag_rejects
 from refinery.transforms.tabular_params import Expectation
-
-BROKEN = "_expectations_broken"  # array<string>: the row expectations a row breaks
-_KEY_COUNT = "_key_count_{name}"
 
 
 @dataclass(frozen=True)
@@ -46,36 +43,57 @@ class Verdict:
 
 
 def flag_expectations(df: DataFrame, expectations: Sequence[Expectation]) -> DataFrame:
-    """Judge every row against the row expectations.
+    """Flag the rows that break a `drop` expectation (rule `expect:<name>`, the first one broken in declared
+    order). A `unique` drop finds its duplicated keys by an aggregation of the key columns, joined back.
 
-    Requires: the columns the expectations name. Adds: `_expectations_broken` (array<string> of names) and
-    the reject flags (rule `expect:<name>` of the first `drop` expectation broken, in declared order).
+    Requires: the columns the expectations name. Adds: the reject flags.
     """
-    rows = [e for e in expectations if e.per_row]
-    for e in rows:
+    dropped = [e for e in expectations if e.per_row and e.severity == "drop"]
+    for e in dropped:
         if e.kind == "unique":
-            key = [F.col(c) for c in e.columns]
-            df = df.withColumn(_KEY_COUNT.format(name=e.name), F.count(F.lit(1)).over(Window.partitionBy(*key)))
-    breaks = {e.name: _breaks(e) for e in rows}
-    names = [F.when(breaks[e.name], F.lit(e.name)) for e in rows]
-    broken = F.filter(F.array(*names), lambda name: name.isNotNull()) if names else F.array().cast("array<string>")
-    df = df.withColumn(BROKEN, broken)
-    dropped = [Rule(e.rule, breaks[e.name], F.lit(_detail(e))) for e in rows if e.severity == "drop"]
-    return flag_rejects(df, dropped).drop(*[_KEY_COUNT.format(name=e.name) for e in rows if e.kind == "unique"])
+            duplicated = _key_counts(df, e).where(F.col("_rows") > 1).withColumnRenamed("_rows", _key_count(e))
+            df = df.join(duplicated, e.columns, "left")
+    rules = [Rule(e.rule, _breaks(e), F.lit(_detail(e))) for e in dropped]
+    return flag_rejects(df, rules).drop(*[_key_count(e) for e in dropped if e.kind == "unique"])
 
 
-def measure_expectations(flagged: DataFrame, expectations: Sequence[Expectation]) -> DataFrame:
-    """One aggregation over `flag_expectations`'s result: one row, a column `m<i>` per expectation holding its
-    measure (read it with `verdicts`).
+def measure_expectations(df: DataFrame, expectations: Sequence[Expectation]) -> DataFrame:
+    """Every expectation's measure in one row, a column `m<i>` each (read it with `verdicts`): one
+    aggregation over the rows for the row and aggregate kinds, plus one group-by of its columns alone per
+    `unique` (the rows whose key appears more than once) and `distinct_count` expectation.
 
-    Requires: `_expectations_broken` and the columns the aggregate expectations name.
+    Requires: the columns the expectations name.
     """
-    return flagged.agg(*[_measure(e).alias(f"m{i}") for i, e in enumerate(expectations)] or [F.lit(0)])
+    grouped = ("unique", "distinct_count")  # measured on a group-by of their columns alone
+    plain = [(i, e) for i, e in enumerate(expectations) if e.kind not in grouped]
+    row = df.agg(*[_measure(e).alias(f"m{i}") for i, e in plain] or [F.lit(0).alias("_none")])
+    for i, e in enumerate(expectations):
+        if e.kind == "unique":
+            counts = _key_counts(df, e)
+            row = row.crossJoin(
+                counts.agg(F.sum(F.when(F.col("_rows") > 1, F.col("_rows")).otherwise(0)).alias(f"m{i}"))
+            )
+        elif e.kind == "distinct_count":  # a count_distinct among the other measures would double every row
+            values = df.where(F.col(e.column).isNotNull()).select(e.column).distinct()
+            row = row.crossJoin(values.agg(F.count(F.lit(1)).alias(f"m{i}")))
+    return row
 
 
 def verdicts(measures: Row, expectations: Sequence[Expectation]) -> list[Verdict]:
     """Each expectation's verdict from `measure_expectations`'s row."""
     return [Verdict(e, float(measures[f"m{i}"] or 0)) for i, e in enumerate(expectations)]
+
+
+def _key_counts(df: DataFrame, e: Expectation) -> DataFrame:
+    """Rows per complete key of a `unique` expectation (keys with a null part are not compared)."""
+    complete = F.lit(True)
+    for column in e.columns:
+        complete = complete & F.col(column).isNotNull()
+    return df.where(complete).groupBy(*e.columns).agg(F.count(F.lit(1)).alias("_rows"))
+
+
+def _key_count(e: Expectation) -> str:
+    return f"_key_count_{e.name}"
 
 
 def _breaks(e: Expectation) -> Column:
@@ -91,11 +109,8 @@ def _breaks(e: Expectation) -> Column:
         test = ~value.cast("string").isin(list(e.values))
     elif e.kind == "regex":
         test = ~value.cast("string").rlike(f"^(?:{e.pattern})$")
-    elif e.kind == "unique":
-        complete = F.lit(True)
-        for column in e.columns:
-            complete = complete & F.col(column).isNotNull()
-        test = complete & (F.col(_KEY_COUNT.format(name=e.name)) > 1)
+    elif e.kind == "unique":  # the duplicated keys' count, joined by `flag_expectations`
+        test = F.col(_key_count(e)).isNotNull()
     else:  # compare: the row holds when `column op other`
         test = ~_compare(value, e.op, F.col(e.other))
     return F.coalesce(test, F.lit(False))
@@ -129,9 +144,7 @@ def _detail(e: Expectation) -> str:
 
 def _measure(e: Expectation) -> Column:
     if e.per_row:
-        return F.sum(F.array_contains(F.col(BROKEN), e.name).cast("long"))
+        return F.sum(_breaks(e).cast("long"))
     if e.kind == "row_count":
         return F.count(F.lit(1))
-    if e.kind == "null_rate":
-        return F.avg(F.col(e.column).isNull().cast("double"))
-    return F.count_distinct(F.col(e.column))  # distinct_count
+    return F.avg(F.col(e.column).isNull().cast("double"))  # null_rate

@@ -292,17 +292,10 @@ class Lake:
     def delete_matching(self, ref: TableRef, source: DataFrame, condition: str) -> WriteResult:
         """Delete the table's rows that `condition` matches against `source` (a MERGE; `t.` is the table, `s.`
         the source), so the commit names the condition, never a value."""
-        return self._merge_matched(ref, source, condition, None)
+        return self.merge(ref, source, condition, lambda m: m.whenMatchedDelete(), rows_metric="numTargetRowsDeleted")
 
     def update_matching(self, ref: TableRef, source: DataFrame, condition: str, values: dict) -> WriteResult:
         """Set `values` (column -> Column) on the rows `condition` matches against `source` (as `delete_matching`)."""
-        return self._merge_matched(ref, source, condition, values)
-
-    def _merge_matched(self, ref: TableRef, source: DataFrame, condition: str, values: dict | None) -> WriteResult:
-        if values is None:
-            return self.merge(
-                ref, source, condition, lambda m: m.whenMatchedDelete(), rows_metric="numTargetRowsDeleted"
-            )
         return self.merge(
             ref, source, condition, lambda m: m.whenMatchedUpdate(set=values), rows_metric="numTargetRowsUpdated"
         )

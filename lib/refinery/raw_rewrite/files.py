@@ -119,7 +119,8 @@ def rewrite_json_file(path: Path, name: str, source: SourceConfig, tombstones: T
     if not isinstance(document, list):
         _replace(path, lambda staging: staging.write_bytes(b""))
         return 1
-    kept = [None if index in set(blank) else element for index, element in enumerate(elements)]
+    gone = set(blank)
+    kept = [None if index in gone else element for index, element in enumerate(elements)]
     out = "[\n" + ",\n".join(json.dumps(element, ensure_ascii=False) for element in kept) + "\n]\n"
     _replace(path, lambda staging: staging.write_bytes(compress(path.name, out.encode())))
     return len(blank)

@@ -99,15 +99,15 @@ def _records(data: bytes, name: str, source: SourceConfig, tombstones: Tombstone
     except Exception as exc:  # a file ingest reported unreadable: its readable records are not all known
         raise CannotRewriteError(f"the WARC cannot be read to its end ({type(exc).__name__})") from None
     ends = [r.offset for r in found[1:]] + [len(data)]
-    if any(
-        end <= r.offset for r, end in zip(found, ends, strict=True)
-    ):  # e.g. a .warc.gz compressed as one gzip stream
+    # A .warc.gz compressed as one gzip stream (not a member per record) has no span per record.
+    if any(end <= r.offset for r, end in zip(found, ends, strict=True)):
         raise CannotRewriteError("the WARC's records have no byte spans of their own")
     return [dataclasses.replace(r, end=end) for r, end in zip(found, ends, strict=True)]
 
 
 def _with_companions(records: list[_Record]) -> list[_Record]:
-    """The matching records, plus the records that share a matching response's URI or name its id."""
+    """The matching records, plus the records that share a matching record's target URI or name its id (a
+    response's request and metadata records)."""
     ids = {r.record_id for r in records if r.matched and r.record_id}
     urls = {r.url for r in records if r.matched and r.url}
     return [r for r in records if r.matched or r.url in urls or ids.intersection(r.references)]

@@ -19,7 +19,7 @@ COMPAT_TESTS := tests/stages/test_pipeline.py tests/stages/test_stream.py tests/
 PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/eval -type f -not -name '*.pyc')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run card test cluster-test compat-test lint bench dist clean seed
+.PHONY: help setup run run-tabular card test cluster-test compat-test lint bench dist clean seed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -43,6 +43,19 @@ seed: ## copy the bundled sample raw files into $(LAKE)/raw/$(PIPELINE)
 
 run: setup seed ## run the whole pipeline on the bundled sample into ./lake
 	$(VENV)/bin/refinery run --pipeline $(PIPELINE) --env local --lake $(LAKE)
+
+# The tabular sample's pseudonyms need a privacy key: a random one made once for this checkout, kept in the
+# ignored .cache/ (never in a committed file). Elsewhere the key comes from REFINERY_PRIVACY_KEY or a secret scope.
+DEV_KEY := .cache/dev-privacy-key
+
+$(DEV_KEY):
+	mkdir -p .cache && (umask 077 && $(PY) -c "import secrets; print(secrets.token_hex(32))" > $@)
+
+run-tabular: setup $(DEV_KEY) ## the tabular sample (customer CSV + change files) into ./lake, then release tabular-sample
+	mkdir -p $(LAKE)/raw/tabular
+	cp data/sample/tabular/*.csv data/sample/tabular/*.jsonl $(LAKE)/raw/tabular/
+	REFINERY_PRIVACY_KEY="$$(cat $(DEV_KEY))" $(VENV)/bin/refinery run --pipeline tabular --env local --lake $(LAKE)
+	$(VENV)/bin/refinery release create tabular-sample-$$(date -u +%Y%m%d-%H%M%S) --pipeline tabular --env local --lake $(LAKE)
 
 card: setup ## write a dataset card of the current gold into ./card (RELEASE=name describes a release)
 	$(VENV)/bin/refinery card --pipeline $(PIPELINE) --env local --lake $(LAKE) --out card $(if $(RELEASE),--release $(RELEASE))

@@ -170,3 +170,26 @@ def test_the_cli_runs_from_outside_the_checkout(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "lake" / "bronze" / "web_text" / "_delta_log").is_dir()
     assert "ingest" in done.stdout and "bronze/web_text" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("tabular.label=nope", "tabular.label"),
+        ("tabular.key=customer", "tabular.key"),
+        ("tabular.fairness.sample_weight_by=region2", "tabular.fairness.sample_weight_by"),
+        ("ingest.sources=[{name: p, format: parquet}]", "source 'p'"),
+    ],
+)
+def test_a_tabular_setting_must_name_a_declared_column(override, named):
+    with pytest.raises(ConfigError, match=named):
+        load_config("tabular", "local", [override])
+
+
+def test_a_tabular_config_hash_ignores_the_text_sections():
+    base = load_config("tabular").config_hash
+    assert load_config("tabular", "local", ["curate.c4.min_num_sentences=9"]).config_hash == base
+    assert load_config("tabular", "local", ["tabular.anonymity.k=4"]).config_hash != base
+    assert (
+        load_config("web_text", "local", ["tabular.anonymity.k=4"]).config_hash == load_config("web_text").config_hash
+    )

@@ -90,7 +90,7 @@ class _Subject:
 
 def card_numbers(lake: Lake, config: Config, release: str | None = None) -> CardNumbers:
     """The card's numbers for release `release`, or for the current gold when it is None."""
-    subject = _subject(lake, config, release)
+    subject = card_subject(lake, config, release)
     composition = {by: counts_by(subject.rows, by) for by in GROUPS}
     lengths, quantiles = _lengths(subject.rows)
     return CardNumbers(
@@ -129,7 +129,7 @@ def representativeness(composition: dict[str, Counts], cfg: CardConfig) -> dict[
     return result
 
 
-def _subject(lake: Lake, config: Config, name: str | None) -> _Subject:
+def card_subject(lake: Lake, config: Config, name: str | None) -> _Subject:
     pipeline = config.pipeline
     known = releases.list_releases(lake, pipeline)
     if name is not None:

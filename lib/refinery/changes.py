@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from refinery.lake import Lake, TableRef, WriteResult
 from refinery.schemas import TableSchema
+from refinery.transforms.rules import REJECT_DETAIL, REJECT_RULE, flag_computed
 
 OP, SEQ = "_op", "_seq"  # the change's operation and sequence number
 DELETE = "delete"
@@ -33,6 +34,22 @@ def latest_change_per_key(df: DataFrame, *, key: str) -> DataFrame:
     order = [F.col(SEQ).desc(), (F.col(OP) == DELETE).desc(), F.to_json(F.struct(*df.columns)).asc()]
     rank = F.row_number().over(Window.partitionBy(key).orderBy(*order))
     return df.withColumn("_rank", rank).where(F.col("_rank") == 1).drop("_rank")
+
+
+SUPERSEDED = "superseded"  # the rule of a change a newer one (or an equal duplicate) of its key outranks
+
+
+def flag_superseded(df: DataFrame, *, key: str) -> DataFrame:
+    """Flag every kept change but its key's winner (as `latest_change_per_key` ranks them), rule `superseded`.
+
+    Requires: `key`, `_seq`, `_op`, the reject flags. Adds: nothing (sets the flags of the changes that lose).
+    """
+    data = [c for c in df.columns if c not in (REJECT_RULE, REJECT_DETAIL)]
+    order = [F.col(SEQ).desc(), (F.col(OP) == DELETE).desc(), F.to_json(F.struct(*data)).asc()]
+    rank = F.row_number().over(Window.partitionBy(key, F.col(REJECT_RULE).isNull()).orderBy(*order))
+    detail = F.lit("a change with a higher sequence (or the same change) of this key is applied instead")
+    ranked = df.withColumn("_rank", F.when(F.col(REJECT_RULE).isNull(), rank))
+    return flag_computed(ranked, F.when(F.col("_rank") > 1, F.lit(SUPERSEDED)), detail).drop("_rank")
 
 
 def current_rows(df: DataFrame) -> DataFrame:

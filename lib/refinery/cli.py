@@ -17,7 +17,7 @@ from refinery import paths
 from refinery.config import ENVIRONMENTS, Config, load_config, masked
 from refinery.errors import PipelineBusyError, UsageError
 from refinery.keys import check_key_available
-from refinery.preflight import check_inputs
+from refinery.preflight import KIND_STAGES, check_inputs, check_stage_applies
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STAGE_COMMANDS = ("ingest", "curate", "dedup", "publish")
@@ -39,6 +39,7 @@ COMMANDS = {
     "release": "create, list or show named releases of gold",
     "card": "write a dataset card (card.md + PNG plots) of gold or a release",
     "explain": "where a document came from and what each stage decided (from the tables)",
+    "profile": "column profiles of a table and suggested expectations (YAML to paste under tabular:)",
     "forget": "remove a subject from every table, release and raw file; purge the bytes; keep a keyed tombstone",
 }
 
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub["release"].add_argument("name", nargs="?", help="release name (create, show)")
     sub["card"].add_argument("--release", help="describe this release (default: the current gold)")
     sub["card"].add_argument("--out", required=True, help="folder for card.md and the plots")
+    sub["profile"].add_argument("--layer", default="bronze", choices=("bronze", "silver", "gold"), help="table")
     sub["explain"].add_argument("doc_id", help="the document's id (bronze's doc_id)")
     sub["explain"].add_argument("--json", action="store_true", help="print the explanation as JSON")
     forget = sub["forget"]
@@ -114,11 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _release(config, args.action, args.name)
         if args.command == "card":
             return _card(config, args.release, args.out)
+        if args.command == "profile":
+            return _profile(config, args.layer)
         if args.command == "explain":
+            check_stage_applies(config, "explain")
             return _explain(config, args.doc_id, as_json=args.json)
         if args.command == "maintain":
             return _run(config, ["maintain"])
-        return _run(config, list(STAGE_COMMANDS) if args.command == "run" else [args.command])
+        return _run(config, list(KIND_STAGES[config.kind]) if args.command == "run" else [args.command])
     except UsageError as exc:  # bad usage, config or inputs: one line, exit 2
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -226,17 +231,35 @@ def format_release(r) -> str:
     for key, value in r.asDict().items():
         if isinstance(value, dict):
             lines.append(f"{key}:")
-            lines.extend(f"  {k}: {v:,}" if isinstance(v, int) else f"  {k}: {v}" for k, v in sorted(value.items()))
+            lines.extend(f"  {k}: {_setting(v)}" for k, v in sorted(value.items()))
         else:
             lines.append(f"{key}: {value}")
     return "\n".join(lines)
 
 
+def _setting(value, width: int = 100) -> str:
+    """A count with separators; a long or multi-line value (a feature fit's JSON) on one cut line."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else f"{text[: width - 1]}… ({len(text):,} characters in the release record)"
+
+
 def _card(config: Config, release: str | None, out: str) -> int:
-    from refinery.card import write_card
+    if config.kind == "tabular":
+        from refinery.tabular_card import write_tabular_card as write_card
+    else:
+        from refinery.card import write_card
 
     path = write_card(_lake(config), config, out, release=release)
     print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _profile(config: Config, layer: str) -> int:
+    from refinery.profiling import profile_report
+
+    print(profile_report(_lake(config), config, layer), end="")
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from refinery import paths
 from refinery.config_loader import build, mask, read_layers, to_plain
 from refinery.errors import ConfigError, ParameterError, require_positive, require_range
 from refinery.io.decode import CsvOptions
+from refinery.tabular_config import TabularConfig
 from refinery.transforms.params import (
     SPLIT_NAMES,
     C4Params,
@@ -308,7 +309,7 @@ class Config:
 
     pipeline: str
     env: str
-    kind: Literal["text"] = "text"
+    kind: Literal["text", "tabular"] = "text"  # text documents, or record data (the `tabular` section)
     lake: LakeConfig = field(default_factory=LakeConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
@@ -320,19 +321,25 @@ class Config:
     card: CardConfig = field(default_factory=CardConfig)
     maintain: MaintainConfig = field(default_factory=MaintainConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    tabular: TabularConfig = field(default_factory=TabularConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)
 
     @property
     def needs_privacy_key(self) -> bool:
-        """Whether a run makes pseudonyms (fields, or a PII kind whose action is `pseudonymize`)."""
+        """Whether a run makes pseudonyms (fields, identifier columns, or a PII kind whose action is
+        `pseudonymize`)."""
+        if self.kind == "tabular":
+            return bool(self.tabular.identifiers)
         return bool(self.privacy.pseudonymize) or "pseudonymize" in to_plain(self.curate.pii).values()
 
     @property
     def config_hash(self) -> str:
         """Hash of everything that decides the output rows (not where they are written or how Spark runs)."""
-        ignored = ("env", "lake", "spark", "console", "stream", "card", "maintain")
+        ignored = ("env", "lake", "spark", "console", "stream", "card", "maintain", "tabular")
+        if self.kind == "tabular":  # the text sections do not decide a tabular pipeline's rows
+            ignored = (*ignored[:-1], "curate", "dedup")
         relevant = {k: v for k, v in self.to_dict().items() if k not in ignored}
         canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -357,7 +364,9 @@ def load_config(
         raise ConfigError(f"unknown pipeline '{pipeline}': no {pipeline_file} (known: {', '.join(known) or 'none'})")
     merged = read_layers((conf_dir / "base.yaml", conf_dir / "env" / f"{env}.yaml", pipeline_file), overrides)
     config = build(Config, {**merged, "pipeline": pipeline, "env": env})
-    _check_group_key_column(config)
+    from refinery.config_checks import check_columns
+
+    check_columns(config)
     return _with_paths_resolved(config, base)
 
 
@@ -385,21 +394,3 @@ def _with_paths_resolved(config: Config, base: Path) -> Config:
 def project_path(value: str) -> str:
     """A path from a config file: relative to the project folder unless absolute or a URI."""
     return paths.normalize(value, paths.project_root())
-
-
-def _check_group_key_column(config: Config) -> None:
-    """publish.group_key must read a column that silver_dedup declares (checked here, not mid-run)."""
-    from refinery.schemas import table_schema
-
-    column = group_column(config.publish.group_key)
-    declared = table_schema("silver_dedup", config.kind).column_names
-    if column not in declared:
-        raise ConfigError(
-            f"config key 'publish.group_key': '{config.publish.group_key}' reads column '{column}', which "
-            f"silver_dedup does not have (columns: {', '.join(declared)})"
-        )
-    if config.publish.group_key == "url_host" and "url" in config.privacy.pseudonymize:
-        raise ConfigError(
-            "config key 'publish.group_key': url_host cannot group pseudonymized URLs (privacy.pseudonymize "
-            "has url); group by doc_id or meta.<key>"
-        )

@@ -73,7 +73,12 @@ def _keys_hashing_to_each_partition(spark: SparkSession, partitions: int) -> lis
 
 
 def gold_totals(gold: DataFrame) -> dict[str, str]:
-    """Docs and tokens in all, per split, per split and lang, and per source (and rows with repeats)."""
+    """Docs and tokens in all, per split, per split and lang, and per source (and rows with repeats); for
+    record data (no tokens), rows in all and per split."""
+    if "n_tokens" not in gold.columns:
+        per_split = gold.groupBy("split").count().collect()  # one row per split
+        totals = {"rows": sum(r["count"] for r in per_split), **{f"rows.{r['split']}": r["count"] for r in per_split}}
+        return {name: str(value) for name, value in sorted(totals.items())}
     grouped = (
         gold.groupBy("split", "lang", "source")
         .agg(

@@ -121,7 +121,7 @@ def _data_files(table: str, delta, release: str) -> tuple[DataFile, ...]:
         DataFile(
             path=action["path"] if paths.scheme(action["path"]) else paths.join(table, action["path"]),
             rows=int(action["num_records"]),
-            partition={c: action.get(f"partition.{c}") for c in PARTITION_COLUMNS},
+            partition={c: action[f"partition.{c}"] for c in PARTITION_COLUMNS if f"partition.{c}" in action},
         )
         for action in actions
     )
@@ -319,7 +319,7 @@ def _with_partition_columns(
     batch: pa.RecordBatch, partition: dict[str, str], columns: Sequence[str] | None
 ) -> pa.RecordBatch:
     present = batch.schema.names
-    names = list(columns) if columns is not None else [*present, *(c for c in PARTITION_COLUMNS if c not in present)]
+    names = list(columns) if columns is not None else [*present, *(c for c in partition if c not in present)]
     arrays = [
         batch.column(name) if name in batch.schema.names else pa.array([partition[name]] * batch.num_rows, pa.string())
         for name in names

@@ -14,9 +14,27 @@ from refinery.config import Config, project_path
 from refinery.errors import ConfigError, InputNotFoundError
 from refinery.io.listing import check_raw_path
 
+# The stages `refinery run` runs for each pipeline kind, in order (record data has no dedup stage).
+KIND_STAGES = {"text": ("ingest", "curate", "dedup", "publish"), "tabular": ("ingest", "curate", "publish")}
 # The table each stage reads (ingest reads raw files), and the stage that writes it.
 STAGE_INPUTS = {"curate": "bronze", "dedup": "silver", "publish": "silver_dedup"}
+KIND_INPUTS = {"tabular": {"publish": "silver"}}  # where a kind's stage reads elsewhere
+TEXT_ONLY_COMMANDS = ("stream", "forget", "explain")  # not built for record data yet
 WRITTEN_BY = {"bronze": "ingest", "silver": "curate", "silver_dedup": "dedup"}
+
+
+def stage_input(kind: str, stage: str) -> str | None:
+    """The table `stage` reads in a pipeline of `kind` (None: raw files, or nothing)."""
+    return KIND_INPUTS.get(kind, {}).get(stage, STAGE_INPUTS.get(stage))
+
+
+def check_stage_applies(config: Config, stage: str) -> None:
+    """A stage or command the pipeline's kind does not have (dedup of record data) is a usage error."""
+    known = KIND_STAGES[config.kind]
+    if (stage in STAGE_INPUTS or stage in TEXT_ONLY_COMMANDS) and stage not in known:
+        raise ConfigError(
+            f"pipeline '{config.pipeline}' is {config.kind}: it has no {stage} stage (its stages: {', '.join(known)})"
+        )
 
 
 class MissingInputError(InputNotFoundError):
@@ -45,6 +63,8 @@ def check_inputs(config: Config, stages: list[str]) -> None:
     and for a local eval set that publish would read."""
     if not stages:
         return
+    for stage in stages:
+        check_stage_applies(config, stage)
     first = stages[0]
     if first in ("ingest", "stream"):  # the stream ingests files too, and Kafka topics
         if first == "ingest":
@@ -52,11 +72,11 @@ def check_inputs(config: Config, stages: list[str]) -> None:
         raw_root = paths.join(config.lake.root, tables.table("raw").key(config.pipeline))
         for source in config.ingest.file_sources:
             check_raw_path(source.folder(raw_root))
-    elif first in STAGE_INPUTS and not config.lake.catalog:
-        layer = STAGE_INPUTS[first]
+    elif stage_input(config.kind, first) and not config.lake.catalog:
+        layer = stage_input(config.kind, first)
         location = paths.join(config.lake.root, tables.table(layer).key(config.pipeline))
         if paths.is_local(location) and not (Path(paths.local_path(location)) / "_delta_log").is_dir():
             raise MissingInputError(location, layer)
-    if "publish" in stages and config.publish.decontamination.enabled:
+    if "publish" in stages and config.kind == "text" and config.publish.decontamination.enabled:
         for eval_set in config.publish.decontamination.eval_sets:
             check_eval_set(eval_set.name, project_path(eval_set.path))

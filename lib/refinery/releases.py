@@ -31,7 +31,10 @@ from refinery.paths import project_root
 from refinery.schemas import table_schema
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-UPSTREAM = ("silver_dedup", "silver", "bronze")
+UPSTREAM = {  # per pipeline kind: (table, the stage that writes it) from publish's input upstream
+    "text": (("silver_dedup", "dedup"), ("silver", "curate"), ("bronze", "ingest")),
+    "tabular": (("silver", "curate"), ("bronze", "ingest")),
+}
 
 
 def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
@@ -70,7 +73,7 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
         "publish_run_id": publish["run_id"] if publish else None,
         "config_hash": publish["config_hash"] if publish else None,
         "code_version": code_version(),
-        "input_versions": _input_versions(lake, pipeline, publish),
+        "input_versions": _input_versions(lake, config, publish),
         "counts": counts,
         "settings": lake.commit_metadata(gold_ref, gold_version),  # what publish recorded with that version
     }
@@ -151,7 +154,7 @@ def copy_in_layout(lake: Lake, rows: DataFrame, target: TableRef, schema):
         rows.withColumn("_file_index", index.cast("int"))
         .transform(one_partition_per_index, index="_file_index", partitions=max(len(files), 1))
         .drop("_file_index", "_source_file")
-        .sortWithinPartitions("split", "lang", "shuffle_key")
+        .sortWithinPartitions(*schema.partition_by, "shuffle_key")
     )
     return lake.overwrite(target, copied, schema)
 
@@ -164,16 +167,16 @@ def _last_write(lake: Lake, gold_ref: TableRef) -> int | None:
     return None if last is None else int(last)
 
 
-def _input_versions(lake: Lake, pipeline: str, publish: Row | None) -> dict[str, int]:
-    """The versions gold was built from, following the ledger upstream: silver_dedup, silver, bronze."""
+def _input_versions(lake: Lake, config: Config, publish: Row | None) -> dict[str, int]:
+    """The versions gold was built from, following the ledger upstream (silver_dedup, silver, bronze)."""
     versions: dict[str, int] = {}
     if publish is None:
         return versions
     version = publish["input_version"]
-    for layer, writer in zip(UPSTREAM, ("dedup", "curate", "ingest"), strict=True):
+    for layer, writer in UPSTREAM[config.kind]:
         if version is None:
             break
         versions[layer] = int(version)
-        writer_run = run_that_wrote(lake, writer, lake.table(layer, pipeline), version)
+        writer_run = run_that_wrote(lake, writer, lake.table(layer, config.pipeline), version)
         version = writer_run["input_version"] if writer_run else None
     return versions

@@ -91,12 +91,13 @@ def table_schema(table: str, kind: str = "text") -> TableSchema:
     """The columns and partitioning of registry table `table` for pipelines of `kind`."""
     spec = tables.table(table)
     columns = load_schema(spec.schema_name(kind))
-    return TableSchema(name=columns.name, struct=columns.struct, partition_by=spec.partition_by, personal=spec.personal)
+    personal = tuple(dict.fromkeys((*spec.personal, *columns.personal)))
+    return TableSchema(columns.name, columns.struct, partition_by=spec.partitioning(kind), personal=personal)
 
 
 def load_schema(name: str, schemas_dir: str | Path | None = None) -> TableSchema:
-    """Load the columns of `schemas/<name>.yaml` (e.g. 'rejects', 'text/bronze'); no partitioning (the
-    registry declares that: use `table_schema`)."""
+    """Load the columns of `schemas/<name>.yaml` (e.g. 'rejects', 'text/bronze'), and those it marks
+    `personal: true`; no partitioning (the registry declares that: use `table_schema`)."""
     path = Path(schemas_dir or project_root() / "schemas") / f"{name}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"schema {name}: no file {path}")
@@ -112,7 +113,8 @@ def load_schema(name: str, schemas_dir: str | Path | None = None) -> TableSchema
         )
         for col in spec["columns"]
     ]
-    return TableSchema(name=name, struct=StructType(fields))
+    personal = tuple(col["name"] for col in spec["columns"] if col.get("personal"))
+    return TableSchema(name=name, struct=StructType(fields), personal=personal)
 
 
 def parse_type(text: str) -> DataType:

@@ -31,8 +31,13 @@ class Table:
     schema: str | None  # schema file under schemas/ ({kind} = the pipeline's kind); None: not a Delta table
     scope: str
     partition_by: tuple[str, ...] = ()
-    personal: tuple[str, ...] = ()  # columns that may hold a person's data
+    personal: tuple[str, ...] = ()  # columns that may hold a person's data (a schema file can mark more)
     description: str = ""
+    partition_by_kind: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (kind, columns) where a kind differs
+
+    def partitioning(self, kind: str) -> tuple[str, ...]:
+        """The partition columns of this table in pipelines of `kind`."""
+        return dict(self.partition_by_kind).get(kind, self.partition_by)
 
     def schema_name(self, kind: str) -> str:
         if self.schema is None:
@@ -53,7 +58,11 @@ class Table:
 
 
 _DOCUMENT = ("doc_id", "text", "url", "source", "meta", "_file")  # what a raw record brings with it
-_GOLD_LAYOUT = {"partition_by": ("split", "lang"), "personal": ("doc_id", "text", "url", "source")}  # releases too
+_GOLD_LAYOUT = {  # releases too; record data has no language
+    "partition_by": ("split", "lang"),
+    "partition_by_kind": (("tabular", ("split",)),),
+    "personal": ("doc_id", "text", "url", "source"),
+}
 
 TABLES: dict[str, Table] = {
     t.name: t

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from refinery.stages import curate, dedup, ingest, maintain, publish
+from refinery.preflight import KIND_STAGES, check_stage_applies
+from refinery.stages import curate, dedup, ingest, maintain, publish, tabular_curate, tabular_publish
 from refinery.stages.base import StageContext, StageResult, execute
 
-STAGES: dict[str, Callable[[StageContext], StageResult]] = {
-    "ingest": ingest.run,
-    "curate": curate.run,
-    "dedup": dedup.run,
-    "publish": publish.run,
-    "maintain": maintain.run,
+Stage = Callable[[StageContext], StageResult]
+STAGES: dict[str, dict[str, Stage]] = {  # per pipeline kind
+    "text": {
+        "ingest": ingest.run,
+        "curate": curate.run,
+        "dedup": dedup.run,
+        "publish": publish.run,
+        "maintain": maintain.run,
+    },
+    "tabular": {
+        "ingest": ingest.run,
+        "curate": tabular_curate.run,
+        "publish": tabular_publish.run,
+        "maintain": maintain.run,
+    },
 }
-PIPELINE = ("ingest", "curate", "dedup", "publish")  # what `refinery run` runs
+PIPELINE = KIND_STAGES["text"]  # what `refinery run` runs for text
 
 
-def run_stages(ctx: StageContext, names: list[str] | tuple[str, ...] = PIPELINE) -> list[StageResult]:
-    """Run the named stages in order under one run id; the first failure stops the run."""
-    return [execute(ctx, name, STAGES[name]) for name in names]
+def run_stages(ctx: StageContext, names: list[str] | tuple[str, ...] | None = None) -> list[StageResult]:
+    """Run the named stages (default: the pipeline kind's whole run) in order under one run id; the first
+    failure stops the run."""
+    kind = ctx.config.kind
+    names = KIND_STAGES[kind] if names is None else names
+    for name in names:
+        check_stage_applies(ctx.config, name)
+    return [execute(ctx, name, STAGES[kind][name]) for name in names]

@@ -31,6 +31,7 @@ from refinery.transforms.doc_ids import flag_duplicate_ids
 from refinery.transforms.pii import lineage_safe, lineage_safe_column, redact_column
 from refinery.transforms.records import parse_json_records, type_columns
 from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
+from refinery.transforms.tabular_records import tabular_typing
 
 STAGE = "ingest"
 PLANNED, COMMITTED, SKIPPED = "planned", "committed", "skipped"  # statuses in _refinery/ingest_files
@@ -165,9 +166,11 @@ def write_batch(ctx: StageContext, batch: Batch, raw_root: str) -> tuple[WriteRe
 
 
 def quarantine(records: DataFrame, record_chars: int) -> DataFrame:
-    """The rejected records, each with its raw `record` PII-redacted and truncated to `record_chars` (none for
-    a forgotten subject's: `write_rejects` withholds it)."""
-    return rejected_rows(records).withColumn("record", redact_column(F.substring("value", 1, record_chars)))
+    """The rejected records, each with its raw `record` (or the `record` typing made of it: record data
+    without its identifiers) PII-redacted and truncated to `record_chars` (none for a forgotten subject's:
+    `write_rejects` withholds it)."""
+    raw = F.col("record") if "record" in records.columns else F.col("value")
+    return rejected_rows(records).withColumn("record", redact_column(F.substring(raw, 1, record_chars)))
 
 
 def check_written(what: str, counts: BatchCounts, bronze: WriteResult, rejects: WriteResult | None) -> None:
@@ -339,14 +342,14 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
             "max_record_chars": cfg.max_record_chars,
             "max_fields": cfg.max_fields,
         }
-        if source.format == "parquet":
+        if source.format == "parquet" and ctx.config.kind == "text":
             rows = read_parquet_rows(ctx.spark, files, root=raw_root)
             typed = rows.transform(type_columns, lineage=("_file", "_line"), **limits)
         else:
             raw = read_records(
                 ctx.spark, files, root=raw_root, folder=folder, fmt=source.format, csv_options=source.csv
             )
-            typed = raw.transform(parse_json_records, **limits)
+            typed = raw.transform(_typing(ctx, limits))
         parts.append(typed.withColumn("_source_name", F.lit(source.name)))
     records = parts[0]
     for part in parts[1:]:
@@ -355,6 +358,13 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str) -> DataFr
     if renamed:  # lineage names the files as the file log does
         records = records.replace(renamed, subset=["_file"])
     return records.transform(add_lineage, run_id=ctx.run_id, ingested_at=ctx.started_at)
+
+
+def _typing(ctx: StageContext, limits: dict):
+    """The transform that types raw records for the pipeline's kind: text documents, or record data."""
+    if ctx.config.kind == "text":
+        return lambda raw: parse_json_records(raw, **limits)
+    return tabular_typing(ctx.config.tabular, ctx.schema("bronze"), limits["max_record_chars"])
 
 
 def _known_ids(ctx: StageContext, planned: list[dict]) -> DataFrame:

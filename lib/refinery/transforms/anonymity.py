@@ -22,11 +22,12 @@ CLASS_SIZE = "_class_size"
 
 
 def generalize(df: DataFrame, *, generalizations: Sequence[Generalization]) -> DataFrame:
-    """Replace each generalized column by its coarser value (a string).
+    """Replace each generalized column by its coarser value (a string), under its `into` name if it has one.
 
-    Requires: the generalized columns (`age_band`: a date; `prefix`: any). Rewrites them.
+    Requires: the generalized columns (`age_band`: a date; `prefix`: any). Rewrites or renames them.
     """
-    return df.withColumns({g.column: _generalized(g) for g in generalizations}) if generalizations else df
+    generalized = df.withColumns({g.output: _generalized(g) for g in generalizations})
+    return generalized.drop(*[g.column for g in generalizations if g.output != g.column])
 
 
 def _generalized(g: Generalization) -> Column:

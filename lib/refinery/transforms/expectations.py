@@ -102,8 +102,9 @@ def _breaks(e: Expectation) -> Column:
     if e.kind == "not_null":
         test = value.isNull()
     elif e.kind == "range":
-        low = value < F.lit(e.min) if e.min is not None else F.lit(False)
-        high = value > F.lit(e.max) if e.max is not None else F.lit(False)
+        low, high = e.min if e.earliest is None else e.earliest, e.max if e.latest is None else e.latest
+        low = value < F.lit(low).cast(_bound_type(e)) if low is not None else F.lit(False)
+        high = value > F.lit(high).cast(_bound_type(e)) if high is not None else F.lit(False)
         test = low | high
     elif e.kind == "allowed":
         test = ~value.cast("string").isin(list(e.values))
@@ -114,6 +115,10 @@ def _breaks(e: Expectation) -> Column:
     else:  # compare: the row holds when `column op other`
         test = ~_compare(value, e.op, F.col(e.other))
     return F.coalesce(test, F.lit(False))
+
+
+def _bound_type(e: Expectation) -> str:
+    return "date" if e.earliest is not None or e.latest is not None else "double"
 
 
 def _compare(left: Column, op: str, right: Column) -> Column:
@@ -131,6 +136,8 @@ def _detail(e: Expectation) -> str:
     """What a dropped row broke, in words, without its value."""
     if e.kind == "not_null":
         return f"{e.column} is null"
+    if e.kind == "range" and (e.earliest or e.latest):
+        return f"{e.column} outside [{e.earliest or ''}, {e.latest or ''}]"
     if e.kind == "range":
         return f"{e.column} outside [{'' if e.min is None else f'{e.min:g}'}, {'' if e.max is None else f'{e.max:g}'}]"
     if e.kind == "allowed":

@@ -35,8 +35,7 @@ class FeatureFit:
                 "categorical": {c: [UNKNOWN, *v] for c, v in self.categorical.items()},
             },
             indent=2,
-            sort_keys=True,
-        )
+        )  # in declared order: a matrix's columns follow it
 
     @classmethod
     def from_json(cls, text: str) -> FeatureFit:

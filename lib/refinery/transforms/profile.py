@@ -120,6 +120,10 @@ def suggest_expectations(profiles: list[ColumnProfile]) -> list[Expectation]:
             suggested.append(
                 Expectation(f"{name}_range", "range", column=p.name, min=p.low, max=p.high, severity="warn")
             )
+        if p.type == "date" and p.low is not None:
+            suggested.append(
+                Expectation(f"{name}_range", "range", column=p.name, earliest=p.low, latest=p.high, severity="warn")
+            )
         if p.values:
             suggested.append(
                 Expectation(f"{name}_allowed", "allowed", column=p.name, values=list(p.values), severity="warn")
@@ -129,5 +133,6 @@ def suggest_expectations(profiles: list[ColumnProfile]) -> list[Expectation]:
 
 def as_config(expectations: list[Expectation]) -> list[dict]:
     """Expectations as the config's YAML holds them: only the fields each one sets."""
-    keys = ("name", "kind", "column", "columns", "min", "max", "values", "pattern", "op", "other", "severity")
+    keys = ("name", "kind", "column", "columns", "min", "max", "earliest", "latest", "values", "pattern", "op")
+    keys = (*keys, "other", "severity")
     return [{k: getattr(e, k) for k in keys if getattr(e, k) not in (None, [], "")} for e in expectations]

@@ -26,7 +26,8 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 class Expectation:
     """One check on record data.
 
-    Row kinds: `not_null` (column), `range` (column within [min, max], either bound optional), `allowed`
+    Row kinds: `not_null` (column), `range` (column within [min, max], either bound optional; for a date
+    column [earliest, latest], ISO dates, quoted in YAML), `allowed`
     (column in values), `regex` (the whole value matches pattern, Java syntax), `unique` (no two rows share
     the values of columns; rows with a null key part are not compared), `compare` (column op other, e.g.
     `end_date >= start_date`). A null value passes every row kind but `not_null`.
@@ -42,6 +43,8 @@ class Expectation:
     columns: list[str] = field(default_factory=list)
     min: float | None = None
     max: float | None = None
+    earliest: str | None = None
+    latest: str | None = None
     values: list[str] = field(default_factory=list)
     pattern: str | None = None
     op: Comparison | None = None
@@ -65,7 +68,12 @@ class Expectation:
         for name in needs:
             if not getattr(self, name):
                 raise ParameterError(name, f"expectation '{self.name}' ({self.kind}) needs it")
-        if self.kind in ("range", *AGGREGATE_KINDS) and self.min is None and self.max is None:
+        dates = {name: getattr(self, name) for name in ("earliest", "latest") if getattr(self, name) is not None}
+        for name, bound in dates.items():
+            _check_date(name, bound)
+        if dates and self.kind != "range":
+            raise ParameterError("earliest", f"expectation '{self.name}' ({self.kind}): date bounds are for range")
+        if self.kind in ("range", *AGGREGATE_KINDS) and self.min is None and self.max is None and not dates:
             raise ParameterError("min", f"expectation '{self.name}' ({self.kind}) needs min, max or both")
         if self.min is not None and self.max is not None:
             require_order("min", self.min, "max", self.max)
@@ -88,6 +96,11 @@ class Expectation:
         return self.kind in ROW_KINDS
 
 
+def _check_date(name: str, value: str) -> None:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ParameterError(name, f"must be a date YYYY-MM-DD, got '{value}'")
+
+
 def _check_pattern(pattern: str) -> None:
     try:
         re.compile(pattern)  # Python's syntax is close enough to Java's to catch a broken pattern early
@@ -104,17 +117,22 @@ class Generalization:
 
     `age_band`: a birth date becomes the band of `width` years holding the age on `as_of` ("30-39"; a fixed
     date, so a rerun gives the same bands); `prefix`: a code (a zip code) keeps its first `width` characters.
+    The coarser value replaces the column, or with `into` goes to that column and the original is dropped.
     """
 
     column: str
     kind: GeneralizationKind
     width: int
     as_of: str = "2026-01-01"
+    into: str | None = None
 
     def __post_init__(self) -> None:
         require_range("width", self.width, 1, None)
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.as_of):
-            raise ParameterError("as_of", f"must be a date YYYY-MM-DD, got '{self.as_of}'")
+        _check_date("as_of", self.as_of)
+
+    @property
+    def output(self) -> str:
+        return self.into or self.column
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from typing import Any
 from databricks.bundles.core import Bundle, Resources, Variable, variables
 from databricks.bundles.jobs import Job
 
-from refinery.cli import STAGE_COMMANDS
+from refinery.config import load_config
+from refinery.preflight import KIND_STAGES
 
 WHEEL = "../dist/*.whl"  # relative to this file: the artifact databricks.yml builds
 ENTRY_POINT = "refinery"  # [project.scripts] in pyproject.toml
@@ -46,13 +47,21 @@ def load_resources(bundle: Bundle) -> Resources:
     return resources
 
 
+def pipeline_stages(pipeline: str) -> tuple[str, ...]:
+    """The stages of the pipeline the job is deployed for: its kind decides (record data has no dedup). A run
+    may pass another pipeline as its parameter: one of the same kind."""
+    return KIND_STAGES[load_config(pipeline, "databricks").kind]
+
+
 def refinery_job(bundle: Bundle) -> Job:
-    """ingest -> curate -> dedup -> publish -> (when a release name is given) release."""
+    """The pipeline's stages (ingest -> curate -> dedup -> publish for text) -> (when a release name is
+    given) release."""
     serverless = _is_true(bundle.resolve_variable(Vars.serverless))
     compute = _serverless_compute if serverless else _cluster_compute
+    stages = pipeline_stages(str(bundle.resolve_variable(Vars.pipeline)))
     tasks = []
     previous = None
-    for stage in STAGE_COMMANDS:
+    for stage in stages:
         tasks.append(_task(stage, [stage, *_common_args()], previous, compute))
         previous = stage
     tasks.append(
@@ -68,7 +77,7 @@ def refinery_job(bundle: Bundle) -> Job:
     tasks.append(release)
     job: dict[str, Any] = {
         "name": f"refinery-{bundle.resolve_variable(Vars.pipeline)}",
-        "description": "Raw lake files -> bronze -> silver -> silver_dedup -> gold (-> a named release)",
+        "description": f"Raw lake files through {', '.join(stages)} into gold (-> a named release)",
         "max_concurrent_runs": 1,  # the pipeline's writer lease would make a second run wait anyway
         "parameters": [
             {"name": "pipeline", "default": bundle.resolve_variable(Vars.pipeline)},

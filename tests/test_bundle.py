@@ -62,6 +62,11 @@ def test_one_task_per_stage_chained_with_retries_timeouts_and_job_parameters(ser
         assert (autoscale.min_workers, autoscale.max_workers) == (1, 8) and not built.environments
 
 
+def test_a_tabular_pipelines_job_has_its_kinds_stages():
+    tasks = [t.task_key for t in job(pipeline="tabular").tasks]
+    assert tasks == ["ingest", "curate", "publish", "has_release_name", "release"]
+
+
 def test_a_misspelt_field_is_refused_by_the_typed_model():
     planted = job().as_dict()
     planted["tasks"][0]["max_retires"] = 3

@@ -86,3 +86,26 @@ def test_the_reverse_arrival_order_gives_the_same_state(spark, tmp_path):
     table = lake.read(ref).drop("_file")  # which copy of a duplicated change landed may differ
     expected = spark.createDataFrame(EXPECTED, DDL).drop("_file")
     assert_df_equality(table, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_complete_changes_make_the_table_exactly_their_winners(spark, tmp_path):
+    lake = Lake(spark, LakeConfig(root=str(tmp_path)))
+    ref = lake.table("silver", "accounts")
+    everything = [row for batch in BATCHES for row in batch]
+
+    def apply(rows):
+        return apply_changes(lake, ref, spark.createDataFrame(rows, DDL), SCHEMA, key="account_id", complete=True)
+
+    assert apply(everything).rows_written == 6
+    expected = spark.createDataFrame(EXPECTED, DDL)
+    assert_df_equality(lake.read(ref), expected, ignore_row_order=True, ignore_nullable=True)
+    assert apply(everything).rows_written == 0  # a rerun over the same changes
+    # Under a new config a4's only change is rejected and a1's winner is curated differently (same sequence).
+    recurated = [
+        ("a1", "<EMAIL_token>", *row[2:]) if row[:2] == ("a1", "a1@mail.example") and row[3] == 10 else row
+        for row in everything
+        if row[0] != "a4"
+    ]
+    assert apply(recurated).rows_written == 2
+    current = {r["account_id"]: r for r in lake.read(ref).collect()}
+    assert "a4" not in current and current["a1"]["email"] == "<EMAIL_token>" and current["a1"]["_seq"] == 10

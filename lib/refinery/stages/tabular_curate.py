@@ -3,7 +3,9 @@
 Every bronze row is judged by the declared expectations (a delete only needs its key), its direct identifiers
 become keyed tokens and its quasi-identifiers are generalized; of the changes that pass, the one with the
 highest sequence per key is merged into silver and the others are rejects with rule `superseded`. So every
-bronze row ends in silver or in rejects, and a rerun (or a change delivered again) merges nothing new.
+bronze row ends in silver or in rejects, and a rerun (or a change delivered again) merges nothing new; after a
+config change the MERGE rewrites exactly the rows whose curated values differ, and removes the keys whose
+changes are all rejected now.
 Aggregate expectations and `warn` ones are measured in the same pass: a `fail` one out of bounds stops the
 stage before anything is written, naming the expectation and its measure.
 """
@@ -88,7 +90,9 @@ def run(ctx: StageContext) -> StageResult:
         metrics = check_expectations(measure(bronze, cfg))
         counts = {row[REJECT_RULE]: row["count"] for row in changes.groupBy(REJECT_RULE).count().collect()}
         rows_out = counts.pop(None, 0)
-        silver = apply_changes(ctx.lake, ctx.table("silver"), kept_rows(changes), silver_schema, key=cfg.key)
+        silver = apply_changes(
+            ctx.lake, ctx.table("silver"), kept_rows(changes), silver_schema, key=cfg.key, complete=True
+        )
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(changes), counts=counts)
     metrics["silver.rows_merged"] = str(silver.rows_written)
     return StageResult.of_writes(

@@ -57,3 +57,14 @@ def sample_lakes(spark, tmp_path_factory):
     lakes = SampleLakes(tmp_path_factory.mktemp("sample")).build(spark, run)
     assert all(value == 0 for key, value in lakes.reference.items() if "doubled" in key or "twice" in key)
     return lakes
+
+
+@pytest.fixture(scope="session")
+def tabular_lake(spark, tmp_path_factory):
+    """The tabular sample run once (`refinery run --pipeline tabular`): (lake, everything the run printed)."""
+    from tests.tabular import seed_tabular, tabular_cli
+
+    lake = seed_tabular(tmp_path_factory.mktemp("tabular"))
+    code, printed = tabular_cli(lake, "run")
+    assert code == 0, printed
+    return lake, printed

@@ -2,7 +2,8 @@
 
 The workers cannot see the project folder (its venv, its source, the sample's eval set) nor the driver's
 environment: Python dependencies reach the executors only through the packed environment shipped with
-`--archives` (`make dist`), exactly as the README's cluster section says. Gold must equal local mode's.
+`--archives` (`make dist`), exactly as the README's cluster section says. Gold must equal local mode's, for
+the text sample and for the tabular one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from refinery.jars import cached_jars
 from tests.cluster import BASE_PYTHON, SPARK_HOME, StandaloneCluster, plain_environment, task_executors
 from tests.processes import PROJECT, lake_state, seed
+from tests.tabular import KEY, KEY_ENV, seed_tabular, tabular_content
 
 ENV_ARCHIVE = PROJECT / "dist" / "refinery-env.tar.gz"
 JARS = PROJECT / ".cache" / "jars"
@@ -46,13 +48,14 @@ def submit_command(master: str, driver_python: Path, events: Path) -> list[str]:
     ]
 
 
-def test_spark_submit_on_a_standalone_cluster_equals_local_mode(spark, sample_lakes, tmp_path):
+def test_spark_submit_on_a_standalone_cluster_equals_local_mode(spark, sample_lakes, tabular_lake, tmp_path):
     assert ENV_ARCHIVE.exists(), "run `make dist` first (make test and make cluster-test do)"
     # The driver's environment: the packed environment unpacked on the submitting machine (client mode).
     driver_env = tmp_path / "driver-env"
     with tarfile.open(ENV_ARCHIVE) as archive:
         archive.extractall(driver_env, filter="fully_trusted")
     lake = seed(tmp_path / "lake")
+    records = seed_tabular(tmp_path / "records")  # the tabular pipeline too: expectations, MERGE, pseudonyms
     events = tmp_path / "events"
     events.mkdir()
     # The plain interpreter the workers get lacks the dependencies: only the archive can bring them.
@@ -70,6 +73,12 @@ def test_spark_submit_on_a_standalone_cluster_equals_local_mode(spark, sample_la
             command, cwd=outside, env=plain_environment(), capture_output=True, text=True, timeout=1500
         )
         assert done.returncode == 0, done.stderr[-3000:]
+        tabular = command[: command.index("--env")] + ["--pipeline", "tabular", "--env", "cluster"]
+        tabular += ["--lake", str(records)]
+        done_tabular = subprocess.run(
+            tabular, cwd=outside, env=plain_environment(**{KEY_ENV: KEY}), capture_output=True, text=True, timeout=900
+        )
+        assert done_tabular.returncode == 0, done_tabular.stderr[-3000:]
 
     tasks = task_executors(events)
     assert len(tasks) == 2 and min(tasks.values()) > 0, tasks  # both executors ran tasks
@@ -79,4 +88,5 @@ def test_spark_submit_on_a_standalone_cluster_equals_local_mode(spark, sample_la
     rejects = spark.read.format("delta").load(str(lake / "rejects" / "web_text"))
     assert rejects.where("rule = 'decontamination'").count() == 3  # the eval set was read on the driver
     assert "publish" in done.stdout and "gold/web_text" in done.stdout
+    assert tabular_content(spark, records) == tabular_content(spark, tabular_lake[0])
     print(f"cluster run: {sum(tasks.values())} tasks, per executor {tasks}")

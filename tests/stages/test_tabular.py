@@ -6,11 +6,9 @@ What silver must hold is worked out here in plain Python from the raw files, ind
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import os
 import re
 import shutil
 from dataclasses import replace
@@ -29,10 +27,9 @@ from refinery.tabular_card import tabular_card_numbers, write_tabular_card
 from refinery.tabular_loader import iter_matrices
 from refinery.transforms.pseudonyms import Pseudonymizer
 from refinery.transforms.tabular_params import Expectation
+from tests.tabular import KEY, MANIFEST, SAMPLE, privacy_key
+from tests.tabular import tabular_cli as cli
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "tabular"
-MANIFEST = json.loads((SAMPLE / "MANIFEST.json").read_text())
-KEY = "tabular-test-key-0123456789abcdef"
 IDENTIFIERS = ("customer_id", "full_name", "email", "phone", "national_id")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 
@@ -80,40 +77,9 @@ def token(value: str, label: str) -> str:
     return Pseudonymizer(KEY.encode(), 16).token(value, label)
 
 
-@contextlib.contextmanager
-def privacy_key(value: str | None):
-    before = os.environ.get("REFINERY_PRIVACY_KEY")
-    if value is None:
-        os.environ.pop("REFINERY_PRIVACY_KEY", None)
-    else:
-        os.environ["REFINERY_PRIVACY_KEY"] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("REFINERY_PRIVACY_KEY", None)
-        else:
-            os.environ["REFINERY_PRIVACY_KEY"] = before
-
-
-def cli(lake: Path, *args: str) -> tuple[int, str]:
-    """Run `refinery` in this process with the key set; (exit code, everything it printed and logged)."""
-    out = io.StringIO()
-    with privacy_key(KEY), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = main([*args, "--pipeline", "tabular", "--lake", str(lake)])
-    return code, out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory, spark):
-    lake = tmp_path_factory.mktemp("tabular")
-    raw = lake / "raw" / "tabular"
-    raw.mkdir(parents=True)
-    for name in MANIFEST["files"]:
-        shutil.copy(SAMPLE / name, raw / name)
-    code, printed = cli(lake, "run")
-    assert code == 0, printed
-    return lake, printed
+@pytest.fixture
+def lake(tabular_lake):
+    return tabular_lake
 
 
 def read(spark, lake: Path, *parts: str):

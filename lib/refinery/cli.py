@@ -20,7 +20,6 @@ from refinery.keys import check_key_available
 from refinery.preflight import KIND_STAGES, check_inputs, check_stage_applies
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-STAGE_COMMANDS = ("ingest", "curate", "dedup", "publish")
 SUMMARY_WIDTH = 120  # summary lines are cut here: the summary stays one screen, the ledger has every metric
 
 log = logging.getLogger("refinery")

@@ -23,8 +23,6 @@ from refinery.transforms.profile import (
     to_refine,
 )
 
-LAYERS = ("bronze", "silver", "gold")
-
 
 def profile_report(lake: Lake, config: Config, layer: str) -> str:
     """The profiles and suggested expectations of the latest version of `layer`, as commented YAML."""

@@ -18,7 +18,8 @@ from refinery.card_numbers import _rejects, card_subject
 from refinery.changes import current_rows
 from refinery.config import Config
 from refinery.lake import Lake
-from refinery.transforms.anonymity import AnonymityReport, measure_anonymity
+from refinery.stages.tabular_publish import anonymity_report
+from refinery.transforms.anonymity import AnonymityReport
 from refinery.transforms.fairness import fairness_table
 
 
@@ -47,17 +48,7 @@ def tabular_card_numbers(lake: Lake, config: Config, release: str | None = None)
     per_split = (
         rows.groupBy("split").agg(F.count("*").alias("rows"), F.avg(label).alias("label_rate")).orderBy("split")
     ).collect()  # one row per split
-    privacy = cfg.anonymity
-    anonymity = None
-    if privacy.quasi_identifiers:
-        measured = measure_anonymity(
-            rows,
-            quasi_identifiers=privacy.quasi_identifiers,
-            k=privacy.k,
-            sensitive=privacy.sensitive,
-            l_diversity=privacy.l_diversity,
-        ).first()  # one row
-        anonymity = AnonymityReport.from_row(measured)
+    anonymity = anonymity_report(rows, cfg.anonymity)
     fairness = {
         attribute: fairness_table(
             rows, reference, attribute=attribute, label=cfg.label, min_group_rows=cfg.fairness.min_group_rows
@@ -73,7 +64,7 @@ def tabular_card_numbers(lake: Lake, config: Config, release: str | None = None)
         rejects=_rejects(lake, config.pipeline),
         anonymity=anonymity,
         fairness=fairness,
-        k=privacy.k,
+        k=cfg.anonymity.k,
     )
 
 

@@ -23,6 +23,7 @@ from refinery.transforms.fairness import SAMPLE_WEIGHT, add_sample_weight
 from refinery.transforms.features import FeatureFit, encode_features
 from refinery.transforms.rules import REJECT_RULE, Rule, flag_rejects, kept_rows, rejected_rows
 from refinery.transforms.split import assign_stratified_split
+from refinery.transforms.tabular_params import AnonymityParams
 
 STAGE = "publish"
 MISSING_LABEL = "missing_label"
@@ -83,7 +84,9 @@ def run(ctx: StageContext) -> StageResult:
         gold, fit = encode(split, cfg)
         shuffle_key = F.xxhash64(F.lit(f"{publish.salt}:order"), F.col(cfg.key))
         gold = gold.withColumn("shuffle_key", shuffle_key).repartition("split").sortWithinPartitions("shuffle_key")
-        metrics = {**split_counts(split), **anonymity_metrics(kept, cfg), "features.fitted_rows": str(fit.rows)}
+        anonymity = anonymity_report(kept, cfg.anonymity)
+        metrics = {**split_counts(split), **(anonymity.as_metrics() if anonymity else {})}
+        metrics["features.fitted_rows"] = str(fit.rows)
         settings = {
             FEATURE_FIT: fit.to_json(),
             "splits": json.dumps(publish.splits, sort_keys=True),
@@ -110,11 +113,10 @@ def split_counts(split: DataFrame) -> dict[str, str]:
     return {f"rows.{r['split']}": str(r["count"]) for r in split.groupBy("split").count().collect()}
 
 
-def anonymity_metrics(rows: DataFrame, cfg: TabularConfig) -> dict[str, str]:
-    """k-anonymity and l-diversity of the published rows, as ledger metrics (none without quasi-identifiers)."""
-    privacy = cfg.anonymity
+def anonymity_report(rows: DataFrame, privacy: AnonymityParams) -> AnonymityReport | None:
+    """k-anonymity and l-diversity of `rows` over the quasi-identifiers (None when none is declared)."""
     if not privacy.quasi_identifiers:
-        return {}
+        return None
     measured = measure_anonymity(
         rows,
         quasi_identifiers=privacy.quasi_identifiers,
@@ -122,4 +124,4 @@ def anonymity_metrics(rows: DataFrame, cfg: TabularConfig) -> dict[str, str]:
         sensitive=privacy.sensitive,
         l_diversity=privacy.l_diversity,
     ).first()  # one row
-    return AnonymityReport.from_row(measured).as_metrics()
+    return AnonymityReport.from_row(measured)

@@ -17,6 +17,26 @@ from refinery.transforms.rules import Rule, flag_rejects
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
 
 
+def framing_rules(max_record_chars: int, *, not_an_object: str) -> list[Rule]:
+    """The rules of a record as JSON text, in order: `empty_line`, `record_too_large`, `malformed_json`,
+    `not_an_object` (with detail `not_an_object`).
+
+    Requires: `value` (the text), `_json` (it parsed, null when it is not JSON or too large), `_fields` (its
+    fields, null when it is not an object).
+    """
+    return [
+        # Only a record that failed to parse can be blank: the regex runs on those alone.
+        Rule("empty_line", F.col("_json").isNull() & F.col("value").rlike(r"^\s*$"), F.lit("blank line")),
+        Rule(
+            "record_too_large",
+            F.length("value") > max_record_chars,
+            F.format_string(f"%d characters > max_record_chars {max_record_chars}", F.length("value")),
+        ),
+        Rule("malformed_json", F.col("_json").isNull(), F.lit("not valid JSON (or duplicate keys)")),
+        Rule("not_an_object", F.col("_fields").isNull(), F.lit(not_an_object)),
+    ]
+
+
 def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars: int, max_fields: int) -> DataFrame:
     """Parse JSON object strings into typed columns and flag records that cannot be typed.
 
@@ -37,15 +57,7 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
         {f"_type_{name}": _base_type(F.col("_fields")[field_name]) for name, field_name in named.items()}
     ).withColumn("_n_fields", F.size("_fields"))
     rules = [
-        # Only a record that failed to parse can be blank: the regex runs on those alone.
-        Rule("empty_line", F.col("_json").isNull() & F.col("value").rlike(r"^\s*$"), F.lit("blank line")),
-        Rule(
-            "record_too_large",
-            F.length("value") > max_record_chars,
-            F.format_string(f"%d characters > max_record_chars {max_record_chars}", F.length("value")),
-        ),
-        Rule("malformed_json", F.col("_json").isNull(), F.lit("not valid JSON (or duplicate keys)")),
-        Rule("not_an_object", F.col("_fields").isNull(), F.lit("JSON value is not an object")),
+        *framing_rules(max_record_chars, not_an_object="JSON value is not an object"),
         Rule(
             "too_many_fields",
             F.col("_n_fields") > max_fields,

@@ -18,6 +18,7 @@ from pyspark.sql.types import StructField
 from refinery.changes import OP, OPERATIONS, SEQ
 from refinery.schemas import TableSchema
 from refinery.tabular_config import TabularConfig
+from refinery.transforms.records import framing_rules
 from refinery.transforms.rules import Rule, flag_rejects
 
 UNKNOWN_OPERATION = "unknown_operation"
@@ -55,11 +56,8 @@ def type_tabular_records(
     """
     names = [c.name for c in columns]
     parsed = df.withColumn(
-        "_fields",
-        F.try_variant_get(
-            F.when(F.length("value") <= max_record_chars, F.try_parse_json("value")), "$", "map<string,string>"
-        ),
-    )
+        "_json", F.when(F.length("value") <= max_record_chars, F.try_parse_json("value"))
+    ).withColumn("_fields", F.try_variant_get("_json", "$", "map<string,string>"))
     texts = {name: _text(F.col("_fields")[name]) for name in names}
     texts[OP], texts[SEQ] = _text(F.col("_fields")[operation]), _text(F.col("_fields")[sequence])
     known = F.array(*[F.lit(name) for name in (*names, operation, sequence)])
@@ -74,14 +72,7 @@ def type_tabular_records(
         }
     )
     rules = [
-        Rule("empty_line", F.col("_fields").isNull() & F.col("value").rlike(r"^\s*$"), F.lit("blank line")),
-        Rule(
-            "record_too_large",
-            F.length("value") > max_record_chars,
-            F.format_string(f"%d characters > max_record_chars {max_record_chars}", F.length("value")),
-        ),
-        Rule("malformed_json", F.try_parse_json("value").isNull(), F.lit("not valid JSON (or duplicate keys)")),
-        Rule("not_an_object", F.col("_fields").isNull(), F.lit("not an object of scalar fields")),
+        *framing_rules(max_record_chars, not_an_object="not an object of scalar fields"),
         Rule(f"missing_field:{operation}", F.col(f"_text_{OP}").isNull(), F.lit(f"field '{operation}' is missing")),
         Rule(
             UNKNOWN_OPERATION, ~F.col(OP).isin(*OPERATIONS), F.lit(f"operation is not one of {', '.join(OPERATIONS)}")
@@ -103,7 +94,7 @@ def type_tabular_records(
             "record": F.to_json(F.map_filter("_fields", lambda k, _: ~k.isin(*withheld))),
         }
     )
-    return flagged.drop("_fields", "_unknown", *[f"_text_{name}" for name in texts])
+    return flagged.drop("_json", "_fields", "_unknown", *[f"_text_{name}" for name in texts])
 
 
 def _text(value: Column) -> Column:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -47,10 +48,18 @@ def privacy_key(value: str | None):
 
 def tabular_cli(lake: Path, *args: str) -> tuple[int, str]:
     """Run `refinery ARGS --pipeline tabular --lake LAKE` in this process with the test key; (exit code,
-    everything it printed and logged)."""
+    everything it printed and logged: Refinery's log lines at INFO are captured too)."""
     out = io.StringIO()
-    with privacy_key(KEY), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = main([*args, "--pipeline", "tabular", "--lake", str(lake)])
+    handler, logger = logging.StreamHandler(out), logging.getLogger("refinery")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with privacy_key(KEY), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = main([*args, "--pipeline", "tabular", "--lake", str(lake)])
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     return code, out.getvalue()
 
 

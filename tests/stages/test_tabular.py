@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from refinery.cli import main
 from refinery.config import load_config
 from refinery.lake import Lake
+from refinery.session import spark_log_file
 from refinery.stages import run_stages
 from refinery.stages.base import StageContext, StageFailed
 from refinery.tabular_card import tabular_card_numbers, write_tabular_card
@@ -127,7 +128,10 @@ def test_no_raw_identifier_past_bronze(spark, lake):
     lake, printed = lake
     values = {str(r[c]) for r in raw_changes() for c in IDENTIFIERS if r.get(c)}
     assert len(values) > 2_000
+    assert "curate: done in" in printed  # the log lines were captured too
     texts = [printed]
+    if jvm_log := spark_log_file(spark):  # the JVM's own log of this test session
+        texts.append(Path(jvm_log).read_text(errors="replace"))
     for parts in (("silver", "tabular"), ("gold", "tabular"), ("rejects", "tabular"), ("_refinery", "runs")):
         texts += [r[0] for r in read(spark, lake, *parts).select(F.to_json(F.struct("*"))).collect()]
     for path in lake.rglob("*"):  # every file but bronze's data and the raw files (bronze's log: no statistics)

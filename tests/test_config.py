@@ -193,3 +193,16 @@ def test_a_tabular_config_hash_ignores_the_text_sections():
     assert (
         load_config("web_text", "local", ["tabular.anonymity.k=4"]).config_hash == load_config("web_text").config_hash
     )
+
+
+def test_each_kind_has_its_commands():
+    from refinery.preflight import check_stage_applies
+
+    text, tabular = load_config("web_text"), load_config("tabular")
+    for command in ("ingest", "curate", "dedup", "publish", "stream", "forget", "explain", "maintain"):
+        check_stage_applies(text, command)
+    for command in ("ingest", "curate", "publish", "maintain"):
+        check_stage_applies(tabular, command)
+    for command in ("dedup", "stream", "forget", "explain"):
+        with pytest.raises(ConfigError, match=f"no {command} stage"):
+            check_stage_applies(tabular, command)

@@ -31,7 +31,8 @@ def stage_input(kind: str, stage: str) -> str | None:
 def check_stage_applies(config: Config, stage: str) -> None:
     """A stage or command the pipeline's kind does not have (dedup of record data) is a usage error."""
     known = KIND_STAGES[config.kind]
-    if (stage in STAGE_INPUTS or stage in TEXT_ONLY_COMMANDS) and stage not in known:
+    missing = stage in STAGE_INPUTS and stage not in known
+    if missing or (stage in TEXT_ONLY_COMMANDS and config.kind != "text"):
         raise ConfigError(
             f"pipeline '{config.pipeline}' is {config.kind}: it has no {stage} stage (its stages: {', '.join(known)})"
         )

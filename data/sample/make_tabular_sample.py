@@ -29,6 +29,7 @@ OUT = Path(__file__).resolve().parent / "tabular"
 SEED = 20261202
 CUSTOMERS = 480
 AS_OF = date(2026, 1, 1)
+BIRTHS_DRAWN_ON = date(2026, 12, 2)  # the day the committed sample was made
 COLUMNS = [
     "customer_id",
     "op",
@@ -126,13 +127,22 @@ def main(out: Path = OUT) -> None:
     print(f"wrote {out}: {len(initial)} initial rows, {sum(map(len, changes)) + len(late)} changes")
 
 
+def _birth_date(fake: Faker) -> date:
+    """An age of 19 to 85 on BIRTHS_DRAWN_ON, drawn as Faker's `date_of_birth` draws it. That method counts
+    ages from the day it runs, so the sample would change with the date; this fixes the day."""
+    start = BIRTHS_DRAWN_ON.replace(year=BIRTHS_DRAWN_ON.year - 86)
+    end = BIRTHS_DRAWN_ON.replace(year=BIRTHS_DRAWN_ON.year - 19)
+    born = fake.date_time_ad(start_datetime=start, end_datetime=end).date()
+    return born if born != start else born + timedelta(days=1)
+
+
 def _customer(fake: Faker, rng: random.Random, index: int) -> dict:
     gender = rng.choices(list(GENDERS), weights=list(GENDERS.values()))[0]
     first = (
         fake.first_name_female() if gender == "f" else fake.first_name_male() if gender == "m" else fake.first_name()
     )
     last = fake.last_name()
-    birth = fake.date_of_birth(minimum_age=19, maximum_age=85)
+    birth = _birth_date(fake)
     segment = rng.choices(list(SEGMENTS), weights=list(SEGMENTS.values()))[0]
     opened = fake.date_between(start_date=date(2005, 1, 1), end_date=date(2025, 6, 30))
     tenure = (AS_OF.year - opened.year) * 12 + AS_OF.month - opened.month

@@ -41,7 +41,9 @@ def tabular_card_numbers(lake: Lake, config: Config, release: str | None = None)
     cfg = config.tabular
     subject = card_subject(lake, config, release)
     rows = subject.rows
-    silver_version = subject.silver_dedup_version  # publish's input: silver for record data
+    silver_version = subject.silver_dedup_version  # gold's: publish's input, silver for record data
+    if subject.release is not None:  # a release records the silver version it was built from
+        silver_version = subject.release.input_versions.get("silver")
     silver = lake.table("silver", config.pipeline)
     reference = current_rows(lake.read(silver, silver_version if silver_version is not None else lake.version(silver)))
     label = F.col(cfg.label).cast("double")

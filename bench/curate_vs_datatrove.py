@@ -52,18 +52,22 @@ def paragraphs_from_docstrings() -> list[str]:
 
     found: set[str] = set()
     names: list[str] = list(DOC_MODULES)
+    arguments, sys.argv = sys.argv, sys.argv[:1]  # a few modules read the command line when imported
     for package in DOC_PACKAGES:
         root = importlib.import_module(package)
         names.append(package)
         if hasattr(root, "__path__"):
             names += [m.name for m in pkgutil.walk_packages(root.__path__, f"{package}.") if "test" not in m.name]
+    modules = []
     for name in names:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                module = importlib.import_module(name)
+                modules.append(importlib.import_module(name))
         except BaseException:  # noqa: BLE001 - any module that cannot import is skipped
             continue
+    sys.argv = arguments
+    for module in modules:
         for obj in [module, *vars(module).values()]:
             doc = inspect.getdoc(obj) if callable(obj) or inspect.ismodule(obj) else None
             for block in re.split(r"\n\s*\n", doc or ""):

@@ -225,6 +225,8 @@ def peak_memory(pid: int, stop: threading.Event, peaks: dict[str, float]) -> Non
         drivers = [p for p in tree if p.pid in rss and "java" not in names[p.pid]]
         java = [p for p in tree if p.pid in rss and "java" in names[p.pid]]
         peaks["tree"] = max(peaks.get("tree", 0), sum(rss.values()) / 2**20)
+        driver = [p.pid for p in drivers[:1] + java]  # the job's Python process and its JVM, at one instant
+        peaks["driver"] = max(peaks.get("driver", 0), sum(rss[pid] for pid in driver) / 2**20)
         if drivers:
             peaks["driver_python"] = max(peaks.get("driver_python", 0), rss[drivers[0].pid] / 2**20)
         if java:

@@ -112,6 +112,7 @@ def test_a_later_batch_repeating_a_bronze_id_is_rejected(spark, lake):
     )
     later = read(spark, lake, "rejects", "web_text").where("_file = 'later.jsonl'").first()
     assert (later.rule, later.detail) == ("duplicate_id", "id ingested before from ids-a.jsonl at position 1")
+    assert json.loads(later.record)["text"] == "delivered again"  # the losing record is kept, as typed
     assert read(spark, lake, "bronze", "web_text").where("doc_id = '12345'").count() == 1
 
 

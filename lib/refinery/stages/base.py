@@ -27,6 +27,8 @@ from refinery.transforms.pii import redact_text
 log = logging.getLogger(__name__)
 
 _MAX_ERROR_CHARS = 500
+READ_PARTITIONS_PER_CORE = 4
+_MIN_READ_PARTITIONS = "spark.sql.files.minPartitionNum"
 
 
 class StageFailed(RuntimeError):
@@ -70,6 +72,15 @@ class StageContext:
             raise MissingInputError(str(ref), layer)
         self.size_shuffles(lambda: self.lake.size_bytes(ref))
         return ref, version, self.lake.read(ref, version)
+
+    def spread_reads(self) -> None:
+        """Read files in at least READ_PARTITIONS_PER_CORE partitions per core (unless `spark.conf` sets
+        `spark.sql.files.minPartitionNum`): Spark packs whole raw files and Parquet row groups into read
+        partitions by stored size, and with one partition per core the core holding the bigger one works
+        alone at the end (bronze in 2 files of 48 and 29 MB made curate 24% slower on 2 cores)."""
+        if _MIN_READ_PARTITIONS not in self.config.spark.conf:
+            cores = self.spark.sparkContext.defaultParallelism
+            self.spark.conf.set(_MIN_READ_PARTITIONS, str(READ_PARTITIONS_PER_CORE * cores))
 
     def size_shuffles(self, input_bytes: Callable[[], int]) -> None:
         """Shuffle partitions for this stage from its input size (`spark.shuffle_partition_mb`; off when unset,
@@ -214,6 +225,7 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
         )
 
     record(RUNNING)  # an attempt that is killed before it ends stays visible as `running`
+    ctx.spread_reads()
     progress = StageProgress(
         ctx.spark, stage, group=f"{ctx.run_id}/{stage}", every_seconds=ctx.config.console.progress_seconds
     )

@@ -27,7 +27,7 @@ from refinery.paths import below_or_absolute
 from refinery.preflight import require_file_sources
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
-from refinery.transforms.doc_ids import flag_duplicate_ids
+from refinery.transforms.doc_ids import duplicate_id_losers, flag_losers
 from refinery.transforms.pii import lineage_safe, lineage_safe_column, redact_column
 from refinery.transforms.records import parse_json_records, type_columns
 from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
@@ -38,6 +38,8 @@ PLANNED, COMMITTED, SKIPPED = "planned", "committed", "skipped"  # statuses in _
 UNREADABLE = "unreadable_file"
 _VANISHED = "file could not be opened or read after it was listed (deleted, renamed or unreadable)"
 _HIDDEN_NOTE = "hidden name (starts with _ or .): Spark's readers never open it; rename it to ingest it"
+_BROADCAST_LOSERS = 1_000_000  # an id's losers (position and reason) up to this many are broadcast to the records
+_TYPED_FIELDS = ("doc_id", "text", "url", "source", "meta")  # a text record's fields, as typing made them
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +137,13 @@ def write_batch(ctx: StageContext, batch: Batch, raw_root: str) -> tuple[WriteRe
     """Append the batch's typed records to bronze and its untypeable ones to rejects, each at most once."""
     cfg = ctx.config.ingest
     records = drop_forgotten(_read_batch(ctx, batch.files, raw_root), ctx.lake, ctx.pipeline, ctx.config.privacy)
-    records = records.transform(flag_duplicate_ids, known=_known_ids(ctx, batch.files))
-    # The raw record is needed only for rejects; caching it for kept rows would double the cache.
+    # The raw record is kept for the records typing rejected; caching it for the others would double the cache
+    # (an id's losers get their typed record in rejects instead).
     records = records.withColumn("value", F.when(F.col(REJECT_RULE).isNotNull(), F.col("value")))
     with Persisted() as cache:
-        records = cache.keep(records)
+        typed = cache.keep(records)
+        losers = cache.keep(duplicate_id_losers(typed, known=_known_ids(ctx, batch.files)))
+        records = flag_losers(typed, F.broadcast(losers) if losers.count() <= _BROADCAST_LOSERS else losers)
         counts = count_records(records)
         vanished = _vanished_files(ctx, batch.files, counts.per_file, raw_root)
         for name in vanished:
@@ -167,9 +171,13 @@ def write_batch(ctx: StageContext, batch: Batch, raw_root: str) -> tuple[WriteRe
 
 def quarantine(records: DataFrame, record_chars: int) -> DataFrame:
     """The rejected records, each with its raw `record` (or the `record` typing made of it: record data
-    without its identifiers) PII-redacted and truncated to `record_chars` (none for a forgotten subject's:
-    `write_rejects` withholds it)."""
-    raw = F.col("record") if "record" in records.columns else F.col("value")
+    without its identifiers; or, where the raw record was not kept, its typed fields as JSON) PII-redacted and
+    truncated to `record_chars` (none for a forgotten subject's: `write_rejects` withholds it)."""
+    if "record" in records.columns:
+        raw = F.col("record")
+    else:
+        typed = [name for name in _TYPED_FIELDS if name in records.columns]
+        raw = F.coalesce(F.col("value"), F.to_json(F.struct(*typed))) if typed else F.col("value")
     return rejected_rows(records).withColumn("record", redact_column(F.substring(raw, 1, record_chars)))
 
 

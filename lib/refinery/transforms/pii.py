@@ -94,6 +94,19 @@ class PiiKind:
     pattern: re.Pattern[str]
     valid: Callable[[str], bool] | None = None
     group: int = 0  # the part of the match that is replaced (a secret's value, not its key)
+    # A cheap test that every text the pattern can match in passes (a literal or a digit any match holds):
+    # most texts fail it, and the pattern is not run over them.
+    may_match: Callable[[str], object] = lambda _text: True
+
+
+def _holds_any(*literals: str) -> Callable[[str], bool]:
+    return lambda text: any(literal in text for literal in literals)
+
+
+_HOLDS_DIGIT = re.compile(r"\d").search
+# The literal every match of the first secret pattern holds (one per alternative).
+_SECRET_PREFIXES = ("-----BEGIN", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox")
+_SECRET_PREFIXES += ("AIza", "k_live_", "k_test_", "sk-", "eyJ")
 
 
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -113,6 +126,7 @@ PII_KINDS: tuple[PiiKind, ...] = (
             r"|\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}"
             r"|\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}"
         ),
+        may_match=_holds_any(*_SECRET_PREFIXES),
     ),
     PiiKind(
         "secret",
@@ -121,22 +135,37 @@ PII_KINDS: tuple[PiiKind, ...] = (
             r"\s*[:=]\s*[\"']?([^\s\"']{8,})"
         ),
         group=1,
+        may_match=_holds_any(":", "="),
     ),
     PiiKind(
         "email",
         re.compile(
             r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
         ),
+        may_match=_holds_any("@"),
     ),
-    PiiKind("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), _iban_ok),
-    PiiKind("credit_card", re.compile(r"(?<![\w.,-])(?:\d[ -]?){11,18}\d(?![\w-]|[.,]\d)"), _card_ok),
-    PiiKind("ssn", re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")),
+    PiiKind("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), _iban_ok, may_match=_HOLDS_DIGIT),
+    PiiKind(
+        "credit_card",
+        re.compile(r"(?<![\w.,-])(?:\d[ -]?){11,18}\d(?![\w-]|[.,]\d)"),
+        _card_ok,
+        may_match=_HOLDS_DIGIT,
+    ),
+    PiiKind(
+        "ssn",
+        re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])"),
+        may_match=_HOLDS_DIGIT,
+    ),
     PiiKind(
         "ip",
         re.compile(rf"(?<![\w.:])(?:{_IPV4_OCTET}\.){{3}}{_IPV4_OCTET}(?![\w:]|\.\d)"),
+        may_match=_HOLDS_DIGIT,
     ),
     PiiKind(
-        "ip", re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::?[0-9A-Fa-f]{1,4}){1,7})(?![\w:.])"), _ipv6_ok
+        "ip",
+        re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::?[0-9A-Fa-f]{1,4}){1,7})(?![\w:.])"),
+        _ipv6_ok,
+        may_match=_holds_any(":"),
     ),
     PiiKind(
         "phone",
@@ -144,6 +173,7 @@ PII_KINDS: tuple[PiiKind, ...] = (
             r"(?<![\w+\-./:])(?:\+|00)?\(?\d[\d \u00a0().-]{6,22}\d(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w\-/]|[.,]\d)"
         ),
         _phone_ok,
+        may_match=_HOLDS_DIGIT,
     ),
 )
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind.name for kind in PII_KINDS))
@@ -167,7 +197,7 @@ def find_pii(text: str, kinds: Collection[str] = KINDS) -> list[PiiSpan]:
     masked = text
     spans: list[PiiSpan] = []
     for kind in PII_KINDS:
-        if kind.name not in kinds:
+        if kind.name not in kinds or not kind.may_match(masked):
             continue
         found = [
             PiiSpan(match.start(kind.group), match.end(kind.group), kind.name)

@@ -14,8 +14,8 @@ Arrow-batched pandas UDF. Rules are `<filter>:<reason>` with DataTrove's reason 
 
 from __future__ import annotations
 
+import functools
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
@@ -26,6 +26,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from refinery.transforms.params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 from refinery.transforms.punctuation import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+from refinery.transforms.repetition import NGrams
 from refinery.transforms.rules import already_flagged, flag_computed
 
 # Words as spaCy's rule-based tokenizer (which DataTrove uses) cuts them, in its order: split on whitespace;
@@ -60,10 +61,20 @@ def _split_chunk(chunk: str) -> list[str]:
     return prefixes + middle + suffixes[::-1]
 
 
+_PLAIN_ENDINGS = frozenset(",.;:!?")  # a word followed by one of these splits in two, whatever the word
+
+
 def words_of(text: str) -> list[str]:
     words: list[str] = []
+    keep = words.append
     for chunk in text.split():
-        words += _split_chunk(chunk)
+        if chunk.isalnum():
+            keep(chunk)
+        elif len(chunk) > 2 and chunk[-1] in _PLAIN_ENDINGS and chunk[:-1].isalnum():  # not an initial like "F."
+            keep(chunk[:-1])
+            keep(chunk[-1])
+        else:
+            words += _split_chunk(chunk)
     return words
 
 
@@ -144,15 +155,15 @@ class QualityFilters:
             return _fails("gopher_repetition:dup_line_frac", duplicates / len(lines), ">", cfg.dup_line_frac)
         if cfg.dup_line_char_frac and duplicate_chars / length > cfg.dup_line_char_frac:
             return _fails("gopher_repetition:dup_line_char_frac", duplicate_chars / length, ">", cfg.dup_line_char_frac)
+        grams = NGrams(words)
         for n, threshold in sorted(cfg.top_n_grams.items()):
             if len(words) < n:
                 continue
-            grams = Counter(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
-            gram, count = grams.most_common(1)[0]
-            if len(gram) * count / length > threshold:
-                return _fails(f"gopher_repetition:top_{n}_gram", len(gram) * count / length, ">", threshold)
+            top = grams.top_gram_chars(n)
+            if top / length > threshold:
+                return _fails(f"gopher_repetition:top_{n}_gram", top / length, ">", threshold)
         for n, threshold in sorted(cfg.dup_n_grams.items()):
-            repeated = _repeated_n_gram_chars(words, n)
+            repeated = grams.repeated_gram_chars(n) if len(words) >= n else 0
             if repeated / length > threshold:
                 return _fails(f"gopher_repetition:duplicated_{n}_n_grams", repeated / length, ">", threshold)
         return None
@@ -162,7 +173,8 @@ class QualityFilters:
     def _gopher_quality(self, text: str, words: list[str], lang: str | None) -> tuple[str, str] | None:
         cfg = self.quality
         n_words = len(words)
-        non_symbol = [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
+        kinds = [_word_kind(w) for w in words]
+        non_symbol = [w for w, (content, _) in zip(words, kinds, strict=True) if content]
         if cfg.min_doc_words and len(non_symbol) < cfg.min_doc_words:
             return _fails("gopher_quality:gopher_short_doc", len(non_symbol), "<", cfg.min_doc_words, "words")
         if cfg.max_doc_words and len(non_symbol) > cfg.max_doc_words:
@@ -186,7 +198,7 @@ class QualityFilters:
         ending = sum(line.rstrip().endswith(("...", "…")) for line in lines) / len(lines)
         if cfg.max_ellipsis_lines_ratio and ending > cfg.max_ellipsis_lines_ratio:
             return _fails("gopher_quality:gopher_too_many_end_ellipsis", ending, ">", cfg.max_ellipsis_lines_ratio)
-        alpha = sum(any(ch.isalpha() for ch in w) for w in words) / n_words
+        alpha = sum(letter for _, letter in kinds) / n_words
         if cfg.min_alpha_words_ratio and alpha < cfg.min_alpha_words_ratio:
             return _fails("gopher_quality:gopher_below_alpha_threshold", alpha, "<", cfg.min_alpha_words_ratio)
         stop_words = self.stop_words.get(lang or "")
@@ -253,6 +265,15 @@ class QualityFilters:
         return None
 
 
+_PUNCTUATION_CHARACTERS = "".join(PUNCTUATION_SET)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _word_kind(word: str) -> tuple[bool, bool]:
+    """(the word has a character that is not punctuation, the word has a letter); words recur across documents."""
+    return bool(word.strip(_PUNCTUATION_CHARACTERS)), any(ch.isalpha() for ch in word)
+
+
 def _count_sentences(line: str) -> int:
     ends = list(_SENTENCE_END.finditer(line))
     trailing = line[ends[-1].end() :] if ends else line
@@ -276,21 +297,6 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
         else:
             seen.add(item)
     return count, chars
-
-
-def _repeated_n_gram_chars(words: list[str], n: int) -> int:
-    """Characters in n-grams that repeat an earlier n-gram, not counting overlaps (Gopher's definition)."""
-    seen: set[str] = set()
-    repeated = index = 0
-    while index < len(words) - n + 1:
-        gram = "".join(words[index : index + n])
-        if gram in seen:
-            repeated += len(gram)
-            index += n
-        else:
-            seen.add(gram)
-            index += 1
-    return repeated
 
 
 _VERDICT = StructType(

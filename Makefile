@@ -19,7 +19,7 @@ COMPAT_TESTS := tests/stages/test_pipeline.py tests/stages/test_stream.py tests/
 PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/eval -type f -not -name '*.pyc')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-tabular card test cluster-test compat-test lint bench dist clean seed
+.PHONY: help setup run run-tabular card test cluster-test compat-test lint bench bench-scale dist clean seed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
@@ -78,7 +78,12 @@ lint: setup ## ruff check
 bench: setup ## run the benchmarks in bench/ (not part of `make test`)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m pip install -q --no-deps text-dedup==0.4.0  # only its minhash_spark.py script is used
-	@for b in bench/*.py; do case $$b in *_corpus.py) continue;; esac; echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*.py; do case $$b in *corpus.py|*spark_events.py|*pipeline.py) continue;; esac; echo "== $$b"; $(PY) $$b || exit 1; done
+
+SIZES ?= 10000,100000,1000000
+bench-scale: setup ## the whole pipeline at each of SIZES documents vs the I/O floor and DataTrove (bench/README.md)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/pipeline.py --sizes $(SIZES)
 
 dist: $(ENV_ARCHIVE) ## build the wheel (conf/ and schemas/ inside) and dist/refinery-env.tar.gz (packed venv) for spark-submit --archives
 

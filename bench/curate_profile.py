@@ -6,7 +6,7 @@ the PII scan. Part 2 (a warm local[2] session): the curate transforms applied on
 the same documents read from JSONL, each prefix written to Spark's `noop` sink; the difference
 between prefixes is what a step costs in the stage (Arrow conversion and Python workers included).
 
-    .venv/bin/python bench/curate_profile.py --corpus /tmp/corpus-10k [--docs 10000]
+    .venv/bin/python bench/curate_profile.py [--corpus DIR] [--docs 10000]
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import dataclasses
 import gzip
 import json
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 FILTERS = ("gopher_repetition", "gopher_quality", "c4", "fineweb")
 
@@ -128,10 +130,15 @@ def spark_steps(corpus: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, help="a folder of JSONL files (default: a new 10k-document corpus)")
     parser.add_argument("--docs", type=int, default=10_000)
     parser.add_argument("--skip-spark", action="store_true")
     args = parser.parse_args()
+    if args.corpus is None:
+        from corpus import make_corpus
+
+        args.corpus = Path(tempfile.mkdtemp(prefix="refinery-curate-profile-"))
+        make_corpus(args.docs, args.corpus)
     docs = read_docs(args.corpus, args.docs)
     result = {"docs": len(docs), "python_s": python_steps(docs)}
     if not args.skip_spark:

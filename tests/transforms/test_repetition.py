@@ -36,26 +36,22 @@ def random_words(rng: random.Random) -> list[str]:
     return [rng.choice(["a", "bc", "ab", "c", "the", "cat"]) for _ in range(rng.randint(1, 60))]
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_repeated_n_gram_chars_equal_the_string_definition(seed):
-    rng = random.Random(seed)
-    for _ in range(400):
-        words = random_words(rng)
-        grams = NGrams(words)
-        for n in range(1, 11):
-            if n <= len(words):
-                assert grams.repeated_gram_chars(n) == repeated_gram_chars_by_strings(words, n), (words, n)
+MEASURES = {  # the hashed measure, its string definition, the n it is used with
+    "duplicated n-grams": (NGrams.repeated_gram_chars, repeated_gram_chars_by_strings, range(1, 11)),
+    "top n-gram": (NGrams.top_gram_chars, top_gram_chars_by_strings, range(1, 5)),
+}
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_top_n_gram_chars_equal_the_string_definition(seed):
+@pytest.mark.parametrize("measure", MEASURES)
+def test_hashed_measures_equal_the_string_definitions(measure, seed):
+    hashed, by_strings, sizes = MEASURES[measure]
     rng = random.Random(seed)
     for _ in range(400):
         words = random_words(rng)
-        grams = NGrams(words)
-        for n in (1, 2, 3, 4):
+        for n in sizes:
             if n <= len(words):
-                assert grams.top_gram_chars(n) == top_gram_chars_by_strings(words, n), (words, n)
+                assert hashed(NGrams(words), n) == by_strings(words, n), (words, n)
 
 
 def test_joined_strings_not_word_lists_decide():

@@ -268,7 +268,7 @@ class QualityFilters:
 _PUNCTUATION_CHARACTERS = "".join(PUNCTUATION_SET)
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=1 << 16)  # the frequent words; under 20 MB per Python worker
 def _word_kind(word: str) -> tuple[bool, bool]:
     """(the word has a character that is not punctuation, the word has a letter); words recur across documents."""
     return bool(word.strip(_PUNCTUATION_CHARACTERS)), any(ch.isalpha() for ch in word)

@@ -62,7 +62,7 @@ class NGrams:
         grams = self._joined(n, _SPACE).tolist()
         gram, most = Counter(grams).most_common(1)[0]
         at = grams.index(gram)
-        return (int(self.ends[at + n - 1] - self.starts[at]) + n - 1) * most
+        return (int(self._chars(n)[at]) + n - 1) * most
 
     def repeated_gram_chars(self, n: int) -> int:
         """Characters in n-grams (words joined with nothing) that repeat an earlier n-gram, not counting

@@ -46,8 +46,10 @@ DOC_MODULES = ("pyspark.sql.dataframe", "pyspark.sql.functions.builtin", "pyspar
 
 def paragraphs_from_docstrings() -> list[str]:
     """English paragraphs from the docstrings of large installed packages (real prose shipped on the machine)."""
+    import contextlib
     import importlib
     import inspect
+    import io
     import warnings
 
     found: set[str] = set()
@@ -61,7 +63,8 @@ def paragraphs_from_docstrings() -> list[str]:
     modules = []
     for name in names:
         try:
-            with warnings.catch_warnings():
+            # a few modules print (numpy.f2py its usage) or warn when imported: neither is wanted here
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
                 modules.append(importlib.import_module(name))
         except BaseException:  # noqa: BLE001 - any module that cannot import is skipped

@@ -17,6 +17,7 @@ Writes bench/results/pipeline.json and bench/results/pipeline.png.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -346,6 +347,9 @@ def main() -> None:
         result = {"floor": child_floor, "datatrove": child_datatrove}[args.child](args.corpus, args.out)
         (args.out / "result.json").write_text(json.dumps(result))
         return
+    missing = [name for name in ("psutil", "datatrove", "matplotlib") if importlib.util.find_spec(name) is None]
+    if missing:
+        sys.exit(f"bench/pipeline.py needs {', '.join(missing)}: run `make bench-scale` (it installs '.[bench]')")
     rows: list[dict] = []
     for n in [int(size) for size in args.sizes.split(",")]:
         rows.append(measure_size(n, args.work, rows[-1] if rows else None, args))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 
 from refinery.cli import main
 from refinery.config import LakeConfig
 from refinery.lake import Lake
+from refinery.lease import PipelineLease
 from refinery.schemas import load_schema
 
 
@@ -39,3 +41,13 @@ def test_an_expired_lease_is_taken_over(spark, tmp_path):
     leases = spark.read.format("delta").load(str(tmp_path / "_refinery" / "leases"))
     assert leases.count() == 0  # taken, then released at the end
     assert spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text")).count() == 1
+
+
+def test_the_lease_is_renewed_while_a_job_holds_every_core(spark, tmp_path):
+    """A 6 s lease renews every 2 s while a job keeps both cores busy for about 12 s in short tasks: under the
+    session's FAIR scheduler (conf/base.yaml) the renewal takes the next free core; under FIFO it waited for
+    the whole job, and the lease expired."""
+    lake = Lake(spark, LakeConfig(root=str(tmp_path)))
+    with PipelineLease(lake, "web_text", "busy-run", ttl_seconds=6, wait_seconds=0) as lease:
+        spark.sparkContext.parallelize(range(80), 80).foreach(lambda _: time.sleep(0.3))
+        lease.check()  # raises LeaseLostError when the last renewal is older than the lease's life

@@ -70,10 +70,14 @@ class SparkConfig:
     # Each stage sets spark.sql.shuffle.partitions to its input's size / this (at least the cluster's cores);
     # AQE then merges what is still too small. None keeps spark.sql.shuffle.partitions as configured.
     shuffle_partition_mb: int | None = None
+    # A stage with heavy Python work per row (curate) deals its input into a partition per this many stored MB,
+    # so no task runs for minutes. None leaves the input as read.
+    python_task_mb: int | None = None
 
     def __post_init__(self) -> None:
-        if self.shuffle_partition_mb is not None:
-            require_range("shuffle_partition_mb", self.shuffle_partition_mb, 1, 64 * 1024)
+        for name in ("shuffle_partition_mb", "python_task_mb"):
+            if getattr(self, name) is not None:
+                require_range(name, getattr(self, name), 1, 64 * 1024)
 
 
 @dataclass(frozen=True)

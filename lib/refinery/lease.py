@@ -5,7 +5,9 @@ pipeline's lease while it runs. Taking it is a compare-and-swap MERGE on the pip
 when there is none, or replace the holder that was read, when that holder's lease expired or its
 process is gone from this host. Delta's conflict detection lets exactly one of two racing MERGEs
 commit; the other re-reads and waits. The holder renews its lease every `ttl / 3` from a background
-thread; a holder that finds its lease taken stops before its next write (`LeaseLostError`).
+thread, in a scheduler pool of its own (`LEASE_POOL`; the session runs the FAIR scheduler), so a long stage
+holding every core does not hold the renewal back beyond its next finished task. A holder that finds its
+lease taken, or whose last renewal has expired, stops before its next write (`LeaseLostError`).
 
 A second command on a busy pipeline waits up to `lake.lease_wait_seconds` for the lease, then fails
 with one line naming the holder. Nothing is lost or doubled either way: a command that waited sees
@@ -45,8 +47,11 @@ DELTA_CONFLICTS = (
 )
 
 
+LEASE_POOL = "refinery_lease"  # the FAIR scheduler pool of the renewal's Spark jobs
+
+
 class LeaseLostError(RuntimeError):
-    """This run's lease expired and another run took it: it must not write any more."""
+    """This run's lease expired (another run may have taken it): it must not write any more."""
 
 
 class PipelineLease:
@@ -59,6 +64,7 @@ class PipelineLease:
         self.host, self.pid = socket.gethostname(), os.getpid()
         self._stop = threading.Event()
         self._lost = False
+        self._valid_until = 0.0  # time.monotonic() at which the lease as last taken or renewed expires
         self._heartbeat: threading.Thread | None = None
 
     # ------------------------------------------------------------------ public
@@ -80,9 +86,15 @@ class PipelineLease:
             self._release()
 
     def check(self) -> None:
-        """Raise LeaseLostError when another run took this run's lease."""
+        """Raise LeaseLostError when another run took this run's lease, or when it expired unrenewed (another
+        run may take it at any moment, so writing now could double rows)."""
         if self._lost:
             raise LeaseLostError(f"the lease on pipeline {self.pipeline} expired and another run took it")
+        if time.monotonic() > self._valid_until:
+            raise LeaseLostError(
+                f"the lease on pipeline {self.pipeline} was not renewed within lake.lease_ttl_seconds "
+                f"({self.ttl}s) and has expired; rerun (a rerun redoes this stage's work)"
+            )
 
     # ------------------------------------------------------------------ taking and giving back
 
@@ -92,9 +104,11 @@ class PipelineLease:
         while True:
             current = self._current()
             if current is None or current.holder == self.run_id or self._is_stale(current):
+                valid_until = time.monotonic() + self.ttl
                 self._swap(expected=None if current is None else current.holder)
                 current = self._current()
                 if current is not None and current.holder == self.run_id:
+                    self._valid_until = valid_until
                     log.info("took the lease on pipeline %s", self.pipeline)
                     return
             if current is None:
@@ -131,14 +145,15 @@ class PipelineLease:
             log.info("lost a race for the lease on pipeline %s", self.pipeline)
 
     def _renew_until_stopped(self) -> None:
-        last_renewed = time.monotonic()
+        _use_pool(self.lake.spark, LEASE_POOL)
         while not self._stop.wait(self.ttl / 3):
+            valid_until = time.monotonic() + self.ttl
             try:
                 self._swap(expected=self.run_id)
                 current = self._current()
             except Exception as exc:  # a transient storage error: try again at the next beat
                 log.warning("could not renew the lease on pipeline %s (%s)", self.pipeline, type(exc).__name__)
-                if time.monotonic() - last_renewed > self.ttl:
+                if time.monotonic() > self._valid_until:
                     self._lost = True
                     return
                 continue
@@ -146,7 +161,7 @@ class PipelineLease:
                 log.error("the lease on pipeline %s was taken by run %s", self.pipeline, current and current.holder)
                 self._lost = True
                 return
-            last_renewed = time.monotonic()
+            self._valid_until = valid_until
 
     def _release(self) -> None:
         try:
@@ -184,3 +199,11 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _use_pool(spark, pool: str) -> None:
+    """Run this thread's Spark jobs in the FAIR scheduler pool `pool` (where the platform allows it)."""
+    try:
+        spark.sparkContext.setLocalProperty("spark.scheduler.pool", pool)
+    except Exception as exc:  # noqa: BLE001 - Spark Connect (serverless) has no SparkContext and no pools
+        log.debug("lease renewal left in the default pool (%s)", type(exc).__name__)

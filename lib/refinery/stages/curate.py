@@ -81,7 +81,7 @@ def run(ctx: StageContext) -> StageResult:
     """Curate the latest bronze version into silver (full refresh)."""
     bronze_ref, bronze_version, bronze = ctx.read_input("bronze")
     with Persisted() as cache:
-        curated = cache.keep(curation(ctx)(bronze))
+        curated = cache.keep(curation(ctx)(ctx.in_short_tasks(bronze, ctx.lake.size_bytes(bronze_ref))))
         rows_in = bronze.count()
         silver = ctx.lake.overwrite(ctx.table("silver"), kept_rows(curated), ctx.schema("silver"))
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(curated))

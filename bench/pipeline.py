@@ -274,6 +274,13 @@ def measure_size(n: int, work: Path, previous: dict | None, args) -> dict:
     return row
 
 
+def _largest_earlier_below(n: int) -> dict | None:
+    """The last report's row of the largest size below `n` that ran DataTrove: a size measured alone still
+    predicts DataTrove's time from it."""
+    below = [row for row in _earlier_rows() if row["n"] < n and row.get("datatrove_s")]
+    return max(below, key=lambda row: row["n"]) if below else None
+
+
 def _earlier_rows() -> list[dict]:
     path = RESULTS / "pipeline.json"
     return json.loads(path.read_text())["rows"] if path.exists() else []
@@ -352,7 +359,7 @@ def main() -> None:
         sys.exit(f"bench/pipeline.py needs {', '.join(missing)}: run `make bench-scale` (it installs '.[bench]')")
     rows: list[dict] = []
     for n in [int(size) for size in args.sizes.split(",")]:
-        rows.append(measure_size(n, args.work, rows[-1] if rows else None, args))
+        rows.append(measure_size(n, args.work, rows[-1] if rows else _largest_earlier_below(n), args))
         print_row(rows[-1])
         kept = [row for row in _earlier_rows() if row["n"] not in {r["n"] for r in rows}]
         machine = {"cores": CORES, "cpu": platform.machine(), "python": platform.python_version()}

@@ -44,10 +44,10 @@ def test_an_expired_lease_is_taken_over(spark, tmp_path):
 
 
 def test_the_lease_is_renewed_while_a_job_holds_every_core(spark, tmp_path):
-    """A 6 s lease renews every 2 s while a job keeps both cores busy for about 12 s in short tasks: under the
-    session's FAIR scheduler (conf/base.yaml) the renewal takes the next free core; under FIFO it waited for
-    the whole job, and the lease expired."""
+    """A 15 s lease renews every 5 s while a job keeps both cores busy for about 24 s in tasks of 0.3 s: under
+    the session's FAIR scheduler (conf/base.yaml) each of the renewal's Spark jobs takes the next free core;
+    under FIFO the renewal waited for the whole job, and the lease expired."""
     lake = Lake(spark, LakeConfig(root=str(tmp_path)))
-    with PipelineLease(lake, "web_text", "busy-run", ttl_seconds=6, wait_seconds=0) as lease:
-        spark.sparkContext.parallelize(range(80), 80).foreach(lambda _: time.sleep(0.3))
+    with PipelineLease(lake, "web_text", "busy-run", ttl_seconds=15, wait_seconds=0) as lease:
+        spark.sparkContext.parallelize(range(160), 160).foreach(lambda _: time.sleep(0.3))
         lease.check()  # raises LeaseLostError when the last renewal is older than the lease's life

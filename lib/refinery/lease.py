@@ -146,7 +146,9 @@ class PipelineLease:
 
     def _renew_until_stopped(self) -> None:
         _use_pool(self.lake.spark, LEASE_POOL)
-        while not self._stop.wait(self.ttl / 3):
+        next_beat = time.monotonic() + self.ttl / 3
+        while not self._stop.wait(max(0.0, next_beat - time.monotonic())):  # every ttl / 3, however long one takes
+            next_beat = time.monotonic() + self.ttl / 3
             valid_until = time.monotonic() + self.ttl
             try:
                 self._swap(expected=self.run_id)

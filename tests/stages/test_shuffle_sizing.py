@@ -25,13 +25,13 @@ def test_a_stage_reading_its_input_sets_the_shuffle_partitions_from_the_table_si
 
 
 def test_curate_deals_a_large_input_into_a_task_per_python_task_mb(spark, tmp_path):
-    """spark.python_task_mb (8 in conf/base.yaml): a task per 8 MB of bronze once that beats the read's own
+    """spark.python_task_mb (2 in conf/base.yaml): a task per 2 MB of bronze once that beats the read's own
     partitions (4 per core); a smaller input, or the setting off, leaves the frame as read."""
     config = load_config("web_text", "local", [f"lake.root={tmp_path}"])
-    assert config.spark.python_task_mb == 8
+    assert config.spark.python_task_mb == 2
     ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
     docs = spark.range(100)
-    assert ctx.in_short_tasks(docs, 1_000 * 2**20).rdd.getNumPartitions() == 125
-    assert ctx.in_short_tasks(docs, 8 * 8 * 2**20) is docs  # 8 tasks: no more than 4 per core on 2 cores
+    assert ctx.in_short_tasks(docs, 1_000 * 2**20).rdd.getNumPartitions() == 500
+    assert ctx.in_short_tasks(docs, 8 * 2 * 2**20) is docs  # 8 tasks: no more than 4 per core on 2 cores
     off = load_config("web_text", "local", [f"lake.root={tmp_path}", "spark.python_task_mb=null"])
     assert StageContext(spark=spark, config=off, lake=ctx.lake).in_short_tasks(docs, 1_000 * 2**20) is docs

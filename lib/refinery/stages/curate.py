@@ -81,8 +81,12 @@ def run(ctx: StageContext) -> StageResult:
     """Curate the latest bronze version into silver (full refresh)."""
     bronze_ref, bronze_version, bronze = ctx.read_input("bronze")
     with Persisted() as cache:
-        curated = cache.keep(curation(ctx)(ctx.in_short_tasks(bronze, ctx.lake.size_bytes(bronze_ref))))
+        spread = ctx.in_short_tasks(bronze, ctx.lake.size_bytes(bronze_ref))
+        curated = cache.keep(curation(ctx)(spread))
         rows_in = bronze.count()
+        if spread is not bronze:  # curated in short tasks (cached), written in as many files as bronze is read in
+            curated.count()
+            curated = curated.coalesce(bronze.rdd.getNumPartitions())
         silver = ctx.lake.overwrite(ctx.table("silver"), kept_rows(curated), ctx.schema("silver"))
         rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(curated))
         metrics = pii_totals(curated)

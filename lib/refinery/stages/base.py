@@ -53,6 +53,7 @@ class StageContext:
     lake: Lake
     run_id: str = field(default_factory=lambda: new_run_id())
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _input_sizes: dict[TableRef, int] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def pipeline(self) -> str:
@@ -70,21 +71,33 @@ class StageContext:
         version = self.lake.version(ref)
         if version is None:
             raise MissingInputError(str(ref), layer)
-        self.size_shuffles(lambda: self.lake.size_bytes(ref))
+        self.size_shuffles(lambda: self.input_bytes(ref))
         return ref, version, self.lake.read(ref, version)
+
+    def cores(self) -> int | None:
+        """The cluster's task slots; None where the platform has no SparkContext (Spark Connect, serverless),
+        which then sizes reads and tasks itself."""
+        try:
+            return self.spark.sparkContext.defaultParallelism
+        except Exception as exc:  # noqa: BLE001 - Spark Connect raises its own error types here
+            log.debug("no SparkContext (%s)", type(exc).__name__)
+            return None
+
+    def input_bytes(self, ref: TableRef) -> int:
+        """The stored bytes of an input table, asked of Delta once per stage (shuffle and task sizing share it)."""
+        if ref not in self._input_sizes:
+            self._input_sizes[ref] = self.lake.size_bytes(ref)
+        return self._input_sizes[ref]
 
     def spread_reads(self) -> None:
         """Read files in at least READ_PARTITIONS_PER_CORE partitions per core (unless `spark.conf` sets
         `spark.sql.files.minPartitionNum`): Spark packs whole raw files and Parquet row groups into read
         partitions by stored size, and with one partition per core the core holding the bigger one works
         alone at the end (bronze in 2 files of 48 and 29 MB made curate 24% slower on 2 cores)."""
-        if _MIN_READ_PARTITIONS in self.config.spark.conf:
+        cores = self.cores()
+        if cores is None or _MIN_READ_PARTITIONS in self.config.spark.conf:
             return
-        try:
-            cores = self.spark.sparkContext.defaultParallelism
-            self.spark.conf.set(_MIN_READ_PARTITIONS, str(READ_PARTITIONS_PER_CORE * cores))
-        except Exception as exc:  # noqa: BLE001 - Spark Connect (serverless) has no SparkContext and few settings
-            log.debug("read partitions left to the platform (%s)", type(exc).__name__)
+        self.spark.conf.set(_MIN_READ_PARTITIONS, str(READ_PARTITIONS_PER_CORE * cores))
 
     def in_short_tasks(self, df: DataFrame, input_bytes: int) -> DataFrame:
         """`df` dealt round robin into a partition per `spark.python_task_mb` of stored input, when that makes
@@ -93,12 +106,8 @@ class StageContext:
         Spark reads a Parquet row group in one task: at 1M documents curate (2.4 ms each) ran 8 tasks of five
         minutes, its last wave on one core, and the lease's renewal waited for a free core meanwhile.
         """
-        per_task = self.config.spark.python_task_mb
-        if not per_task:
-            return df
-        try:
-            cores = self.spark.sparkContext.defaultParallelism
-        except Exception:  # noqa: BLE001 - Spark Connect (serverless) sizes its own tasks
+        per_task, cores = self.config.spark.python_task_mb, self.cores()
+        if not per_task or cores is None:
             return df
         partitions = math.ceil(input_bytes / (per_task * 2**20))
         if partitions <= READ_PARTITIONS_PER_CORE * cores:
@@ -249,6 +258,7 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
         )
 
     record(RUNNING)  # an attempt that is killed before it ends stays visible as `running`
+    ctx._input_sizes.clear()  # sizes are asked once per stage: an earlier stage of this run may have rewritten them
     ctx.spread_reads()
     progress = StageProgress(
         ctx.spark, stage, group=f"{ctx.run_id}/{stage}", every_seconds=ctx.config.console.progress_seconds

@@ -81,7 +81,7 @@ def run(ctx: StageContext) -> StageResult:
     """Curate the latest bronze version into silver (full refresh)."""
     bronze_ref, bronze_version, bronze = ctx.read_input("bronze")
     with Persisted() as cache:
-        spread = ctx.in_short_tasks(bronze, ctx.lake.size_bytes(bronze_ref))
+        spread = ctx.in_short_tasks(bronze, ctx.input_bytes(bronze_ref))
         curated = cache.keep(curation(ctx)(spread))
         rows_in = bronze.count()
         if spread is not bronze:  # curated in short tasks (cached), written in as many files as bronze is read in

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
@@ -53,8 +53,45 @@ def one_partition_per_index(df: DataFrame, *, index: str, partitions: int) -> Da
     hashes to i therefore gives every index a partition of its own: one output file each, no collisions.
     """
     keys = _keys_hashing_to_each_partition(df.sparkSession, partitions)
-    key = F.element_at(F.array(*[F.lit(k) for k in keys]), F.col(index) + 1)
+    key = F.element_at(F.array(*[F.lit(k).cast("long") for k in keys]), F.col(index) + 1)  # hashed as found
     return df.withColumn("_partition_key", key).repartition(partitions, "_partition_key").drop("_partition_key")
+
+
+def pack_files_into_partitions(df: DataFrame, *, file_index: str, file_bytes: Sequence[float]) -> DataFrame:
+    """Repartition so that each file (`file_index` = i, of about `file_bytes[i]`) lies whole in one partition,
+    small files sharing partitions up to the largest file's size (`pack_files`): one write task per
+    partition, one output file per (file, table partition) it holds."""
+    task_of_file = pack_files(file_bytes)
+    task = F.element_at(F.array(*[F.lit(t) for t in task_of_file]), F.col(file_index) + 1)
+    partitions = max(task_of_file, default=0) + 1
+    return (
+        df.withColumn("_write_task", task)
+        .transform(one_partition_per_index, index="_write_task", partitions=partitions)
+        .drop("_write_task")
+    )
+
+
+def pack_files(file_bytes: Sequence[float]) -> list[int]:
+    """For each file, the task that writes it: first fit, largest file first, into tasks of at most the
+    largest file's size. A large file has a task of its own; small ones share, so tasks take about as long
+    as the largest file and no two cores wait on a tail of tiny files."""
+    capacity = max(file_bytes, default=0)
+    smallest = min(file_bytes, default=0)
+    task_of_file = [0] * len(file_bytes)
+    loads: list[float] = []
+    open_tasks: list[int] = []  # tasks that still have room for the smallest file
+    for i in sorted(range(len(file_bytes)), key=lambda i: (-file_bytes[i], i)):
+        size = file_bytes[i]
+        task = next((t for t in open_tasks if loads[t] + size <= capacity), None)
+        if task is None:
+            task = len(loads)
+            loads.append(0.0)
+            open_tasks.append(task)
+        loads[task] += size
+        task_of_file[i] = task
+        if loads[task] + smallest > capacity:
+            open_tasks.remove(task)
+    return task_of_file
 
 
 def _keys_hashing_to_each_partition(spark: SparkSession, partitions: int) -> list[int]:

@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 from refinery import tables
 from refinery.config import Config
 from refinery.errors import ConfigError, InputNotFoundError, ReleaseExistsError
-from refinery.gold import gold_totals, one_partition_per_index, parquet_row_groups
+from refinery.gold import gold_totals, pack_files_into_partitions, parquet_row_groups
 from refinery.lake import Lake, TableRef
 from refinery.ledger import run_that_wrote
 from refinery.paths import project_root
@@ -141,19 +141,21 @@ def _copy_gold(lake: Lake, gold_ref: TableRef, version: int, target: TableRef, s
 
 
 def with_source_files(table: DataFrame) -> DataFrame:
-    """Gold's (or a release's) rows with `_source_file`, the data file each was read from."""
-    return table.withColumn("_source_file", F.col("_metadata.file_path"))
+    """Gold's (or a release's) rows with `_source_file` and `_source_bytes`: the data file each was read from."""
+    return table.withColumns(
+        {"_source_file": F.col("_metadata.file_path"), "_source_bytes": F.col("_metadata.file_size")}
+    )
 
 
 def copy_in_layout(lake: Lake, rows: DataFrame, target: TableRef, schema):
     """Overwrite `target` with `rows` (from `with_source_files`, maybe filtered), one file per source file,
     rows in shuffle order inside each: the training layout survives a copy or a deletion."""
-    files = [r["_source_file"] for r in rows.select("_source_file").distinct().orderBy("_source_file").collect()]
-    index = F.array_position(F.array(*[F.lit(f) for f in files]), F.col("_source_file")) - 1
+    files = rows.select("_source_file", "_source_bytes").distinct().orderBy("_source_file").collect()  # per file
+    index = F.array_position(F.array(*[F.lit(f["_source_file"]) for f in files]), F.col("_source_file")) - 1
     copied = (
         rows.withColumn("_file_index", index.cast("int"))
-        .transform(one_partition_per_index, index="_file_index", partitions=max(len(files), 1))
-        .drop("_file_index", "_source_file")
+        .transform(pack_files_into_partitions, file_index="_file_index", file_bytes=[f["_source_bytes"] for f in files])
+        .drop("_file_index", "_source_file", "_source_bytes")
         .sortWithinPartitions(*schema.partition_by, "shuffle_key")
     )
     return lake.overwrite(target, copied, schema)

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from refinery.config import DecontaminationConfig, PublishConfig, project_path
 from refinery.deletion import drop_forgotten
-from refinery.gold import gold_totals, one_partition_per_index, parquet_row_groups, publish_settings
+from refinery.gold import gold_totals, pack_files_into_partitions, parquet_row_groups, publish_settings
 from refinery.io.eval_sets import read_eval_texts
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
@@ -111,31 +111,34 @@ def load_eval_ngrams(ctx: StageContext, cfg: DecontaminationConfig) -> EvalNgram
 
 
 def _place_files(rows: DataFrame, cfg: PublishConfig, cache: Persisted) -> tuple[DataFrame, int]:
-    """Rows spread over one Spark partition per planned gold file, sorted by shuffle key, persisted.
+    """Rows spread over the planned gold files, each file whole in one Spark partition, sorted by shuffle
+    key, persisted.
 
-    Each (split, lang) gets ceil(estimated bytes / target) files; every file gets a partition of its own
-    (`one_partition_per_index`), so files are neither merged by hash collisions nor split.
+    Each (split, lang) gets ceil(estimated bytes / target) files. Files are never merged by hash collisions
+    nor split; small ones share a partition (a write task) up to the largest file's size
+    (`pack_files_into_partitions`), so a language of a few hundred documents costs no task of its own.
     """
     sizes = rows.groupBy("split", "lang").agg(F.sum(F.octet_length("text")).alias("bytes")).collect()  # per partition
     target = cfg.target_file_mb * 1024 * 1024
-    files = {(r["split"], r["lang"]): max(1, math.ceil(r["bytes"] * FILE_BYTES_PER_TEXT_BYTE / target)) for r in sizes}
-    first_file, total = {}, 0
+    group_bytes = {(r["split"], r["lang"]): r["bytes"] * FILE_BYTES_PER_TEXT_BYTE for r in sizes}
+    files = {key: max(1, math.ceil(size / target)) for key, size in group_bytes.items()}
+    first_file, file_bytes = {}, []
     for key in sorted(files):
-        first_file[key] = total
-        total += files[key]
+        first_file[key] = len(file_bytes)
+        file_bytes += [group_bytes[key] / files[key]] * files[key]
     placed = (
         rows.transform(add_file_bucket, files=files, first_file=first_file)
-        .transform(one_partition_per_index, index="file_bucket", partitions=max(total, 1))
+        .transform(pack_files_into_partitions, file_index="file_bucket", file_bytes=file_bytes)
         .drop("file_bucket")
         .sortWithinPartitions("split", "lang", "shuffle_key")
         .transform(add_partition_position)
     )
     placed = cache.keep(placed)
-    return placed, total
+    return placed, len(file_bytes)
 
 
 def _offsets(placed: DataFrame) -> DataFrame:
     """Rank offsets of each (partition, split) block, for dealing shards (a small aggregate)."""
-    blocks = placed.groupBy("partition_id", "split").count().collect()  # one row per gold file
+    blocks = placed.groupBy("partition_id", "split").count().collect()  # one row per (write task, split)
     offsets = shard_offsets([(r["partition_id"], r["split"], r["count"]) for r in blocks])
     return placed.sparkSession.createDataFrame(offsets, "partition_id int, split string, rank_offset long")

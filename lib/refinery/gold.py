@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
 
 from pyspark.sql import DataFrame, SparkSession
@@ -57,11 +57,14 @@ def one_partition_per_index(df: DataFrame, *, index: str, partitions: int) -> Da
     return df.withColumn("_partition_key", key).repartition(partitions, "_partition_key").drop("_partition_key")
 
 
-def pack_files_into_partitions(df: DataFrame, *, file_index: str, file_bytes: Sequence[float]) -> DataFrame:
-    """Repartition so that each file (`file_index` = i, of about `file_bytes[i]`) lies whole in one partition,
-    small files sharing partitions up to the largest file's size (`pack_files`): one write task per
-    partition, one output file per (file, table partition) it holds."""
-    task_of_file = pack_files(file_bytes)
+def pack_files_into_partitions(
+    df: DataFrame, *, file_index: str, file_bytes: Sequence[float], file_groups: Sequence[Hashable]
+) -> DataFrame:
+    """Repartition so that each file (`file_index` = i, of about `file_bytes[i]`, in table partition
+    `file_groups[i]`) lies whole in one Spark partition, small files sharing partitions up to the largest
+    file's size (`pack_files`). A write task writes one file per table partition it holds, so every file
+    comes out as planned."""
+    task_of_file = pack_files(file_bytes, file_groups)
     task = F.element_at(F.array(*[F.lit(t) for t in task_of_file]), F.col(file_index) + 1)
     partitions = max(task_of_file, default=0) + 1
     return (
@@ -71,23 +74,28 @@ def pack_files_into_partitions(df: DataFrame, *, file_index: str, file_bytes: Se
     )
 
 
-def pack_files(file_bytes: Sequence[float]) -> list[int]:
+def pack_files(file_bytes: Sequence[float], file_groups: Sequence[Hashable]) -> list[int]:
     """For each file, the task that writes it: first fit, largest file first, into tasks of at most the
-    largest file's size. A large file has a task of its own; small ones share, so tasks take about as long
-    as the largest file and no two cores wait on a tail of tiny files."""
+    largest file's size, never two files of one group (table partition) in a task: the writer would make
+    them one file. A large file has a task of its own; small ones share, so tasks take about as long as
+    the largest file and no core waits on a tail of tiny files."""
     capacity = max(file_bytes, default=0)
     smallest = min(file_bytes, default=0)
     task_of_file = [0] * len(file_bytes)
     loads: list[float] = []
+    groups: list[set] = []
     open_tasks: list[int] = []  # tasks that still have room for the smallest file
     for i in sorted(range(len(file_bytes)), key=lambda i: (-file_bytes[i], i)):
-        size = file_bytes[i]
-        task = next((t for t in open_tasks if loads[t] + size <= capacity), None)
+        size, group = file_bytes[i], file_groups[i]
+        fits = (t for t in open_tasks if loads[t] + size <= capacity and group not in groups[t])
+        task = next(fits, None)
         if task is None:
             task = len(loads)
             loads.append(0.0)
+            groups.append(set())
             open_tasks.append(task)
         loads[task] += size
+        groups[task].add(group)
         task_of_file[i] = task
         if loads[task] + smallest > capacity:
             open_tasks.remove(task)

@@ -150,11 +150,17 @@ def with_source_files(table: DataFrame) -> DataFrame:
 def copy_in_layout(lake: Lake, rows: DataFrame, target: TableRef, schema):
     """Overwrite `target` with `rows` (from `with_source_files`, maybe filtered), one file per source file,
     rows in shuffle order inside each: the training layout survives a copy or a deletion."""
-    files = rows.select("_source_file", "_source_bytes").distinct().orderBy("_source_file").collect()  # per file
+    described = ["_source_file", "_source_bytes", *schema.partition_by]
+    files = rows.select(*described).distinct().orderBy("_source_file").collect()  # one row per file
     index = F.array_position(F.array(*[F.lit(f["_source_file"]) for f in files]), F.col("_source_file")) - 1
     copied = (
         rows.withColumn("_file_index", index.cast("int"))
-        .transform(pack_files_into_partitions, file_index="_file_index", file_bytes=[f["_source_bytes"] for f in files])
+        .transform(
+            pack_files_into_partitions,
+            file_index="_file_index",
+            file_bytes=[f["_source_bytes"] for f in files],
+            file_groups=[tuple(f[name] for name in schema.partition_by) for f in files],
+        )
         .drop("_file_index", "_source_file", "_source_bytes")
         .sortWithinPartitions(*schema.partition_by, "shuffle_key")
     )

@@ -122,13 +122,14 @@ def _place_files(rows: DataFrame, cfg: PublishConfig, cache: Persisted) -> tuple
     target = cfg.target_file_mb * 1024 * 1024
     group_bytes = {(r["split"], r["lang"]): r["bytes"] * FILE_BYTES_PER_TEXT_BYTE for r in sizes}
     files = {key: max(1, math.ceil(size / target)) for key, size in group_bytes.items()}
-    first_file, file_bytes = {}, []
+    first_file, file_bytes, file_groups = {}, [], []
     for key in sorted(files):
         first_file[key] = len(file_bytes)
         file_bytes += [group_bytes[key] / files[key]] * files[key]
+        file_groups += [key] * files[key]
     placed = (
         rows.transform(add_file_bucket, files=files, first_file=first_file)
-        .transform(pack_files_into_partitions, file_index="file_bucket", file_bytes=file_bytes)
+        .transform(pack_files_into_partitions, file_index="file_bucket", file_bytes=file_bytes, file_groups=file_groups)
         .drop("file_bucket")
         .sortWithinPartitions("split", "lang", "shuffle_key")
         .transform(add_partition_position)

@@ -46,14 +46,16 @@ def publish_settings(cfg: PublishConfig) -> dict[str, str]:
     }
 
 
-def one_partition_per_index(df: DataFrame, *, index: str, partitions: int) -> DataFrame:
-    """Repartition so that rows with `index` = i (0 <= i < partitions) are alone in Spark partition i.
+def in_partitions(df: DataFrame, *, index: str, partition_of: Sequence[int]) -> DataFrame:
+    """Repartition so that the rows with `index` = i lie in Spark partition `partition_of[i]`, with no other
+    rows (partitions numbered 0, 1, ... without gaps).
 
     `repartition(n, col)` places a row at pmod(hash(col), n); a column holding, for each i, a key that
-    hashes to i therefore gives every index a partition of its own: one output file each, no collisions.
+    hashes to `partition_of[i]` therefore puts it there exactly: no collisions.
     """
+    partitions = max(partition_of, default=0) + 1
     keys = _keys_hashing_to_each_partition(df.sparkSession, partitions)
-    key = F.element_at(F.array(*[F.lit(k).cast("long") for k in keys]), F.col(index) + 1)  # hashed as found
+    key = F.element_at(F.array(*[F.lit(keys[p]).cast("long") for p in partition_of]), F.col(index) + 1)  # as hashed
     return df.withColumn("_partition_key", key).repartition(partitions, "_partition_key").drop("_partition_key")
 
 
@@ -64,14 +66,7 @@ def pack_files_into_partitions(
     `file_groups[i]`) lies whole in one Spark partition, small files sharing partitions up to the largest
     file's size (`pack_files`). A write task writes one file per table partition it holds, so every file
     comes out as planned."""
-    task_of_file = pack_files(file_bytes, file_groups)
-    task = F.element_at(F.array(*[F.lit(t) for t in task_of_file]), F.col(file_index) + 1)
-    partitions = max(task_of_file, default=0) + 1
-    return (
-        df.withColumn("_write_task", task)
-        .transform(one_partition_per_index, index="_write_task", partitions=partitions)
-        .drop("_write_task")
-    )
+    return in_partitions(df, index=file_index, partition_of=pack_files(file_bytes, file_groups))
 
 
 def pack_files(file_bytes: Sequence[float], file_groups: Sequence[Hashable]) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from refinery import tables
@@ -45,3 +47,25 @@ def test_a_lake_rooted_at_a_file_uri_with_a_trailing_slash_writes_where_a_plain_
     uri_lake.ensure_table(uri_lake.table("runs"), schema)
     plain = Lake(spark, LakeConfig(root=str(tmp_path / "lake")))
     assert plain.exists(plain.table("runs")) and plain.version(plain.table("runs")) == 0
+
+
+def test_writes_know_their_commits_and_the_log_reader_agrees_with_history(spark, tmp_path):
+    lake = Lake(spark, LakeConfig(root=str(tmp_path / "lake")))
+    by_history = Lake(spark, LakeConfig(root=str(tmp_path / "lake")))
+    by_history._log_reader = None  # what a platform without a driver JVM (Spark Connect) reads through
+    schema, ref = table_schema("leases"), lake.table("leases")
+    assert lake.version(ref) is None and by_history.version(ref) is None
+
+    now = datetime.now(UTC)
+    rows = spark.createDataFrame([(p, "run-1", "host", 1, now, now) for p in ("a", "b")], schema.struct)
+    first = lake.append(ref, rows, schema, txn=("test-app", 1))
+    again = lake.append(ref, rows, schema, txn=("test-app", 1))  # the same transaction: no second commit
+    replaced = lake.overwrite(ref, rows.limit(1), schema, metadata={"why": "test"})
+
+    assert (first.version, first.rows_written, first.committed) == (1, 2, True)
+    assert (again.version, again.rows_written, again.committed) == (1, 0, False)
+    assert (replaced.version, replaced.rows_written) == (2, 1)
+    assert lake.commit_metadata(ref, 2) == by_history.commit_metadata(ref, 2) == {"why": "test"}
+    assert lake.version(ref) == by_history.version(ref) == 2
+    assert lake.commits(ref, 0) == by_history.commits(ref, 0)
+    assert [commit.version for commit in lake.commits(ref, 1)] == [2, 1]

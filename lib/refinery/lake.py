@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 from delta.tables import DeltaMergeBuilder, DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from refinery import paths, tables
 from refinery.config import LakeConfig
+from refinery.delta_log import Commit, LogReader
 from refinery.faults import killed_during_write
 from refinery.schemas import TableSchema
 from refinery.session import settings
@@ -74,6 +76,7 @@ class Lake:
         self.root = paths.normalize(config.root)  # absolute local path, or the URI without trailing slash
         self._ensured: set[TableRef] = set()  # tables this Lake created or found, so each is checked once
         self.before_write: Callable[[], None] | None = None  # e.g. a lease check: raises to stop a write
+        self._log_reader = LogReader.open(spark)  # None: versions and commits come from history() instead
 
     # ----------------------------------------------------------------- addressing
 
@@ -136,9 +139,22 @@ class Lake:
 
     def version(self, ref: TableRef) -> int | None:
         """The latest committed version, or None when the table does not exist."""
+        if ref.path and self._log_reader:
+            return self._log_reader.latest_version(ref.path)
         if not self.exists(ref):
             return None
         return self.delta_table(ref).history(1).select("version").first()["version"]
+
+    def commits(self, ref: TableRef, first: int, last: int | None = None) -> list[Commit]:
+        """The table's commits from version `first` to `last` (default: the latest), newest first."""
+        if ref.path and self._log_reader:
+            last = self._log_reader.latest_version(ref.path) if last is None else last
+            return self._log_reader.commits(ref.path, first, last) if last is not None else []
+        history = self.delta_table(ref).history().where(f"version >= {int(first)}")
+        if last is not None:
+            history = history.where(f"version <= {int(last)}")
+        rows = history.select("version", "operationMetrics", "userMetadata").orderBy(F.desc("version")).collect()
+        return [Commit(row["version"], dict(row["operationMetrics"] or {}), row["userMetadata"]) for row in rows]
 
     def location(self, ref: TableRef) -> str:
         """Where the table's files are (for a catalog table, the location its catalog gave it)."""
@@ -162,8 +178,8 @@ class Lake:
 
     def commit_metadata(self, ref: TableRef, version: int) -> dict[str, str]:
         """The `metadata` a write stored with `version` ({} when it stored none)."""
-        commit = self.delta_table(ref).history().where(f"version = {int(version)}").select("userMetadata").first()
-        stored = json.loads(commit["userMetadata"]) if commit and commit["userMetadata"] else {}
+        commit = next(iter(self.commits(ref, version, version)), None)
+        stored = json.loads(commit.user_metadata) if commit and commit.user_metadata else {}
         return {key: value for key, value in stored.items() if key != WRITE_TOKEN_KEY}
 
     def read(self, ref: TableRef, version: int | None = None) -> DataFrame:
@@ -188,6 +204,9 @@ class Lake:
         has no first commit yet, or a commit conflict; it waits for the winner's table and goes on.
         """
         if ref in self._ensured:
+            return
+        if self.exists(ref):  # a cheap look first: creating checks the same, at several times the cost
+            self._ensured.add(ref)
             return
         if ref.name:
             self._ensure_schema()
@@ -334,27 +353,16 @@ class Lake:
 
         Other writers may have committed after `before` too, so the newest commit is not assumed to be ours.
         """
-        table, window, mine = self.delta_table(ref), 16, None
-        while True:  # the newest `window` commits, widened until it reaches back to `before`
-            recent = (
-                table.history(window)
-                .where(f"version > {int(before)}")
-                .select("version", "operationMetrics", "userMetadata")
-                .collect()
-            )  # at most `window` small rows
-            mine = next((row for row in recent if token in (row["userMetadata"] or "")), None)
-            if mine is not None or len(recent) < window:
-                break
-            window *= 4
+        mine = next((c for c in self.commits(ref, before + 1) if token in (c.user_metadata or "")), None)
         if mine is None:
             log.info("no commit to %s: nothing to write, or the transaction was already committed", ref)
             return WriteResult(version=before, rows_written=0, committed=False)
-        metrics = mine["operationMetrics"] or {}
+        metrics = mine.operation_metrics
         rows = sum(
             int(metrics.get(name, 0)) for name in ((rows_metric,) if isinstance(rows_metric, str) else rows_metric)
         )
-        log.info("wrote %d rows to %s (version %d)", rows, ref, mine["version"])
-        return WriteResult(version=mine["version"], rows_written=rows)
+        log.info("wrote %d rows to %s (version %d)", rows, ref, mine.version)
+        return WriteResult(version=mine.version, rows_written=rows)
 
 
 def _create_table_sql(spark: SparkSession, name: str, schema: TableSchema) -> str:

@@ -8,6 +8,7 @@ LAKE ?= lake
 PIPELINE ?= web_text
 SETUP_STAMP := $(VENV)/.installed
 JARS_STAMP := $(JARS)/.stamp
+CLASS_ARCHIVE_STAMP := .cache/.class-archive-built
 ENV_ARCHIVE := dist/refinery-env.tar.gz
 CLUSTER_ENV := .cache/cluster-env
 # Databricks Runtime 17's Spark: a subset that runs every stage (and the stream, releases, readers) again on
@@ -24,7 +25,7 @@ PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/ev
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) $(JARS_STAMP) ## create .venv, install refinery[dev], resolve Delta's, Kafka's and the test broker's jars once
+setup: $(SETUP_STAMP) $(JARS_STAMP) $(CLASS_ARCHIVE_STAMP) ## create .venv, install refinery[dev], resolve Delta's, Kafka's and the test broker's jars once, build the JVM's class archive
 
 $(SETUP_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,12 @@ $(SETUP_STAMP): pyproject.toml
 $(JARS_STAMP): $(SETUP_STAMP)
 	$(PY) -m refinery.jars --dest $(JARS)
 	$(PY) -m tests.kafka_broker --resolve  # the tests' and the stream bench's Kafka broker (a KRaft node)
+	touch $@
+
+# Local JVMs map their classes from an archive instead of loading them from jars: built once, where
+# spark.class_archive says (refinery.class_archive).
+$(CLASS_ARCHIVE_STAMP): $(JARS_STAMP)
+	$(PY) -m refinery.class_archive
 	touch $@
 
 seed: ## copy the bundled sample raw files into $(LAKE)/raw/$(PIPELINE)

@@ -8,6 +8,7 @@ import sys
 import threading
 
 from refinery.cli import SUMMARY_WIDTH, format_summary, main
+from refinery.config import load_config
 from refinery.lake import TableRef
 from refinery.progress import StageProgress
 from refinery.stages.base import StageResult
@@ -54,6 +55,14 @@ def test_a_stage_run_prints_refinery_lines_only_and_its_summary(tmp_path):
     foreign = [line for line in done.stderr.splitlines() if not _REFINERY_LINE.match(line)]
     assert foreign == []  # no JVM, log4j or Ivy lines
     assert "ingest           2         1         1" in done.stdout
+
+
+def test_local_jvms_map_their_classes_from_the_archive_setup_built(spark):
+    archive = load_config("web_text", "local").spark.class_archive
+    jvm = spark.sparkContext._jvm
+    arguments = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert f"-XX:SharedArchiveFile={archive}" in arguments  # `make setup` built it (refinery.class_archive)
+    assert "sharing" in jvm.System.getProperty("java.vm.info")  # and the JVM mapped it: its class path matched
 
 
 def test_progress_names_the_stage_and_counts_its_tasks_and_rows(spark):

@@ -64,6 +64,7 @@ class SparkConfig:
     master: str | None = None
     app_name: str = "refinery"
     jars_dir: str | None = None
+    class_archive: str | None = None  # local JVMs map classes from this CDS archive (refinery.class_archive)
     packages: list[str] = field(default_factory=list)
     log_level: str = "WARN"
     conf: dict[str, str] = field(default_factory=dict)
@@ -382,16 +383,20 @@ def masked(config: Config) -> dict[str, Any]:
 
 
 def _with_paths_resolved(config: Config, base: Path) -> Config:
-    """The lake root and the jar folder made absolute against the project folder (URIs stay as they are).
+    """The lake root, jar folder and class archive made absolute against the project folder (URIs stay as they are).
 
     Paths that are part of the config hash (eval sets) keep the value written, so the hash does not depend
     on where the project is checked out; they are resolved with `project_path` where they are read.
     """
-    jars_dir = config.spark.jars_dir
+    spark = config.spark
     return replace(
         config,
         lake=replace(config.lake, root=paths.normalize(config.lake.root, base)),
-        spark=replace(config.spark, jars_dir=paths.normalize(jars_dir, base) if jars_dir else None),
+        spark=replace(
+            spark,
+            jars_dir=paths.normalize(spark.jars_dir, base) if spark.jars_dir else None,
+            class_archive=paths.normalize(spark.class_archive, base) if spark.class_archive else None,
+        ),
     )
 
 

@@ -28,7 +28,7 @@ class SparkStartError(UsageError):
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 SPARK_LOG_FILE_CONF = "refinery.spark_log_file"  # session setting naming the JVM's log file
-_DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 _LOG4J_OPTION = f"-Dlog4j2.configurationFile={(Path(__file__).parent / 'log4j2.properties').as_uri()}"
 
 
@@ -65,8 +65,10 @@ def get_session(config: SparkConfig, *, spark_log: str = "file") -> SparkSession
 
     starts_jvm = _starts_a_jvm()
     if starts_jvm:
-        java_options = " ".join(filter(None, [config.conf.get(_DRIVER_JAVA_OPTIONS), _LOG4J_OPTION]))
-        builder = builder.config(_DRIVER_JAVA_OPTIONS, java_options)
+        java_options = " ".join(
+            filter(None, [config.conf.get(DRIVER_JAVA_OPTIONS), _LOG4J_OPTION, _class_archive_option(config)])
+        )
+        builder = builder.config(DRIVER_JAVA_OPTIONS, java_options)
     log_file = _new_log_file() if spark_log == "file" and starts_jvm else None
     with _output_to(log_file):
         try:
@@ -81,6 +83,15 @@ def get_session(config: SparkConfig, *, spark_log: str = "file") -> SparkSession
         session.conf.set("spark.sql.shuffle.partitions", str(session.sparkContext.defaultParallelism))
     log.info("spark %s session started (master=%s)", session.version, session.sparkContext.master)
     return session
+
+
+def _class_archive_option(config: SparkConfig) -> str | None:
+    """Map the JVM's classes from the archive `make setup` built (refinery.class_archive), when there is one."""
+    if config.class_archive and Path(config.class_archive).is_file():
+        # Quoted: Spark splits java options at spaces outside quotes, and a project folder may have spaces.
+        quoted = config.class_archive.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"-XX:SharedArchiveFile={quoted}"'
+    return None
 
 
 def spark_log_file(spark: SparkSession) -> str | None:

@@ -1,4 +1,4 @@
-"""A path table's latest version and its commits, read from the Delta log itself.
+"""A path table's latest version and its commits, read from the Delta log itself; log checkpoints written.
 
 `DeltaTable.history()` builds a DataFrame for every question: about half a second each, warm, and a run
 asks dozens of them (the version before each write, then the commit the write made). Here the latest
@@ -6,8 +6,8 @@ version comes from the JVM's DeltaLog (the listing Delta itself does before a re
 commit's `commitInfo` from its file, `_delta_log/<version in 20 digits>.json`, one action per line, as the
 Delta protocol lays them out.
 
-This needs the driver's JVM (not Spark Connect, not a cluster that blocks py4j) and a table addressed by
-path. `LogReader.open` returns None otherwise, and callers ask `history()` instead.
+This needs the driver's JVM (not Spark Connect, not a cluster that blocks py4j) and, to read, a table
+addressed by path. `LogReader.open` returns None otherwise, and callers ask `history()` instead.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Commit:
 
 
 class LogReader:
-    """Reads the Delta logs of path tables through one SparkSession's JVM."""
+    """Reads (and checkpoints) Delta logs through one SparkSession's JVM."""
 
     def __init__(self, spark: SparkSession, jvm):
         self.spark, self.jvm = spark, jvm
@@ -53,10 +53,32 @@ class LogReader:
 
     def latest_version(self, path: str) -> int | None:
         """The table's latest committed version, or None when `path` holds no Delta table."""
-        empty = self.jvm.scala.Option.empty()
-        delta_log = self.jvm.org.apache.spark.sql.delta.DeltaLog.forTable(self.spark._jsparkSession, path)
-        version = delta_log.update(False, empty, empty).version()
+        version = self._updated(self._delta_log(path)).version()
         return None if version == _NO_TABLE else int(version)
+
+    def checkpoint(self, path: str | None = None, name: str | None = None) -> bool:
+        """Write a log checkpoint of the table's latest version (at `path`, or the catalog's `name`); return
+        False when that version already has one."""
+        delta_log = (
+            self._delta_log(path)
+            if path
+            else self._delta_log(self.jvm.org.apache.spark.sql.catalyst.TableIdentifier(name))
+        )
+        snapshot = self._updated(delta_log)
+        last = delta_log.readLastCheckpointFile()
+        if last.isDefined() and last.get().version() >= snapshot.version():
+            return False
+        delta_log.checkpoint(snapshot, self.jvm.scala.Option.empty())
+        return True
+
+    def _delta_log(self, table):
+        """The JVM's DeltaLog of a table, given its path or a catalyst TableIdentifier."""
+        return self.jvm.org.apache.spark.sql.delta.DeltaLog.forTable(self.spark._jsparkSession, table)
+
+    def _updated(self, delta_log):
+        """The log's latest snapshot, after listing the log for commits made since it was last read."""
+        empty = self.jvm.scala.Option.empty()
+        return delta_log.update(False, empty, empty)
 
     def commits(self, path: str, first: int, last: int) -> list[Commit]:
         """The commits `first`..`last` (inclusive) of the table at `path`, newest first."""

@@ -308,6 +308,14 @@ class Lake:
         with settings(self.spark, values):
             self.delta_table(ref).vacuum(float(retention_hours))
 
+    def checkpoint(self, ref: TableRef) -> bool:
+        """Write a Delta log checkpoint of the latest version; return False when it had one already, or when
+        this process has no JVM to write one with (Spark Connect: the platform checkpoints its tables)."""
+        if self._log_reader is None:
+            log.info("no log checkpoint of %s written: no driver JVM here", ref)
+            return False
+        return self._log_reader.checkpoint(path=ref.path, name=ref.name)
+
     def delete_matching(self, ref: TableRef, source: DataFrame, condition: str) -> WriteResult:
         """Delete the table's rows that `condition` matches against `source` (a MERGE; `t.` is the table, `s.`
         the source), so the commit names the condition, never a value."""

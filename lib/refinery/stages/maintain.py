@@ -111,25 +111,8 @@ def _maintain_table(ctx: StageContext, label: str, ref: TableRef, pinned: int | 
         notes.append(f"not vacuumed: the release pins version {pinned}, the table is at {latest}")
     else:
         ctx.lake.vacuum(ref, cfg.retention_hours)
-    _checkpoint(ctx.spark, ref)
+    ctx.lake.checkpoint(ref)
     return notes
-
-
-def _checkpoint(spark: SparkSession, ref: TableRef) -> None:
-    """Write a Delta log checkpoint of the latest version (no-op when the latest already has one)."""
-    jvm = spark.sparkContext._jvm
-    delta_log = (
-        jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, ref.path)
-        if ref.path
-        else jvm.org.apache.spark.sql.delta.DeltaLog.forTable(
-            spark._jsparkSession, jvm.org.apache.spark.sql.catalyst.TableIdentifier(ref.name)
-        )
-    )
-    snapshot = delta_log.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty())
-    last = delta_log.readLastCheckpointFile()
-    if last.isDefined() and last.get().version() >= snapshot.version():
-        return
-    delta_log.checkpoint(snapshot, jvm.scala.Option.empty())
 
 
 def _stream_behind(ctx: StageContext) -> bool:

@@ -44,6 +44,14 @@ def broker_classpath() -> str:
     return os.pathsep.join(jars + scala)
 
 
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka writes them, never starting with "-" (the storage tool would read it as a flag)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaBroker:
     """`with KafkaBroker(folder) as broker: ... broker.bootstrap` (a KRaft broker with its own controller)."""
 
@@ -73,13 +81,14 @@ class KafkaBroker:
         properties = self.folder / "server.properties"
         properties.write_text(self._properties())
         java = ["java", "-Xmx512m", "-cp", broker_classpath()]
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)],
-            check=True,
+        formatted = subprocess.run(
+            [*java, "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(properties)],
             capture_output=True,
+            text=True,
             timeout=120,
         )
+        if formatted.returncode != 0:
+            raise RuntimeError(f"kafka storage format failed: {formatted.stderr.strip()[-2000:]}")
         with open(self.folder / "broker.log", "wb") as log:
             self.process = subprocess.Popen(
                 [*java, "kafka.Kafka", str(properties)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True

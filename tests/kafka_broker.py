@@ -88,7 +88,8 @@ class KafkaBroker:
             timeout=120,
         )
         if formatted.returncode != 0:
-            raise RuntimeError(f"kafka storage format failed: {formatted.stderr.strip()[-2000:]}")
+            said = (formatted.stdout + formatted.stderr).strip()
+            raise RuntimeError(f"kafka storage format failed (exit {formatted.returncode}): {said[-2000:]}")
         with open(self.folder / "broker.log", "wb") as log:
             self.process = subprocess.Popen(
                 [*java, "kafka.Kafka", str(properties)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -34,7 +34,7 @@ $(SETUP_STAMP): pyproject.toml
 	touch $@
 
 $(JARS_STAMP): $(SETUP_STAMP)
-	$(PY) -m refinery.jars --dest $(JARS)
+	$(PY) -m refinery.session.jars --dest $(JARS)
 	$(PY) -m tests.kafka_broker --resolve  # the tests' and the stream bench's Kafka broker (a KRaft node)
 	touch $@
 
@@ -76,7 +76,7 @@ cluster-test: setup dist ## only the cluster test: spark-submit jobs/run.py to a
 compat-test: setup ## every stage, the stream, readers and releases again on pyspark 4.0 + delta-spark 4.0
 	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --quiet -e . $(COMPAT_PINS) "pytest>=8" "chispa>=0.10"
-	$(COMPAT_VENV)/bin/python -m refinery.jars --dest $(JARS)
+	$(COMPAT_VENV)/bin/python -m refinery.session.jars --dest $(JARS)
 	$(COMPAT_VENV)/bin/python -m pytest -q --durations=10 $(COMPAT_TESTS)
 
 lint: setup ## ruff check

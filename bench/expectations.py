@@ -27,8 +27,8 @@ from pyspark.sql import functions as F  # noqa: E402
 
 from refinery.config import load_config  # noqa: E402
 from refinery.session import get_session  # noqa: E402
-from refinery.transforms.expectations import measure_expectations, verdicts  # noqa: E402
-from refinery.transforms.tabular_params import Expectation as E  # noqa: E402
+from refinery.transforms.tabular.expectations import measure_expectations, verdicts  # noqa: E402
+from refinery.transforms.tabular.params import Expectation as E  # noqa: E402
 
 EXPECTATIONS = [
     E("id_present", "not_null", column="account_id", severity="warn"),

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "data" / "sample"))
 from make_sample import SENTENCES  # noqa: E402
 
 from refinery.config import load_config  # noqa: E402
-from refinery.lake import Lake  # noqa: E402
+from refinery.lake.store import Lake  # noqa: E402
 from refinery.session import get_session  # noqa: E402
 from refinery.stages import ingest  # noqa: E402
 from refinery.stages.base import StageContext, execute  # noqa: E402

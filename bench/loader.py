@@ -37,7 +37,7 @@ def build_release(lake: Path, docs: int) -> None:
 
     from refinery.cli import main
     from refinery.config import load_config
-    from refinery.schemas import load_schema
+    from refinery.lake.schemas import load_schema
     from refinery.session import get_session
 
     spark = get_session(load_config().spark)

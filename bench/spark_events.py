@@ -1,7 +1,7 @@
 """What Spark's event log says about each refinery stage: shuffle bytes, spill, task skew.
 
 A `refinery` command names its Spark jobs after the stage (job group `<run id>/<stage>`,
-refinery.progress). Spark writes one JSON event per line when started with
+refinery.session.progress). Spark writes one JSON event per line when started with
 `spark.eventLog.enabled=true` (and `spark.eventLog.compress=false`); `stage_metrics` sums the
 finished tasks of each job group's Spark stages.
 """

@@ -13,7 +13,6 @@ from databricks.bundles.core import Bundle, Resources, Variable, variables
 from databricks.bundles.jobs import Job
 
 from refinery.config import load_config
-from refinery.preflight import KIND_STAGES
 
 WHEEL = "../dist/*.whl"  # relative to this file: the artifact databricks.yml builds
 ENTRY_POINT = "refinery"  # [project.scripts] in pyproject.toml
@@ -50,7 +49,7 @@ def load_resources(bundle: Bundle) -> Resources:
 def pipeline_stages(pipeline: str) -> tuple[str, ...]:
     """The stages of the pipeline the job is deployed for: its kind decides (record data has no dedup). A run
     may pass another pipeline as its parameter: one of the same kind."""
-    return KIND_STAGES[load_config(pipeline, "databricks").kind]
+    return load_config(pipeline, "databricks").pipeline_kind.stage_names
 
 
 def refinery_job(bundle: Bundle) -> Job:

@@ -38,7 +38,7 @@ WORDS = [
 def silver_docs(spark, start: int, stop: int, *, hosts: int = 40) -> DataFrame:
     """Silver-shaped docs `doc-<i>` for i in [start, stop): varied English text, `hosts` url hosts,
     sources web (3 of 4) and forum, langs en and de. The same i always gives the same row."""
-    from refinery.schemas import load_schema
+    from refinery.lake.schemas import load_schema
 
     words = F.array(*[F.lit(w) for w in WORDS])
     i = F.col("id")

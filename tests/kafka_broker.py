@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyspark
 
-from refinery.jars import cached_jars, resolve_jars
+from refinery.session.jars import cached_jars, resolve_jars
 
 PROJECT = Path(__file__).resolve().parents[1]
 BROKER_COORDINATE = (

@@ -15,10 +15,10 @@ import yaml
 from databricks.bundles.core import Bundle
 from databricks.bundles.jobs import Job
 
-from refinery.preflight import KIND_STAGES
+from refinery import pipelines
 from tests.processes import PROJECT
 
-STAGE_COMMANDS = KIND_STAGES["text"]  # the default pipeline, web_text
+STAGE_COMMANDS = pipelines.TEXT.stage_names  # the default pipeline, web_text
 BUNDLE = yaml.safe_load((PROJECT / "databricks.yml").read_text())
 
 

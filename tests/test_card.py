@@ -82,9 +82,9 @@ def test_card_of_current_gold_and_of_a_missing_release(spark, released_lake, tmp
 
 
 def test_card_numbers_are_computed_without_drawing(spark, released_lake):
-    from refinery.card_numbers import card_numbers
+    from refinery.commands.card_numbers import card_numbers
     from refinery.config import load_config
-    from refinery.lake import Lake
+    from refinery.lake.store import Lake
 
     config = load_config("web_text", "local", [f"lake.root={released_lake}", "publish.group_key=url_host"])
     numbers = card_numbers(Lake(spark, config.lake), config, "r2")

@@ -6,10 +6,11 @@ from __future__ import annotations
 from chispa import assert_df_equality
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-from refinery.changes import apply_changes, current_rows
 from refinery.config import LakeConfig
-from refinery.lake import Lake
-from refinery.schemas import TableSchema
+from refinery.lake.changes import apply_changes
+from refinery.lake.schemas import TableSchema
+from refinery.lake.store import Lake
+from refinery.transforms.tabular.changes import current_rows
 
 SCHEMA = TableSchema(
     name="accounts",

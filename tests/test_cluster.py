@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from refinery.jars import cached_jars
+from refinery.session.jars import cached_jars
 from tests.cluster import BASE_PYTHON, SPARK_HOME, StandaloneCluster, plain_environment, task_executors
 from tests.processes import PROJECT, lake_state, seed
 from tests.tabular import KEY, KEY_ENV, seed_tabular, tabular_content

@@ -5,7 +5,7 @@ import pytest
 
 from refinery.cli import main
 from refinery.config import load_config, masked
-from refinery.config_loader import parse_override
+from refinery.config.layers import parse_override
 from refinery.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -196,13 +196,11 @@ def test_a_tabular_config_hash_ignores_the_text_sections():
 
 
 def test_each_kind_has_its_commands():
-    from refinery.preflight import check_stage_applies
-
-    text, tabular = load_config("web_text"), load_config("tabular")
+    text, tabular = load_config("web_text").pipeline_kind, load_config("tabular").pipeline_kind
     for command in ("ingest", "curate", "dedup", "publish", "stream", "forget", "explain", "maintain"):
-        check_stage_applies(text, command)
+        text.check_command("web_text", command)
     for command in ("ingest", "curate", "publish", "maintain"):
-        check_stage_applies(tabular, command)
-    for command in ("dedup", "stream", "forget", "explain"):
-        with pytest.raises(ConfigError, match=f"no {command} stage"):
-            check_stage_applies(tabular, command)
+        tabular.check_command("tabular", command)
+    for command, what in (("dedup", "stage"), ("stream", "command"), ("forget", "command"), ("explain", "command")):
+        with pytest.raises(ConfigError, match=f"pipeline 'tabular' is tabular: it has no {command} {what}"):
+            tabular.check_command("tabular", command)

@@ -9,8 +9,8 @@ import threading
 
 from refinery.cli import SUMMARY_WIDTH, format_summary, main
 from refinery.config import load_config
-from refinery.lake import TableRef
-from refinery.progress import StageProgress
+from refinery.lake.store import TableRef
+from refinery.session.progress import StageProgress
 from refinery.stages.base import StageResult
 from tests.processes import PROJECT
 

@@ -6,7 +6,7 @@ import json
 
 from pyspark.sql import functions as F
 
-from refinery.schemas import table_schema
+from refinery.lake.schemas import table_schema
 from refinery.tables import TABLES
 
 

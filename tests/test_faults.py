@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from refinery.cli import main
-from refinery.ledger import interrupted_attempts
+from refinery.lake.ledger import interrupted_attempts
 from tests.processes import RELEASE, SAMPLE, lake_state, refinery, release_rows
 
 EXPECTED = json.loads((SAMPLE / "MANIFEST.json").read_text())["expected"]

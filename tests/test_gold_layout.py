@@ -6,7 +6,7 @@ import random
 
 from pyspark.sql import functions as F
 
-from refinery.gold import pack_files, pack_files_into_partitions
+from refinery.lake.gold import pack_files, pack_files_into_partitions
 
 
 def test_large_files_get_a_task_each_and_small_ones_share_up_to_the_largest():

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from refinery.cli import main
 from refinery.config import LakeConfig
-from refinery.lake import Lake
-from refinery.lease import PipelineLease
-from refinery.schemas import load_schema
+from refinery.lake.lease import PipelineLease
+from refinery.lake.schemas import load_schema
+from refinery.lake.store import Lake
 
 
 def plant_holder(spark, lake_root, *, expires_in_seconds: int) -> None:

@@ -7,10 +7,10 @@ import pyarrow as pa
 
 from refinery.cli import main
 from refinery.config import load_config
-from refinery.lake import Lake
-from refinery.ledger import final_rows
+from refinery.lake.ledger import final_rows
+from refinery.lake.releases import find_release
+from refinery.lake.store import Lake
 from refinery.loader import iter_batches
-from refinery.releases import find_release
 from tests.processes import RELEASE, gold_hash, table
 
 

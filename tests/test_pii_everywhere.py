@@ -9,7 +9,7 @@ import json
 from pyspark.sql import functions as F
 
 from refinery.cli import main
-from refinery.stages.ingest import logged_name
+from refinery.stages.ingest_files import logged_name
 from refinery.transforms.pii import lineage_safe
 from tests.stages.test_empty_and_noop import PERMISSIVE, unique_doc
 

@@ -17,10 +17,10 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from refinery.config import SourceConfig
-from refinery.deletion import Request, Tombstones, field_request
 from refinery.io.decode import CsvOptions, csv_records, file_content, json_records, jsonl_records
 from refinery.io.warc import read_warc
-from refinery.raw_rewrite import (
+from refinery.privacy.deletion import Request, Tombstones, field_request
+from refinery.privacy.raw_rewrite import (
     rewrite_csv_file,
     rewrite_json_file,
     rewrite_jsonl_file,
@@ -28,7 +28,7 @@ from refinery.raw_rewrite import (
     rewrite_text_file,
     rewrite_warc_file,
 )
-from refinery.stages.ingest import logged_name
+from refinery.stages.ingest_files import logged_name
 
 KEY = b"a-key-of-at-least-16-bytes"
 EMAIL = "ada@example.org"

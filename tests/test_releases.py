@@ -9,9 +9,9 @@ from pyspark.sql import functions as F
 
 from refinery.cli import main
 from refinery.config import LakeConfig
-from refinery.lake import Lake
+from refinery.lake.releases import list_releases, read_release
+from refinery.lake.store import Lake
 from refinery.loader import iter_batches
-from refinery.releases import list_releases, read_release
 from refinery.transforms.split import url_host
 from tests.conftest import RELEASE_SETTINGS
 

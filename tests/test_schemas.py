@@ -1,7 +1,7 @@
 import pytest
 from pyspark.sql.types import ArrayType, IntegerType, LongType, MapType, StringType
 
-from refinery.schemas import SchemaMismatchError, load_schema, parse_type, table_schema
+from refinery.lake.schemas import SchemaMismatchError, load_schema, parse_type, table_schema
 
 
 def test_parse_type():

@@ -8,8 +8,8 @@ import pytest
 
 from refinery import tables
 from refinery.config import LakeConfig
-from refinery.lake import Lake
-from refinery.schemas import table_schema
+from refinery.lake.schemas import table_schema
+from refinery.lake.store import Lake
 
 
 def test_keys_round_trip_for_every_scope():

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from refinery.loader import iter_batches
-from refinery.torch_data import ReleaseDataset
+from refinery.loader.torch_data import ReleaseDataset
 
 COLUMNS = ["doc_id", "copy", "n_tokens", "text"]
 

@@ -13,11 +13,11 @@ from dataclasses import replace
 
 import yaml
 
-from refinery import paths
+from refinery import paths, pipelines
+from refinery.commands.preflight import check_inputs
 from refinery.config import ENVIRONMENTS, Config, load_config, masked
 from refinery.errors import PipelineBusyError, UsageError
-from refinery.keys import check_key_available
-from refinery.preflight import KIND_STAGES, check_inputs, check_stage_applies
+from refinery.privacy.keys import check_key_available
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SUMMARY_WIDTH = 120  # summary lines are cut here: the summary stays one screen, the ledger has every metric
@@ -27,7 +27,7 @@ log = logging.getLogger("refinery")
 
 # Every command with its one-line description (`refinery --help`, `refinery COMMAND --help`).
 COMMANDS = {
-    "run": "run ingest, curate, dedup and publish on the pipeline's new raw files",
+    "run": "run every stage of the pipeline (ingest, curate, dedup, publish for text) on its new raw files",
     "ingest": "read new raw files into bronze (typed records, lineage); bad records to rejects",
     "curate": "bronze -> silver: HTML text, normalization, language, quality filters, PII",
     "dedup": "silver -> silver_dedup: exact, then MinHash near-duplicate removal",
@@ -118,11 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "profile":
             return _profile(config, args.layer)
         if args.command == "explain":
-            check_stage_applies(config, "explain")
+            config.pipeline_kind.check_command(config.pipeline, "explain")
             return _explain(config, args.doc_id, as_json=args.json)
         if args.command == "maintain":
             return _run(config, ["maintain"])
-        return _run(config, list(KIND_STAGES[config.kind]) if args.command == "run" else [args.command])
+        return _run(config, list(config.pipeline_kind.stage_names) if args.command == "run" else [args.command])
     except UsageError as exc:  # bad usage, config or inputs: one line, exit 2
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -143,7 +143,7 @@ def _run(config: Config, stage_names: list[str], work: Callable | None = None) -
     """Run stages (or `work`: the stream, a forget) under the pipeline's lease and print the summary."""
     check_inputs(config, stage_names)  # before the JVM starts: a usage error in well under a second
     check_key_available(config, stage_names)
-    from refinery.lake import Lake
+    from refinery.lake.store import Lake
     from refinery.session import get_session, spark_log_file
     from refinery.stages import run_stages
     from refinery.stages.base import StageContext, StageFailed
@@ -168,8 +168,8 @@ def _run(config: Config, stage_names: list[str], work: Callable | None = None) -
 
 
 def _lease(lake, config: Config, run_id: str):
-    """The pipeline's writer lease for the block (see refinery.lease)."""
-    from refinery.lease import PipelineLease
+    """The pipeline's writer lease for the block (see refinery.lake.lease)."""
+    from refinery.lake.lease import PipelineLease
 
     return PipelineLease(
         lake,
@@ -181,7 +181,7 @@ def _lease(lake, config: Config, run_id: str):
 
 
 def _lake(config: Config):
-    from refinery.lake import Lake
+    from refinery.lake.store import Lake
     from refinery.session import get_session
 
     return Lake(get_session(config.spark, spark_log=config.console.spark_log), config.lake)
@@ -189,7 +189,7 @@ def _lake(config: Config):
 
 def _release(config: Config, action: str, name: str | None) -> int:
     """`refinery release create NAME | list | show NAME`."""
-    from refinery import releases
+    from refinery.lake import releases
 
     if action in ("create", "show") and not name:
         print(f"refinery: error: release {action} needs a NAME", file=sys.stderr)
@@ -245,18 +245,14 @@ def _setting(value, width: int = 100) -> str:
 
 
 def _card(config: Config, release: str | None, out: str) -> int:
-    if config.kind == "tabular":
-        from refinery.tabular_card import write_tabular_card as write_card
-    else:
-        from refinery.card import write_card
-
+    write_card = pipelines.resolve(config.pipeline_kind.card)
     path = write_card(_lake(config), config, out, release=release)
     print(f"wrote {path}")
     return EXIT_OK
 
 
 def _profile(config: Config, layer: str) -> int:
-    from refinery.profiling import profile_report
+    from refinery.commands.profile import profile_report
 
     print(profile_report(_lake(config), config, layer), end="")
     return EXIT_OK
@@ -286,7 +282,7 @@ def _stream(ctx, *, once: bool):
 
 def _requests(args: argparse.Namespace) -> list:
     """The deletion requests of `refinery forget`'s flags and requests file (at least one)."""
-    from refinery.deletion import Request, field_request, read_requests
+    from refinery.privacy.deletion import Request, field_request, read_requests
 
     requests = [Request("doc_id", v) for v in args.doc_id] + [Request("url_prefix", v) for v in args.url_prefix]
     requests += [field_request(v) for v in args.field] + [Request("contains", v) for v in args.contains]
@@ -308,9 +304,9 @@ def _forget(requests: list) -> Callable:
 
 
 def _explain(config: Config, doc_id: str, *, as_json: bool) -> int:
-    from refinery.explain import explain, format_explanation
+    from refinery.commands.explain import explain, format_explanation
 
-    found = explain(_lake(config), config.pipeline, doc_id, config.privacy)
+    found = explain(_lake(config), config, doc_id)
     print(json.dumps(found, indent=2, default=str) if as_json else format_explanation(found))
     return EXIT_OK
 

@@ -30,6 +30,13 @@ class InputNotFoundError(UsageError, FileNotFoundError):
     """A raw path or an input table that a command needs does not exist."""
 
 
+class MissingInputError(InputNotFoundError):
+    """A table a command reads has not been written yet: the one message names it and the command that writes it."""
+
+    def __init__(self, table: str, writer: str):
+        super().__init__(f"input table {table} does not exist; run `refinery {writer}` first")
+
+
 class ReleaseExistsError(UsageError):
     """A release name is taken by a different gold version."""
 

@@ -1,8 +1,9 @@
 """The table registry: every table of the lake declared once.
 
-A table has a name, the schema file its columns come from (`{kind}` is the pipeline's kind, e.g.
-`text`), a scope, its partitioning, and the columns that may hold a person's data (what a deletion
-request has to reach, and what never gets min/max statistics in the Delta log). Everything that
+A table has a name, the schema file its columns come from (`schemas/<file>.yaml`; `{kind}` is the pipeline's
+kind, e.g. `text`), a scope, its partitioning, and the columns that may hold a person's data (what a deletion
+request has to reach, and what never gets min/max statistics in the Delta log): the registry names them for
+tables every kind shares, a kind's schema file marks them (`personal: true`) for its own. Everything that
 addresses a table (the lake, stages, ledger, releases, card, loader) goes through `key` and `parse_key`.
 
 A table's *key* is its identity inside the lake, independent of where the lake is mounted:
@@ -11,12 +12,20 @@ gold), `raw/web_text` (the landing folder: files, not a Delta table). The ledger
 and the ingest file log store keys and lake-relative names only, so a lake that is copied, moved or
 mounted under another prefix keeps its lineage.
 
-This module imports nothing from Spark: the Spark-free training loader resolves releases through it.
+This module imports nothing from Spark: the Spark-free training loader resolves releases through it, and the
+config is checked against the columns (`columns`) before the JVM starts; `refinery.lake.schemas` makes Spark
+types of them.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from refinery.paths import project_root
 
 PIPELINE, SYSTEM, RELEASE = "pipeline", "system", "release"  # scopes
 SYSTEM_FOLDER = "_refinery"
@@ -30,14 +39,19 @@ class Table:
     name: str
     schema: str | None  # schema file under schemas/ ({kind} = the pipeline's kind); None: not a Delta table
     scope: str
-    partition_by: tuple[str, ...] = ()
-    personal: tuple[str, ...] = ()  # columns that may hold a person's data (a schema file can mark more)
+    partition_by: tuple[str, ...] = ()  # those the kind's schema has (record data has no `lang`)
+    personal: tuple[str, ...] = ()  # columns that may hold a person's data (a schema file marks a kind's own)
     description: str = ""
-    partition_by_kind: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (kind, columns) where a kind differs
 
     def partitioning(self, kind: str) -> tuple[str, ...]:
-        """The partition columns of this table in pipelines of `kind`."""
-        return dict(self.partition_by_kind).get(kind, self.partition_by)
+        """The partition columns of this table in pipelines of `kind`: the declared ones its columns have."""
+        names = [column.name for column in columns(self.name, kind)]
+        return tuple(column for column in self.partition_by if column in names)
+
+    def personal_columns(self, kind: str) -> tuple[str, ...]:
+        """The columns that may hold a person's data: the registry's and those the schema file marks."""
+        marked = (column.name for column in columns(self.name, kind) if column.personal)
+        return tuple(dict.fromkeys((*self.personal, *marked)))
 
     def schema_name(self, kind: str) -> str:
         if self.schema is None:
@@ -57,21 +71,16 @@ class Table:
         return f"{self.name}/{pipeline}"
 
 
-_DOCUMENT = ("doc_id", "text", "url", "source", "meta", "_file")  # what a raw record brings with it
-_GOLD_LAYOUT = {  # releases too; record data has no language
-    "partition_by": ("split", "lang"),
-    "partition_by_kind": (("tabular", ("split",)),),
-    "personal": ("doc_id", "text", "url", "source"),
-}
+_GOLD_LAYOUT = ("split", "lang")  # gold's and releases' partitions (record data has no language)
 
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         Table("raw", None, PIPELINE, personal=("*",), description="landing folder of raw files (any layout)"),
-        Table("bronze", "{kind}/bronze", PIPELINE, personal=_DOCUMENT, description="typed raw records"),
-        Table("silver", "{kind}/silver", PIPELINE, personal=_DOCUMENT, description="curated records"),
-        Table("silver_dedup", "{kind}/silver", PIPELINE, personal=_DOCUMENT, description="deduplicated silver"),
-        Table("gold", "{kind}/gold", PIPELINE, **_GOLD_LAYOUT, description="training layout"),
+        Table("bronze", "{kind}/bronze", PIPELINE, description="typed raw records"),
+        Table("silver", "{kind}/silver", PIPELINE, description="curated records"),
+        Table("silver_dedup", "{kind}/silver", PIPELINE, description="deduplicated silver"),
+        Table("gold", "{kind}/gold", PIPELINE, partition_by=_GOLD_LAYOUT, description="training layout"),
         Table(
             "rejects",
             "rejects",
@@ -87,7 +96,7 @@ TABLES: dict[str, Table] = {
             personal=("doc_id", "signature", "bands"),
             description="MinHash signatures of deduped docs",
         ),
-        Table("release", "{kind}/gold", RELEASE, **_GOLD_LAYOUT, description="a release's frozen copy of gold"),
+        Table("release", "{kind}/gold", RELEASE, partition_by=_GOLD_LAYOUT, description="a release's copy of gold"),
         Table("runs", "runs", SYSTEM, description="the run ledger"),
         Table("releases", "releases", SYSTEM, description="release name -> its copy and lineage"),
         Table(
@@ -139,7 +148,49 @@ def parse_key(key: str) -> Identity:
     raise ValueError(f"'{key}' is not a table of the lake (e.g. gold/<pipeline>, _refinery/runs)")
 
 
+FEATURE_FIT = "feature_fit"  # where a tabular gold commit, and each release of it, keeps its feature fit (JSON)
+
+
 def release_manifest_key(pipeline: str, release: str) -> str:
     """Where a catalog lake keeps a release's pointer for Spark-free readers: `releases/<pipeline>/<name>.json`
-    under the lake root, holding the release table's storage location and version (refinery.releases)."""
+    under the lake root, holding the release table's storage location and version (refinery.lake.releases)."""
     return f"{TABLES['release'].key(pipeline, release)}.json"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column: its name, its type as written (`string`, `map<string,int>`), and what the file says."""
+
+    name: str
+    type: str
+    nullable: bool = True
+    personal: bool = False
+    comment: str | None = None
+
+
+def columns(table_name: str, kind: str = "text") -> tuple[Column, ...]:
+    """The declared columns of registry table `table_name` in pipelines of `kind`."""
+    return schema_file(table(table_name).schema_name(kind))[1]
+
+
+def column_names(table_name: str, kind: str = "text") -> list[str]:
+    return [column.name for column in columns(table_name, kind)]
+
+
+def schema_file(name: str, schemas_dir: str | Path | None = None) -> tuple[str, tuple[Column, ...]]:
+    """(description, columns) of `schemas/<name>.yaml` (e.g. 'rejects', 'text/bronze'), read once."""
+    return _read_schema_file(str(Path(schemas_dir or project_root() / "schemas") / f"{name}.yaml"))
+
+
+@functools.cache
+def _read_schema_file(path: str) -> tuple[str, tuple[Column, ...]]:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no schema file {path}")
+    spec = yaml.safe_load(Path(path).read_text())
+    if "partition_by" in spec:
+        raise ValueError(f"{path}: partitioning is declared in refinery/tables.py, not in a schema file")
+    declared = tuple(
+        Column(c["name"], c["type"], bool(c.get("nullable", True)), bool(c.get("personal")), c.get("comment"))
+        for c in spec["columns"]
+    )
+    return spec.get("description", ""), declared

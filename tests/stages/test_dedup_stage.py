@@ -9,8 +9,8 @@ from pyspark.sql import functions as F
 
 from refinery.cli import main
 from refinery.config import load_config
-from refinery.lake import Lake
-from refinery.schemas import load_schema
+from refinery.lake.schemas import load_schema
+from refinery.lake.store import Lake
 
 
 def words(seed: int, n: int = 150) -> list[str]:

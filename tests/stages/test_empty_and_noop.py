@@ -13,7 +13,7 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from refinery.cli import main
-from refinery.ledger import final_rows
+from refinery.lake.ledger import final_rows
 from tests.helpers import WORDS
 
 # Curation that keeps any long enough document: one quality rule (min_doc_words) so some docs can fail it.

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 import refinery.stages.ingest as ingest_stage
 from refinery.cli import main
-from refinery.ledger import final_rows
+from refinery.lake.ledger import final_rows
 
 SOURCES = "ingest.sources=[{name: web, format: jsonl, glob: '*.jsonl*'},{name: sheets, format: csv, glob: '*.csv'}]"
 

@@ -19,8 +19,8 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from refinery.config import load_config
-from refinery.deletion import Request, record_tombstones
-from refinery.lake import Lake
+from refinery.lake.store import Lake
+from refinery.privacy.deletion import Request, record_tombstones
 from tests.kafka_broker import KafkaBroker
 from tests.processes import SAMPLE, refinery, start
 

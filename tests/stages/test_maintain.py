@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from refinery.cli import main
-from refinery.ledger import final_rows
+from refinery.lake.ledger import final_rows
 from refinery.loader import iter_batches
 from tests.processes import RELEASE, gold_hash, release_rows
 

@@ -12,8 +12,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from refinery.cli import main
-from refinery.ledger import final_rows
-from refinery.schemas import load_schema
+from refinery.lake.ledger import final_rows
+from refinery.lake.schemas import load_schema
 from refinery.transforms.pii import redact_column
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "web_text"

@@ -40,7 +40,7 @@ def test_a_missing_eval_set_or_group_column_is_one_clear_line(spark, tmp_path, c
     assert err.startswith("refinery: error: eval set 'gone': path ") and err.endswith(
         "nowhere/eval.jsonl does not exist"
     )
-    # Found before the JVM starts (refinery.preflight): no stage started, so no attempt is ledgered.
+    # Found before the JVM starts (refinery.commands.preflight): no stage started, so no attempt is ledgered.
     assert not (tmp_path / "_refinery" / "runs").exists()
     # A group key naming a column silver does not declare is a usage error found at load: exit 2, no stage runs.
     assert main(["publish", "--lake", str(tmp_path), "-q", "--set", "publish.group_key=host"]) == 2

@@ -1,7 +1,7 @@
 """spark.shuffle_partition_mb: each stage sizes its shuffles from its input (the cluster env sets it)."""
 
 from refinery.config import load_config
-from refinery.lake import Lake
+from refinery.lake.store import Lake
 from refinery.session import settings
 from refinery.stages.base import StageContext, shuffle_partitions
 
@@ -17,10 +17,11 @@ def test_a_stage_reading_its_input_sets_the_shuffle_partitions_from_the_table_si
     config = load_config("web_text", "cluster", [f"lake.root={tmp_path}"])
     assert config.spark.shuffle_partition_mb == 64
     ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
+    ctx.stage = config.pipeline_kind.stage("curate")
     ref = ctx.table("bronze")
     ctx.lake.ensure_table(ref, ctx.schema("bronze"))
     with settings(spark, {"spark.sql.shuffle.partitions": "999"}):
-        ctx.read_input("bronze")
+        ctx.read_input()
         assert spark.conf.get("spark.sql.shuffle.partitions") == str(spark.sparkContext.defaultParallelism)
 
 

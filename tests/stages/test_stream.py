@@ -11,7 +11,7 @@ from chispa import assert_df_equality
 
 from refinery.cli import main
 from refinery.config import load_config
-from refinery.lake import Lake
+from refinery.lake.store import Lake
 from refinery.stages.base import StageContext
 from refinery.stages.stream import run_stream
 from tests.helpers import comparable

@@ -19,15 +19,15 @@ import pytest
 from pyspark.sql import functions as F
 
 from refinery.cli import main
+from refinery.commands.tabular_card import tabular_card_numbers, write_tabular_card
 from refinery.config import load_config
-from refinery.lake import Lake
+from refinery.lake.store import Lake
+from refinery.loader.tabular import iter_matrices
 from refinery.session import spark_log_file
 from refinery.stages import run_stages
 from refinery.stages.base import StageContext, StageFailed
-from refinery.tabular_card import tabular_card_numbers, write_tabular_card
-from refinery.tabular_loader import iter_matrices
 from refinery.transforms.pseudonyms import Pseudonymizer
-from refinery.transforms.tabular_params import Expectation
+from refinery.transforms.tabular.params import Expectation
 from tests.tabular import KEY, MANIFEST, SAMPLE, privacy_key
 from tests.tabular import tabular_cli as cli
 

@@ -7,8 +7,8 @@ import json
 
 from refinery.cli import main
 from refinery.config import load_config
-from refinery.deletion import Request, record_tombstones
-from refinery.lake import Lake
+from refinery.lake.store import Lake
+from refinery.privacy.deletion import Request, record_tombstones
 from tests.stages.test_empty_and_noop import PERMISSIVE, unique_doc, write_jsonl
 
 KEY = "a-key-of-at-least-16-bytes"

@@ -8,9 +8,9 @@ import pytest
 from chispa import assert_df_equality
 
 from refinery.errors import ParameterError
-from refinery.transforms.anonymity import AnonymityReport, flag_small_classes, generalize, measure_anonymity
 from refinery.transforms.rules import REJECT_DETAIL, REJECT_RULE
-from refinery.transforms.tabular_params import Generalization
+from refinery.transforms.tabular.anonymity import AnonymityReport, flag_small_classes, generalize, measure_anonymity
+from refinery.transforms.tabular.params import Generalization
 
 D = dt.date
 SCHEMA = "id string, birth_date date, zip string, gender string, label int"

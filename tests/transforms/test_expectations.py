@@ -8,9 +8,9 @@ import pytest
 from chispa import assert_df_equality
 
 from refinery.errors import ParameterError
-from refinery.transforms.expectations import flag_expectations, measure_expectations, verdicts
 from refinery.transforms.rules import REJECT_DETAIL, REJECT_RULE
-from refinery.transforms.tabular_params import Expectation
+from refinery.transforms.tabular.expectations import flag_expectations, measure_expectations, verdicts
+from refinery.transforms.tabular.params import Expectation
 
 SCHEMA = "account_id string, email string, age int, status string, opened date, closed date"
 D = dt.date

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from refinery.transforms.fairness import add_sample_weight, fairness_table
+from refinery.transforms.tabular.fairness import add_sample_weight, fairness_table
 
 DDL = "id int, split string, gender string, churned int"
 # train: f 4 rows (1 positive), m 4 rows (3 positive), x 2 rows (1 positive); test: f 2 (0), m 2 (1)

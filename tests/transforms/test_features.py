@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from chispa import assert_df_equality
 
-from refinery.feature_fit import fit_features
-from refinery.transforms.features import FeatureFit, encode_features
+from refinery.stages.tabular.feature_fit import fit_features
+from refinery.transforms.tabular.features import FeatureFit, encode_features
 
 DDL = "id string, split string, income double, segment string"
 TRAIN = [("t1", "train", 10.0, "retail"), ("t2", "train", 20.0, "retail"), ("t3", "train", 30.0, "premium")]

@@ -2,9 +2,9 @@
 
 import pytest
 
-from refinery.deletion import BadRequestError, Request, field_request, read_requests
+from refinery.privacy.deletion import BadRequestError, Request, field_request, read_requests
+from refinery.rejects import FORGOTTEN
 from refinery.transforms.forgotten import (
-    FORGOTTEN,
     flag_forgotten,
     row_hashes,
     url_prefix_candidates,
@@ -75,7 +75,7 @@ def test_rows_matching_a_tombstone_are_flagged_and_the_others_kept(spark):
     df = spark.createDataFrame(rows, ROWS)
     flagged = flag_forgotten(df, tombstones=hashes(*requests), key=KEY, ngram_sizes={r.words for r in requests})
     result = {row.doc_id: (row._reject_rule, row._reject_detail) for row in flagged.collect()}
-    gone = (FORGOTTEN, "matches a deletion request")
+    gone = (FORGOTTEN.name, "matches a deletion request")
     assert result == {
         "d1": gone,
         "d2": gone,

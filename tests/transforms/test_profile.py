@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from refinery.transforms.expectations import measure_expectations, verdicts
-from refinery.transforms.profile import (
+from refinery.transforms.tabular.expectations import measure_expectations, verdicts
+from refinery.transforms.tabular.params import Expectation
+from refinery.transforms.tabular.profile import (
     as_config,
     profile_columns,
     read_profiles,
@@ -13,7 +14,6 @@ from refinery.transforms.profile import (
     suggest_expectations,
     to_refine,
 )
-from refinery.transforms.tabular_params import Expectation
 
 DDL = "customer_id string, age int, income double, segment string, closed_on date, note string"
 ROWS = [

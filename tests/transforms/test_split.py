@@ -1,9 +1,9 @@
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from refinery.rejects import MIXTURE_DOWNSAMPLED
 from refinery.transforms.rules import kept_rows, rejected_rows
 from refinery.transforms.split import (
-    MIXTURE_RULE,
     add_partition_position,
     add_shuffle_key,
     assign_balanced_shard,
@@ -112,7 +112,7 @@ def test_mixture_weights_hold_within_one_percent(spark):
     assert rows["web"] == docs_in["web"]
     dropped = rejected_rows(flagged)
     assert dropped.count() == docs_in["forum"] - rows["forum"]
-    assert {r.rule for r in dropped.select("rule").distinct().collect()} == {MIXTURE_RULE}
+    assert {r.rule for r in dropped.select("rule").distinct().collect()} == {MIXTURE_DOWNSAMPLED.name}
     assert dropped.first().detail == "source forum has mixture weight 0.3"
 
 

@@ -6,7 +6,7 @@ import json
 
 from pyspark.sql.types import DateType, DoubleType, IntegerType, StringType, StructField
 
-from refinery.transforms.tabular_records import type_tabular_records
+from refinery.transforms.tabular.records import type_tabular_records
 
 COLUMNS = [
     StructField("id", StringType()),

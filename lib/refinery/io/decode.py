@@ -14,12 +14,13 @@ import io
 import json
 import lzma
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
-from refinery.errors import ParameterError
+from refinery.config.sources import CsvOptions
+from refinery.rejects import EMPTY_LINE, INVALID_UTF8, MALFORMED_CSV, MALFORMED_JSON, RAGGED_ROW, UNREADABLE_FILE
 
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zst", ".zstd", ".xz")
 _DECODER = json.JSONDecoder()
 
 
@@ -31,41 +32,53 @@ class RawRecord:
     detail: str | None = None
 
 
-@dataclass(frozen=True)
-class CsvOptions:
-    """How CSV sources are framed. Without a header, `column_names` names the columns (else _c0, _c1 ...)."""
-
-    header: bool = True
-    delimiter: str = ","
-    quote: str = '"'
-    escape: str | None = None
-    column_names: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for key in ("delimiter", "quote"):
-            if len(getattr(self, key)) != 1:
-                raise ParameterError(key, f"must be one character, got {getattr(self, key)!r}")
-
-
 class UnreadableFileError(ValueError):
     """The file cannot be decompressed or decoded as a whole."""
 
 
+@dataclass(frozen=True)
+class Codec:
+    """A compression a raw file's name suffix stands for: whole-buffer functions and a streaming reader."""
+
+    decompress: Callable[[bytes], bytes]
+    compress: Callable[[bytes], bytes]
+    reader: Callable[[BinaryIO], BinaryIO]
+
+
+def _zstd() -> Codec:
+    import zstandard  # a dependency, imported where a .zst file needs it
+
+    return Codec(
+        lambda data: zstandard.ZstdDecompressor().decompressobj().decompress(data),
+        lambda data: zstandard.ZstdCompressor().compress(data),
+        lambda raw: zstandard.ZstdDecompressor().stream_reader(raw, closefd=True),
+    )
+
+
+# Suffix -> codec: the one table that ingest, WARC reading and forget's raw rewrite decode and encode by.
+CODECS: dict[str, Callable[[], Codec]] = {
+    ".gz": lambda: Codec(gzip.decompress, gzip.compress, lambda raw: gzip.GzipFile(fileobj=raw)),
+    ".bz2": lambda: Codec(bz2.decompress, bz2.compress, bz2.BZ2File),
+    ".xz": lambda: Codec(lzma.decompress, lzma.compress, lzma.LZMAFile),
+    ".zst": _zstd,
+    ".zstd": _zstd,
+}
+COMPRESSED_SUFFIXES = tuple(CODECS)
+
+
+def codec(name: str) -> Codec | None:
+    """The codec a file's name says it is compressed with (None: not compressed)."""
+    lower = name.lower()
+    return next((make() for suffix, make in CODECS.items() if lower.endswith(suffix)), None)
+
+
 def decompress(name: str, data: bytes) -> bytes:
     """Decompress by file suffix; a 0-byte compressed file is empty, a truncated one is unreadable."""
-    lower = name.lower()
-    if not lower.endswith(COMPRESSED_SUFFIXES) or not data:
+    found = codec(name)
+    if found is None or not data:
         return data
     try:
-        if lower.endswith(".gz"):
-            return gzip.decompress(data)
-        if lower.endswith(".bz2"):
-            return bz2.decompress(data)
-        if lower.endswith(".xz"):
-            return lzma.decompress(data)
-        import zstandard
-
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        return found.decompress(data)
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
         raise UnreadableFileError(f"cannot decompress: {type(exc).__name__}: {exc}") from None
     except Exception as exc:  # zstandard.ZstdError and friends
@@ -74,18 +87,8 @@ def decompress(name: str, data: bytes) -> bytes:
 
 def compress(name: str, data: bytes) -> bytes:
     """Compress by file suffix, the way `decompress` reads it back (no suffix: as is)."""
-    lower = name.lower()
-    if lower.endswith(".gz"):
-        return gzip.compress(data)
-    if lower.endswith(".bz2"):
-        return bz2.compress(data)
-    if lower.endswith(".xz"):
-        return lzma.compress(data)
-    if lower.endswith((".zst", ".zstd")):
-        import zstandard
-
-        return zstandard.ZstdCompressor().compress(data)
-    return data
+    found = codec(name)
+    return found.compress(data) if found else data
 
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -121,7 +124,7 @@ def trailing_text_record(number: int, line: str) -> RawRecord:
     at = trailing_text_at(line)
     if at is None:
         return RawRecord(number, line)
-    return RawRecord(number, line, "malformed_json", f"text after the JSON value at character {at + 1}")
+    return RawRecord(number, line, MALFORMED_JSON.name, f"text after the JSON value at character {at + 1}")
 
 
 def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -134,7 +137,7 @@ def line_record(number: int, raw: bytes) -> RawRecord:
     try:
         return trailing_text_record(number, raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        return RawRecord(number, raw.decode("utf-8", "replace"), "invalid_utf8", f"byte {exc.start}: {exc.reason}")
+        return RawRecord(number, raw.decode("utf-8", "replace"), INVALID_UTF8.name, f"byte {exc.start}: {exc.reason}")
 
 
 def jsonl_records(data: bytes) -> Iterator[RawRecord]:
@@ -151,11 +154,24 @@ def json_records(data: bytes) -> Iterator[RawRecord]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        yield RawRecord(None, text, "malformed_json", f"line {exc.lineno} column {exc.colno}: {exc.msg}")
+        yield RawRecord(None, text, MALFORMED_JSON.name, f"line {exc.lineno} column {exc.colno}: {exc.msg}")
         return
     elements = document if isinstance(document, list) else [document]
     for index, element in enumerate(elements, start=1):
         yield RawRecord(index, json.dumps(element, ensure_ascii=False))
+
+
+def csv_reader(lines: Iterable[str], options: CsvOptions):
+    """A `csv.reader` over `lines` in the source's dialect: the one framing ingest reads CSV rows with and
+    forget's raw rewrite finds them by (quoted newlines allowed)."""
+    return csv.reader(
+        lines,
+        delimiter=options.delimiter,
+        quotechar=options.quote,
+        escapechar=options.escape,
+        doublequote=options.escape is None,
+        strict=False,
+    )
 
 
 def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
@@ -170,14 +186,7 @@ def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
         text, valid_utf8 = data.decode("utf-8"), True
     except UnicodeDecodeError:
         text, valid_utf8 = data.decode("utf-8", "replace"), False
-    reader = csv.reader(
-        io.StringIO(text, newline=""),
-        delimiter=options.delimiter,
-        quotechar=options.quote,
-        escapechar=options.escape,
-        doublequote=options.escape is None,
-        strict=False,
-    )
+    reader = csv_reader(io.StringIO(text, newline=""), options)
     names = list(options.column_names)
     start = 1
     try:
@@ -188,16 +197,16 @@ def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
                 continue
             raw = options.delimiter.join(row)
             if not row or row == [""]:
-                yield RawRecord(position, raw, "empty_line", "blank line")
+                yield RawRecord(position, raw, EMPTY_LINE.name, "blank line")
             elif not valid_utf8 and "\ufffd" in raw:
-                yield RawRecord(position, raw, "invalid_utf8", "row is not valid UTF-8")
+                yield RawRecord(position, raw, INVALID_UTF8.name, "row is not valid UTF-8")
             elif names and len(row) != len(names):
-                yield RawRecord(position, raw, "ragged_row", f"{len(row)} fields, header has {len(names)}")
+                yield RawRecord(position, raw, RAGGED_ROW.name, f"{len(row)} fields, header has {len(names)}")
             else:
                 columns = names or [f"_c{i}" for i in range(len(row))]
                 yield RawRecord(position, json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False))
     except csv.Error as exc:
-        yield RawRecord(start, None, "malformed_csv", str(exc))
+        yield RawRecord(start, None, MALFORMED_CSV.name, str(exc))
 
 
 def text_records(data: bytes) -> Iterator[RawRecord]:
@@ -207,7 +216,7 @@ def text_records(data: bytes) -> Iterator[RawRecord]:
     try:
         yield RawRecord(1, json.dumps({"text": data.decode("utf-8")}, ensure_ascii=False))
     except UnicodeDecodeError as exc:
-        yield RawRecord(1, None, "invalid_utf8", f"byte {exc.start}: {exc.reason}")
+        yield RawRecord(1, None, INVALID_UTF8.name, f"byte {exc.start}: {exc.reason}")
 
 
 def _decode_whole(data: bytes) -> str:
@@ -232,4 +241,4 @@ def file_records(name: str, data: bytes, fmt: str, csv_options: CsvOptions | Non
         else:
             raise ValueError(f"format {fmt} is not decoded from bytes")
     except UnreadableFileError as exc:
-        yield RawRecord(None, None, "unreadable_file", str(exc))
+        yield RawRecord(None, None, UNREADABLE_FILE.name, str(exc))

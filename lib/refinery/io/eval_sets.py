@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from refinery import paths
 from refinery.errors import InputNotFoundError
-from refinery.preflight import check_eval_set
+from refinery.io.listing import check_eval_set
 
 _ARROW_FORMATS = {"jsonl": "json", "parquet": "parquet", "csv": "csv"}
 

@@ -1,4 +1,4 @@
-"""List a source's raw files ourselves, so that nothing under it goes unseen.
+"""List a source's raw files ourselves, so that nothing under it goes unseen; check that local inputs exist.
 
 Spark's file listing silently leaves out names starting with `_` or `.` (and 0-byte files from scans).
 Refinery lists every file below a source folder: local folders (`/path`, `file:/path`, FUSE mounts such
@@ -41,6 +41,12 @@ def check_raw_path(path: str) -> None:
     """Fail with one clear line when a local raw path does not exist (remote paths are checked when listed)."""
     if is_local(path) and not Path(local_path(path)).exists():
         raise RawPathError(f"raw path {path} does not exist; run `make run` to seed the sample or set the source path")
+
+
+def check_eval_set(name: str, location: str) -> None:
+    """A local eval-set path must exist (a URI is checked when Spark reads it)."""
+    if is_local(location) and not Path(local_path(location)).exists():
+        raise InputNotFoundError(f"eval set '{name}': path {location} does not exist")
 
 
 def list_files(spark: SparkSession, folder: str, *, glob: str) -> list[ListedFile]:

@@ -30,12 +30,13 @@ from refinery.io.decode import (
     trailing_text_record,
 )
 from refinery.paths import below_or_absolute, is_local, normalize
+from refinery.rejects import EMPTY_MESSAGE, EMPTY_RECORD, UNREADABLE_FILE
 
 RAW_RECORD_SCHEMA = "_file string, _line bigint, value string, _reject_rule string, _reject_detail string"
 _RAW_COLUMNS = ("_file", "_line", "value", "_reject_rule", "_reject_detail")
 BYTE_FORMATS = ("jsonl", "json", "csv", "text")
 _BATCH_ROWS = 4096
-_EMPTY_MESSAGE = ("empty_message", "the message has no value")  # rule, detail
+_EMPTY_MESSAGE = (EMPTY_MESSAGE.name, "the message has no value")  # rule, detail
 # Read options for raw files: every file below the folder (the caller picks them by path), local files
 # without the checksum file system, and files that vanish or break after listing skipped (then reported).
 _ROBUST_READ = {
@@ -208,7 +209,7 @@ def _warc_records(spark: SparkSession, files: Sequence[str], root: str) -> DataF
         relative_path_column(F.col("path"), root).alias("_file"),
         F.col("offset").alias("_line"),
         F.when(~failed, F.to_json(record)).alias("value"),
-        F.when(failed, F.lit("unreadable_file")).when(empty, F.lit("empty_record")).alias("_reject_rule"),
+        F.when(failed, F.lit(UNREADABLE_FILE.name)).when(empty, F.lit(EMPTY_RECORD.name)).alias("_reject_rule"),
         F.when(failed, F.col("error")).when(empty, F.lit("response record with no payload")).alias("_reject_detail"),
     )
 

@@ -13,14 +13,13 @@ one row with `error` set, after the records it could read.
 
 from __future__ import annotations
 
-import bz2
 import json
-import lzma
 import re
 from collections.abc import Iterator
 
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
+from refinery.io.decode import Codec, codec
 from refinery.paths import is_local, local_path
 
 WARC_SCHEMA = (
@@ -111,6 +110,13 @@ def decode_payload(body: bytes, content_type: str | None) -> str:
     return body.decode("utf-8", "replace")
 
 
+def whole_file_codec(name: str) -> Codec | None:
+    """The codec of a WARC compressed as a whole (`.bz2`, `.xz`, `.zst`); None for a plain file or a `.warc.gz`,
+    which is gzipped record by record and read as it is."""
+    found = codec(name)
+    return None if found is None or name.lower().endswith(".gz") else found
+
+
 def _open(path: str):
     """The file's bytes as a stream, decompressed when the whole file is (gzip is left to warcio)."""
     if is_local(path):
@@ -119,13 +125,5 @@ def _open(path: str):
         import fsspec  # remote storage needs fsspec and its filesystem package (s3fs, adlfs, gcsfs ...)
 
         raw = fsspec.open(path, "rb").open()
-    lower = path.lower()
-    if lower.endswith(".bz2"):
-        return bz2.BZ2File(raw)
-    if lower.endswith(".xz"):
-        return lzma.LZMAFile(raw)
-    if lower.endswith((".zst", ".zstd")):
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-    return raw
+    whole = whole_file_codec(path)
+    return whole.reader(raw) if whole else raw

@@ -1,37 +1,31 @@
-"""Stages compose transforms and own I/O: each reads one Delta version and writes its output and rejects."""
+"""Stages compose transforms and own I/O: each reads one Delta version and writes its output and rejects.
+
+Which stages a pipeline kind runs, and the module of each, is declared in `refinery.pipelines`; only the CLI and
+`jobs/` import this package.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
-from refinery.preflight import KIND_STAGES, check_stage_applies
-from refinery.stages import curate, dedup, ingest, maintain, publish, tabular_curate, tabular_publish
+from refinery import pipelines
 from refinery.stages.base import StageContext, StageResult, execute
 
 Stage = Callable[[StageContext], StageResult]
-STAGES: dict[str, dict[str, Stage]] = {  # per pipeline kind
-    "text": {
-        "ingest": ingest.run,
-        "curate": curate.run,
-        "dedup": dedup.run,
-        "publish": publish.run,
-        "maintain": maintain.run,
-    },
-    "tabular": {
-        "ingest": ingest.run,
-        "curate": tabular_curate.run,
-        "publish": tabular_publish.run,
-        "maintain": maintain.run,
-    },
-}
-PIPELINE = KIND_STAGES["text"]  # what `refinery run` runs for text
+
+
+def stage_function(kind: pipelines.Kind, name: str) -> Stage:
+    """The `run` of stage `name` of `kind` (or of `maintain`, which every kind has)."""
+    module = pipelines.MAINTAIN if name == "maintain" else kind.stage(name).module
+    return importlib.import_module(module).run
 
 
 def run_stages(ctx: StageContext, names: list[str] | tuple[str, ...] | None = None) -> list[StageResult]:
     """Run the named stages (default: the pipeline kind's whole run) in order under one run id; the first
     failure stops the run."""
-    kind = ctx.config.kind
-    names = KIND_STAGES[kind] if names is None else names
+    kind = ctx.config.pipeline_kind
+    names = kind.stage_names if names is None else names
     for name in names:
-        check_stage_applies(ctx.config, name)
-    return [execute(ctx, name, STAGES[kind][name]) for name in names]
+        kind.check_command(ctx.pipeline, name)
+    return [execute(ctx, name, stage_function(kind, name)) for name in names]

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from refinery import pipelines
 from refinery.config import Config
-from refinery.errors import UsageError
-from refinery.lake import Lake, TableRef, WriteResult
-from refinery.ledger import FAILED, OK, RUNNING, LedgerEntry, RunLedger
-from refinery.preflight import MissingInputError
-from refinery.progress import StageProgress
-from refinery.schemas import TableSchema, table_schema
-from refinery.transforms.forgotten import FORGOTTEN
+from refinery.errors import MissingInputError, UsageError
+from refinery.lake.ledger import FAILED, OK, RUNNING, LedgerEntry, RunLedger
+from refinery.lake.schemas import TableSchema, table_schema
+from refinery.lake.store import Lake, TableRef, WriteResult
+from refinery.rejects import FORGOTTEN
+from refinery.session.progress import StageProgress
 from refinery.transforms.pii import redact_text
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,19 @@ class StageContext:
     lake: Lake
     run_id: str = field(default_factory=lambda: new_run_id())
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    stage: pipelines.Stage | None = None  # the declared stage `execute` runs (None for a command: maintain, forget)
     _input_sizes: dict[TableRef, int] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def pipeline(self) -> str:
         return self.config.pipeline
+
+    @property
+    def declared(self) -> pipelines.Stage:
+        """The running stage's declaration: what it reads and writes."""
+        if self.stage is None:
+            raise RuntimeError("no declared stage is running in this context")
+        return self.stage
 
     def table(self, layer: str) -> TableRef:
         return self.lake.table(layer, self.pipeline)
@@ -65,12 +73,13 @@ class StageContext:
     def schema(self, table: str) -> TableSchema:
         return table_schema(table, self.config.kind)
 
-    def read_input(self, layer: str) -> tuple[TableRef, int, DataFrame]:
-        """The latest version of an input table, pinned: (ref, version, DataFrame at that version)."""
+    def read_input(self) -> tuple[TableRef, int, DataFrame]:
+        """The latest version of the running stage's declared input, pinned: (ref, version, DataFrame at it)."""
+        layer = self.declared.reads
         ref = self.table(layer)
         version = self.lake.version(ref)
         if version is None:
-            raise MissingInputError(str(ref), layer)
+            raise MissingInputError(str(ref), self.config.pipeline_kind.writer_of(layer).name)
         self.size_shuffles(lambda: self.input_bytes(ref))
         return ref, version, self.lake.read(ref, version)
 
@@ -174,6 +183,35 @@ class StageResult:
             metrics=metrics,
         )
 
+    @classmethod
+    def of_counts(
+        cls,
+        stage: str,
+        *,
+        read: tuple[TableRef | None, int | None] = (None, None),
+        output: TableRef | None = None,
+        output_version: int | None = 0,
+        rows_in: int = 0,
+        rows_out: int = 0,
+        rejected_by_rule: dict[str, int] | None = None,
+        metrics: dict[str, str] | None = None,
+    ) -> StageResult:
+        """A result whose rejected rows are the rows in less the rows out: an append or a MERGE that may have
+        been made before (a replay writes nothing and still accounts for its rows), or a command that reads no
+        one table (maintain, forget)."""
+        return cls(
+            stage=stage,
+            input=read[0],
+            input_version=read[1],
+            output=output,
+            output_version=output_version,
+            rows_in=rows_in,
+            rows_out=rows_out,
+            rows_rejected=rows_in - rows_out,
+            rejected_by_rule=rejected_by_rule or {},
+            metrics=metrics or {},
+        )
+
     def check_reconciles(self) -> None:
         if self.rows_in != self.rows_out + self.rows_rejected:
             raise ReconciliationError(
@@ -212,7 +250,7 @@ def write_rejects(
     """
     schema = ctx.schema("rejects")
     present = set(rejected.columns)
-    forgotten = F.col("rule") == FORGOTTEN
+    forgotten = F.col("rule") == FORGOTTEN.name
 
     def column(name: str, data_type) -> Column:
         value = F.col(name) if name in present else F.lit(None).cast(data_type)
@@ -257,6 +295,8 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
             )
         )
 
+    kind = ctx.config.pipeline_kind
+    ctx.stage = kind.stage(stage) if stage in kind.stage_names else None
     record(RUNNING)  # an attempt that is killed before it ends stays visible as `running`
     ctx._input_sizes.clear()  # sizes are asked once per stage: an earlier stage of this run may have rewritten them
     ctx.spread_reads()

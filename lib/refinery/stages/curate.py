@@ -9,20 +9,19 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import CurateConfig
-from refinery.deletion import drop_forgotten
-from refinery.keys import privacy_key
+from refinery.privacy.deletion import drop_forgotten
+from refinery.privacy.keys import privacy_key
 from refinery.session import Persisted
-from refinery.stages.base import StageContext, StageResult, write_rejects
+from refinery.stages.base import StageContext, StageResult
+from refinery.stages.skeleton import Flagged, rebuild
 from refinery.transforms.html import extract_main_text
 from refinery.transforms.language import add_language, flag_languages
+from refinery.transforms.params import ABOUT_COLUMNS
 from refinery.transforms.pii import redact_pii
 from refinery.transforms.pseudonyms import Pseudonymizer, pseudonymize_fields
 from refinery.transforms.quality import QualityFilters, flag_quality
 from refinery.transforms.rules import kept_rows, rejected_rows
 from refinery.transforms.text import add_text_signals, normalize_text
-
-STAGE = "curate"
-PII_SCANNED_FIELDS = ("url", "source", "meta")  # besides `text`: no raw PII in any field from silver on
 
 
 def curate_frame(
@@ -51,7 +50,7 @@ def curate_frame(
     if pseudonymize:
         frame = frame.transform(pseudonymize_fields, fields=pseudonymize, pseudonymizer=pseudonymizer)
     frame = frame.transform(
-        redact_pii, actions=dataclasses.asdict(cfg.pii), also=PII_SCANNED_FIELDS, pseudonymizer=pseudonymizer
+        redact_pii, actions=dataclasses.asdict(cfg.pii), also=ABOUT_COLUMNS, pseudonymizer=pseudonymizer
     )
     return frame.transform(add_text_signals, lowercase=cfg.lowercase_signals)
 
@@ -77,26 +76,18 @@ def pii_totals(curated: DataFrame) -> dict[str, str]:
     return {f"pii.{row['kind']}": str(row["n"]) for row in rows.collect()}
 
 
+def flag(ctx: StageContext, bronze: DataFrame, cache: Persisted) -> Flagged:
+    """Curate bronze in short tasks when it is large (cached), then write silver in as many files as bronze is
+    read in."""
+    spread = ctx.in_short_tasks(bronze, ctx.input_bytes(ctx.table(ctx.declared.reads)))
+    curated = cache.keep(curation(ctx)(spread))
+    rows_in = bronze.count()
+    if spread is not bronze:
+        curated.count()
+        curated = curated.coalesce(bronze.rdd.getNumPartitions())
+    return Flagged(kept_rows(curated), rejected_rows(curated), rows_in, metrics=pii_totals(curated))
+
+
 def run(ctx: StageContext) -> StageResult:
     """Curate the latest bronze version into silver (full refresh)."""
-    bronze_ref, bronze_version, bronze = ctx.read_input("bronze")
-    with Persisted() as cache:
-        spread = ctx.in_short_tasks(bronze, ctx.input_bytes(bronze_ref))
-        curated = cache.keep(curation(ctx)(spread))
-        rows_in = bronze.count()
-        if spread is not bronze:  # curated in short tasks (cached), written in as many files as bronze is read in
-            curated.count()
-            curated = curated.coalesce(bronze.rdd.getNumPartitions())
-        silver = ctx.lake.overwrite(ctx.table("silver"), kept_rows(curated), ctx.schema("silver"))
-        rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(curated))
-        metrics = pii_totals(curated)
-    return StageResult.of_writes(
-        STAGE,
-        read=(bronze_ref, bronze_version),
-        output=ctx.table("silver"),
-        written=silver,
-        rejects=rejects,
-        rejected_by_rule=by_rule,
-        rows_in=rows_in,
-        metrics=metrics,
-    )
+    return rebuild(ctx, flag)

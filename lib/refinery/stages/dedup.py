@@ -14,8 +14,10 @@ from pyspark.sql import functions as F
 
 from refinery.config import DedupConfig
 from refinery.faults import kill_point
+from refinery.lake.store import WriteResult
 from refinery.session import Persisted
-from refinery.stages.base import StageContext, StageResult, write_rejects
+from refinery.stages.base import StageContext, StageResult
+from refinery.stages.skeleton import Flagged, rebuild
 from refinery.transforms.components import local_checkpoint
 from refinery.transforms.dedup import (
     PROTECTED,
@@ -32,7 +34,6 @@ from refinery.transforms.minhash import MinHasher
 from refinery.transforms.minhash_spark import add_minhash
 from refinery.transforms.rules import flag_rejects, kept_rows, rejected_rows
 
-STAGE = "dedup"
 CLUSTER_SIZE_BUCKETS = ((2, 2), (3, 5), (6, 10), (11, 100), (101, None))
 
 
@@ -132,10 +133,9 @@ def _cluster_stats(clusters: DataFrame) -> dict[str, str]:
     return stats
 
 
-def run(ctx: StageContext) -> StageResult:
-    """Deduplicate the latest silver version into silver_dedup (full refresh of the output)."""
+def flag(ctx: StageContext, silver: DataFrame, cache: Persisted) -> Flagged:
+    """Exact, then near duplicates of silver flagged; afterwards the newly kept docs' signatures are recorded."""
     cfg = ctx.config.dedup
-    silver_ref, silver_version, silver = ctx.read_input("silver")
     hasher = MinHasher(cfg.minhash) if cfg.minhash.enabled else None
     published = _published(ctx)
     docs = silver.withColumn(PROTECTED, F.lit(False))
@@ -143,35 +143,30 @@ def run(ctx: StageContext) -> StageResult:
         known = published.select("doc_id", F.lit(True).alias(PROTECTED))
         docs = silver.join(known, "doc_id", "left").fillna(False, subset=[PROTECTED])
     exact = docs.transform(flag_exact_duplicates, keep=cfg.keep) if cfg.exact else flag_rejects(docs, [])
+    exact = flagged = cache.keep(exact)
+    counts = exact.agg(F.count("*").alias("rows"), F.count_if(F.col(PROTECTED)).alias("published")).first()
+    rows_in = counts["rows"]
+    metrics = {"signatures.published": str(counts["published"])}
     near = None
-    with Persisted() as cache:
-        exact = flagged = cache.keep(exact)
-        counts = exact.agg(F.count("*").alias("rows"), F.count_if(F.col(PROTECTED)).alias("published")).first()
-        rows_in = counts["rows"]
-        metrics = {"signatures.published": str(counts["published"])}
-        if hasher is not None:
-            near = find_near_duplicates(cfg, kept_rows(exact), published, hasher, cache)
-            metrics.update(near.metrics)
-            if near.clusters is not None:
-                flagged = exact.transform(flag_near_duplicates, near.clusters)
-        output = ctx.lake.overwrite(
-            ctx.table("silver_dedup"), kept_rows(flagged).drop(PROTECTED), ctx.schema("silver_dedup")
-        )
-        rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged))
+    if hasher is not None:
+        near = find_near_duplicates(cfg, kept_rows(exact), published, hasher, cache)
+        metrics.update(near.metrics)
+        if near.clusters is not None:
+            flagged = exact.transform(flag_near_duplicates, near.clusters)
+
+    def after(rejects: WriteResult) -> dict[str, str]:
         kill_point("dedup:before_signatures")
+        recorded = {"dup_rate": f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"}
         if near is not None:
-            metrics["signatures.added"] = str(_record_signatures(ctx, near.signed, flagged, hasher))
-    metrics["dup_rate"] = f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"
-    return StageResult.of_writes(
-        STAGE,
-        read=(silver_ref, silver_version),
-        output=ctx.table("silver_dedup"),
-        written=output,
-        rejects=rejects,
-        rejected_by_rule=by_rule,
-        rows_in=rows_in,
-        metrics=metrics,
-    )
+            recorded["signatures.added"] = str(_record_signatures(ctx, near.signed, flagged, hasher))
+        return recorded
+
+    return Flagged(kept_rows(flagged).drop(PROTECTED), rejected_rows(flagged), rows_in, metrics=metrics, after=after)
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Deduplicate the latest silver version into silver_dedup (full refresh of the output)."""
+    return rebuild(ctx, flag)
 
 
 def _record_signatures(ctx: StageContext, signed: DataFrame, flagged: DataFrame, hasher: MinHasher) -> int:

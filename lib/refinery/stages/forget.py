@@ -2,14 +2,14 @@
 keyed tombstone so no later run brings it back.
 
 In order, each step safe to redo (a rerun after a crash finishes the job):
-1. the requests' tombstones are recorded (`refinery.deletion`): from then on ingest rejects the subject;
+1. the requests' tombstones are recorded (`refinery.privacy.deletion`): from then on ingest rejects the subject;
 2. the documents to remove are found with every tombstone's keyed hash (`flag_forgotten`) in bronze,
    silver, silver_dedup and gold: the union of their ids;
 3. their rows leave bronze, silver, silver_dedup, signatures and rejects by a MERGE on those ids (rejects
    also lose rows whose raw record matches), so no commit carries a requested value; gold and every release
    are rewritten without them, file for file in their training layout, and each release's record is
    amended (its version, counts, and a note naming the forget run);
-4. raw files holding a matching record get it blanked in place (`refinery.raw_rewrite`: positions, and
+4. raw files holding a matching record get it blanked in place (`refinery.privacy.raw_rewrite`: positions, and
    lineage, stay); a file that cannot be rewritten so (ARC, unparseable, not on the driver's file system)
    is named in a warning and counted;
 5. deletion vectors are purged and every table touched is vacuumed with zero retention (for this operation
@@ -24,21 +24,21 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from refinery import paths
-from refinery.deletion import Request, Tombstones, load_tombstones, record_tombstones
-from refinery.gold import gold_totals
-from refinery.keys import privacy_key
-from refinery.lake import TableRef
-from refinery.raw_rewrite import REWRITERS, CannotRewriteError
-from refinery.releases import copy_in_layout, list_releases, with_source_files, write_pointer
+from refinery import paths, pipelines
+from refinery.lake.gold import gold_totals
+from refinery.lake.releases import copy_in_layout, list_releases, with_source_files, write_pointer
+from refinery.lake.store import TableRef
+from refinery.privacy.deletion import Request, Tombstones, load_tombstones, record_tombstones
+from refinery.privacy.keys import privacy_key
+from refinery.privacy.raw_rewrite import REWRITERS, CannotRewriteError
+from refinery.rejects import FORGOTTEN
 from refinery.stages.base import StageContext, StageResult
-from refinery.stages.ingest import raw_locations
-from refinery.transforms.forgotten import FORGOTTEN, flag_forgotten
+from refinery.stages.ingest_files import raw_locations
+from refinery.transforms.forgotten import flag_forgotten
+from refinery.transforms.params import DOCUMENT_COLUMNS
 from refinery.transforms.rules import REJECT_RULE
 
 STAGE = "forget"
-DOCUMENT_LAYERS = ("bronze", "silver", "silver_dedup", "gold")  # where a subject's documents are found
-MERGED_LAYERS = ("bronze", "silver", "silver_dedup", "signatures")  # rows removed by a MERGE on doc_id
 REJECT_KEY = ("stage", "rule", "_file", "_line", "doc_id")
 WITHHELD = "detail withheld: it named a forgotten subject"
 AMENDED = "amended_by_forget"  # the release record's settings key naming the forget run that amended it
@@ -55,12 +55,13 @@ def run(ctx: StageContext, requests: list[Request]) -> StageResult:
     # Found before anything is deleted (and materialized: computed again afterwards, it would miss what is gone).
     ids = _matching_ids(ctx, tombstones, key).localCheckpoint(eager=True)
     raw_files = _raw_files(ctx, ids)
-    for layer in MERGED_LAYERS:
+    for layer in merged_tables(ctx.config.pipeline_kind):
         _delete(ctx, layer, ctx.table(layer), ids, "t.doc_id = s.doc_id", removed)
     doomed_rejects = _doomed_rejects(ctx, ids, tombstones, key).localCheckpoint(eager=True)
     _delete(ctx, "rejects", ctx.table("rejects"), doomed_rejects, _REJECT_MATCH, removed)
     _withhold_details(ctx, tombstones, key, removed)
-    _rewrite_in_layout(ctx, "gold", ctx.table("gold"), None, ids, removed)
+    published = ctx.config.pipeline_kind.last.writes
+    _rewrite_in_layout(ctx, published, ctx.table(published), None, ids, removed)
     for release in list_releases(ctx.lake, ctx.pipeline):
         label = f"release.{release.name}"
         ref = ctx.lake.resolve(release.table)
@@ -77,18 +78,16 @@ def run(ctx: StageContext, requests: list[Request]) -> StageResult:
     for name, reason in not_rewritten:  # names as logged: lineage-safe
         log.warning("forget: raw file %s may hold a match and was not rewritten (%s): remove it by hand", name, reason)
     total = sum(rows for *_, rows in removed.values())
-    return StageResult(
-        stage=STAGE,
-        input=None,
-        input_version=None,
-        output=None,
-        output_version=0,
-        rows_in=total,
-        rows_out=0,
-        rows_rejected=total,
-        rejected_by_rule={FORGOTTEN: total} if total else {},
-        metrics=metrics,
+    return StageResult.of_counts(
+        STAGE, rows_in=total, rejected_by_rule={FORGOTTEN.name: total} if total else {}, metrics=metrics
     )
+
+
+def merged_tables(kind: pipelines.Kind) -> tuple[str, ...]:
+    """The tables a subject's rows leave by a MERGE on doc_id: every stage's output but the published one (which is
+    rewritten in its layout), and what stages keep besides (signatures)."""
+    kept = [table for stage in kind.stages for table in (stage.writes, *stage.also_writes)]
+    return tuple(table for table in kept if table != kind.last.writes)
 
 
 _REJECT_MATCH = " AND ".join(f"t.{column} <=> s.{column}" for column in REJECT_KEY)
@@ -97,13 +96,16 @@ _REJECT_MATCH = " AND ".join(f"t.{column} <=> s.{column}" for column in REJECT_K
 def _matching_ids(ctx: StageContext, tombstones: Tombstones, key: bytes) -> DataFrame:
     """The ids (one `doc_id` column, distinct) of every document that matches a tombstone in a document layer."""
     found = ctx.spark.createDataFrame([], "doc_id string")
-    for layer in DOCUMENT_LAYERS:
+    kind = ctx.config.pipeline_kind
+    types = {f.name: f.dataType for f in ctx.schema(kind.stages[0].writes).struct.fields}  # bronze has them all
+    for layer in kind.document_tables:
         ref = ctx.table(layer)
         if not ctx.lake.exists(ref):
             continue
-        columns = ctx.schema(layer).column_names
-        meta = F.col("meta") if "meta" in columns else F.lit(None).cast("map<string,string>").alias("meta")
-        rows = ctx.lake.read(ref).select("doc_id", "text", "url", "source", meta)
+        present = set(ctx.schema(layer).column_names)
+        rows = ctx.lake.read(ref).select(
+            *(F.col(c) if c in present else F.lit(None).cast(types[c]).alias(c) for c in DOCUMENT_COLUMNS)
+        )
         flagged = flag_forgotten(rows, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes)
         found = found.unionByName(flagged.where(F.col(REJECT_RULE).isNotNull()).select("doc_id"))
     return found.distinct()
@@ -183,7 +185,7 @@ def _rewrite_in_layout(
         return False
     before = ctx.lake.version(ref)
     kept = with_source_files(current).join(ids, "doc_id", "left_anti")
-    written = copy_in_layout(ctx.lake, kept, ref, ctx.schema("gold"))
+    written = copy_in_layout(ctx.lake, kept, ref, ctx.schema(ctx.config.pipeline_kind.last.writes))
     removed[label] = (ref, before, written.version, rows)
     return True
 
@@ -223,7 +225,7 @@ def _raw_files(ctx: StageContext, ids: DataFrame) -> list[str]:
 def _rewrite_raw(
     ctx: StageContext, names: list[str], tombstones: Tombstones, key: bytes
 ) -> tuple[int, list[tuple[str, str]]]:
-    """Blank the matching records of the raw files (`refinery.raw_rewrite`): (records blanked, (name, reason)
+    """Blank the matching records of the raw files (`refinery.privacy.raw_rewrite`): (records blanked, (name, reason)
     of each file that may hold a match and was not rewritten)."""
     sources = {source.name: source for source in ctx.config.ingest.file_sources}
     logged = ctx.lake.read(ctx.lake.table("ingest_files")).where(F.col("pipeline") == ctx.pipeline)

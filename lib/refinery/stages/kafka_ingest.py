@@ -13,10 +13,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import SourceConfig
-from refinery.deletion import drop_forgotten
 from refinery.faults import kill_point
 from refinery.io.kafka import LINEAGE_PREFIX, message_records
-from refinery.lake import TableRef
+from refinery.lake.store import TableRef
+from refinery.privacy.deletion import drop_forgotten
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult, write_rejects
 from refinery.stages.ingest import STAGE, BatchCounts, add_lineage, check_written, count_records, quarantine

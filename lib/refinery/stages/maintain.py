@@ -23,7 +23,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from refinery.io.listing import list_files
-from refinery.lake import TableRef
+from refinery.lake.store import TableRef
 from refinery.paths import is_local, local_path
 from refinery.stages.base import StageContext, StageResult
 from refinery.tables import PIPELINE_TABLES, SYSTEM_TABLES
@@ -49,17 +49,7 @@ def run(ctx: StageContext) -> StageResult:
             + (f" ({'; '.join(notes)})" if notes else "")
         )
     metrics["retention_hours"] = str(ctx.config.maintain.retention_hours)
-    return StageResult(
-        stage=STAGE,
-        input=None,
-        input_version=None,
-        output=None,
-        output_version=0,
-        rows_in=0,
-        rows_out=0,
-        rows_rejected=0,
-        metrics=metrics,
-    )
+    return StageResult.of_counts(STAGE, metrics=metrics)
 
 
 def _tables(ctx: StageContext) -> list[tuple[str, TableRef, int | None, str]]:

@@ -13,11 +13,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import DecontaminationConfig, PublishConfig, project_path
-from refinery.deletion import drop_forgotten
-from refinery.gold import gold_totals, pack_files_into_partitions, parquet_row_groups, publish_settings
 from refinery.io.eval_sets import read_eval_texts
+from refinery.lake.gold import gold_totals, pack_files_into_partitions, parquet_row_groups, publish_settings
+from refinery.lake.schemas import TableSchema
+from refinery.lake.store import TableRef, WriteResult
+from refinery.privacy.deletion import drop_forgotten
 from refinery.session import Persisted
-from refinery.stages.base import StageContext, StageResult, write_rejects
+from refinery.stages.base import StageContext, StageResult
+from refinery.stages.skeleton import Flagged, rebuild
 from refinery.transforms.decontamination import EvalNgrams, flag_contaminated
 from refinery.transforms.rules import REJECT_RULE, kept_rows, rejected_rows
 from refinery.transforms.split import (
@@ -32,39 +35,35 @@ from refinery.transforms.split import (
 )
 from refinery.transforms.tokens import add_token_count
 
-STAGE = "publish"
 # Parquet (snappy) stores prose in about half its UTF-8 size; measured on the sample and bench corpora.
 FILE_BYTES_PER_TEXT_BYTE = 0.5
 
 
-def run(ctx: StageContext) -> StageResult:
-    """Publish the latest silver_dedup version into gold (full refresh): flag, lay out, write."""
+def flag(ctx: StageContext, docs: DataFrame, cache: Persisted) -> Flagged:
+    """Docs decontaminated, split and sampled, laid out as gold; gold is written before its rejects (a crash
+    between the two leaves gold's own commit whole, and a rerun redoes both)."""
     cfg = ctx.config.publish
-    input_ref, input_version, docs = ctx.read_input("silver_dedup")
     eval_ngrams = load_eval_ngrams(ctx, cfg.decontamination)
     docs = drop_forgotten(docs, ctx.lake, ctx.pipeline, ctx.config.privacy)  # requests made since dedup ran
-    with Persisted() as cache:
-        flagged = cache.keep(flag_docs(docs, cfg, eval_ngrams))
-        per_rule = flagged.groupBy(REJECT_RULE).count().collect()  # rows in and rejects by rule in one job
-        counts = {r[REJECT_RULE]: r["count"] for r in per_rule if r[REJECT_RULE] is not None}
-        gold, metrics = lay_out(kept_rows(flagged), cfg, cache)
-        with parquet_row_groups(ctx.spark, cfg.row_group_mb):
-            written = ctx.lake.overwrite(ctx.table("gold"), gold, ctx.schema("gold"), metadata=publish_settings(cfg))
-        # Rejects after gold: a crash between the two leaves gold's own commit whole, and a rerun redoes both.
-        rejects, by_rule = write_rejects(ctx, STAGE, rejected_rows(flagged), counts=counts)
+    flagged = cache.keep(flag_docs(docs, cfg, eval_ngrams))
+    per_rule = flagged.groupBy(REJECT_RULE).count().collect()  # rows in and rejects by rule in one job
+    counts = {r[REJECT_RULE]: r["count"] for r in per_rule if r[REJECT_RULE] is not None}
+    gold, metrics = lay_out(kept_rows(flagged), cfg, cache)
     if eval_ngrams is not None:
         metrics["decontamination.eval_ngrams"] = str(len(eval_ngrams))
-    return StageResult.of_writes(
-        STAGE,
-        read=(input_ref, input_version),
-        output=ctx.table("gold"),
-        written=written,
-        rejects=rejects,
-        rejected_by_rule=by_rule,
-        rows_in=sum(r["count"] for r in per_rule),
-        metrics=metrics,
-        rows_out=int(metrics["docs"]),  # distinct docs; `rows` counts mixture repeats too
-    )
+
+    def write(ref: TableRef, rows: DataFrame, schema: TableSchema) -> WriteResult:
+        with parquet_row_groups(ctx.spark, cfg.row_group_mb):
+            return ctx.lake.overwrite(ref, rows, schema, metadata=publish_settings(cfg))
+
+    rows_in = sum(r["count"] for r in per_rule)
+    docs_out = int(metrics["docs"])  # distinct docs; `rows` counts mixture repeats too
+    return Flagged(gold, rejected_rows(flagged), rows_in, counts, metrics, rows_out=docs_out, write=write)
+
+
+def run(ctx: StageContext) -> StageResult:
+    """Publish the latest silver_dedup version into gold (full refresh): flag, lay out, write."""
+    return rebuild(ctx, flag)
 
 
 def flag_docs(docs: DataFrame, cfg: PublishConfig, eval_ngrams: EvalNgrams | None) -> DataFrame:

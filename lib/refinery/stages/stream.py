@@ -123,15 +123,13 @@ def _curate_batch(ctx: StageContext, batch: DataFrame, batch_id: int) -> StageRe
         txn = (f"refinery-stream-curate-{ctx.pipeline}", batch_id)
         _, by_rule = write_rejects(ctx, "curate", rejected_rows(curated), txn=txn)
         metrics = pii_totals(curated)
-    return StageResult(
-        stage="curate",
-        input=ctx.table("bronze"),
-        input_version=None,
+    return StageResult.of_counts(
+        "curate",
+        read=(ctx.table("bronze"), None),
         output=ctx.table("silver"),
         output_version=silver.version,
         rows_in=rows_in,
         rows_out=rows_out,
-        rows_rejected=rows_in - rows_out,
         rejected_by_rule=by_rule,
         metrics={**metrics, "mode": "stream", "batch": str(batch_id), "inserted": str(silver.rows_written)},
     )

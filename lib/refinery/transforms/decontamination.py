@@ -17,10 +17,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from refinery.rejects import DECONTAMINATION
 from refinery.transforms.ngrams import ngram_hashes, utf8_words, word_ngram_hashes
 from refinery.transforms.rules import flag_computed
 
-RULE = "decontamination"
 _MATCH = "_contaminated_by"
 
 
@@ -84,5 +84,5 @@ def flag_contaminated(df: DataFrame, ngrams: EvalNgrams, *, text_column: str = "
 
     found = df.mapInArrow(lookup, schema)
     detail = F.concat(F.lit(f"shares a {n}-word n-gram with eval set "), F.col(_MATCH))
-    rule = F.when(F.col(_MATCH).isNotNull(), F.lit(RULE))
+    rule = F.when(F.col(_MATCH).isNotNull(), F.lit(DECONTAMINATION.name))
     return flag_computed(found, rule, F.when(F.col(_MATCH).isNotNull(), detail)).drop(_MATCH)

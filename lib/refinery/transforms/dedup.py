@@ -14,6 +14,7 @@ import pyarrow as pa
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from refinery.rejects import EXACT, MINHASH
 from refinery.transforms.components import Checkpoint, connected_components, local_checkpoint
 from refinery.transforms.minhash import MinHasher, set_jaccard, signature_agreement
 from refinery.transforms.minhash_spark import add_pair_similarity, to_shingle_sets
@@ -57,7 +58,7 @@ def flag_exact_duplicates(df: DataFrame, keep: Keep = "smallest_doc_id") -> Data
     same_content = Window.partitionBy("content_hash").orderBy(*representative_order(df, keep))
     with_keeper = df.withColumn("_kept_doc_id", F.first("doc_id").over(same_content))
     rule = Rule(
-        "exact",
+        EXACT.name,
         (F.col("doc_id") != F.col("_kept_doc_id")) & ~_protected(df),
         F.concat(F.lit("duplicate of "), F.col("_kept_doc_id")),
     )
@@ -251,7 +252,7 @@ def flag_near_duplicates(df: DataFrame, clusters: DataFrame) -> DataFrame:
     )
     joined = df.join(removed, "doc_id", "left")
     rule = Rule(
-        "minhash",
+        MINHASH.name,
         F.col("_near_kept").isNotNull() & ~_protected(df),
         F.format_string("near duplicate of %s (cluster of %d)", F.col("_near_kept"), F.col("_near_size")),
     )

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from refinery.rejects import DUPLICATE_ID
 from refinery.transforms.rules import Rule, already_flagged, flag_rejects
 
-DUPLICATE_ID = "duplicate_id"
 _DETAIL = "_id_detail"
 
 
@@ -53,7 +53,7 @@ def flag_losers(df: DataFrame, losers: DataFrame) -> DataFrame:
     """Flag the records `losers` (from `duplicate_id_losers`, possibly with a broadcast hint) names."""
     on = df["_file"].eqNullSafe(losers["_loser_file"]) & df["_line"].eqNullSafe(losers["_loser_line"])
     marked = df.join(losers, on, "left").drop("_loser_file", "_loser_line")
-    return flag_rejects(marked, [Rule(DUPLICATE_ID, F.col(_DETAIL).isNotNull(), F.col(_DETAIL))]).drop(_DETAIL)
+    return flag_rejects(marked, [Rule(DUPLICATE_ID.name, F.col(_DETAIL).isNotNull(), F.col(_DETAIL))]).drop(_DETAIL)
 
 
 def _where(words: str, file_column: str, line_column: str) -> Column:

@@ -1,7 +1,7 @@
 """Tombstones at work: flag rows that match a forgotten subject, knowing only the requests' keyed hashes.
 
 For each row, the values a request could have named are hashed with the privacy key, the way
-`refinery.deletion` hashed the requests: the doc id; every boundary prefix of the URL; every meta
+`refinery.privacy.deletion` hashed the requests: the doc id; every boundary prefix of the URL; every meta
 `key=value`; and the word n-grams of the text, URL, source and meta values for each word count a
 contains-request has. A row with a hash among the tombstones is flagged with rule `forgotten`; the detail
 never says which value matched.
@@ -20,9 +20,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import BooleanType
 
+from refinery.rejects import FORGOTTEN
 from refinery.transforms.rules import Rule, flag_rejects
 
-FORGOTTEN = "forgotten"
 URL_BOUNDARIES = "/?#"
 
 
@@ -102,4 +102,4 @@ def flag_forgotten(
     if not hashes:
         return flag_rejects(df, [])
     breaks = matches(F.col("doc_id"), F.col("url"), F.col("meta"), F.col("text"), F.col("source"))
-    return flag_rejects(df, [Rule(FORGOTTEN, breaks, F.lit("matches a deletion request"))])
+    return flag_rejects(df, [Rule(FORGOTTEN.name, breaks, F.lit("matches a deletion request"))])

@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType
 
+from refinery.rejects import HTML_NO_TEXT
 from refinery.transforms.params import HtmlParams
 from refinery.transforms.rules import Rule, flag_rejects
 
@@ -48,5 +49,5 @@ def extract_main_text(df: DataFrame, *, main_content: bool = HtmlParams.main_con
     converted = df.withColumn("_html", html).withColumn(
         "text", F.when(F.col("_html"), F.coalesce(extracted, F.lit(""))).otherwise(F.col("text"))
     )
-    rule = Rule("html:no_text", F.col("_html") & (F.trim("text") == ""), F.lit("no main text in the HTML page"))
+    rule = Rule(HTML_NO_TEXT.name, F.col("_html") & (F.trim("text") == ""), F.lit("no main text in the HTML page"))
     return flag_rejects(converted, [rule]).drop("_html")

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
+from refinery.rejects import LANGUAGE_LOW_SCORE, LANGUAGE_NOT_KEPT
 from refinery.transforms.rules import Rule, flag_rejects
 
 _MAX_CHARS = 2000  # the first characters decide; long documents cost no more than this
@@ -62,7 +63,7 @@ def flag_languages(df: DataFrame, *, keep: list[str], min_score: float) -> DataF
     """
     rules = [
         Rule(
-            "language:low_score",
+            LANGUAGE_LOW_SCORE.name,
             F.col("lang_score") < min_score,
             F.format_string(f"%s scored %.2f < min_score {min_score}", F.col("lang"), F.col("lang_score")),
         )
@@ -70,7 +71,7 @@ def flag_languages(df: DataFrame, *, keep: list[str], min_score: float) -> DataF
     if keep:
         rules.append(
             Rule(
-                "language:not_kept",
+                LANGUAGE_NOT_KEPT.name,
                 ~F.col("lang").isin(*keep),
                 F.format_string(f"%s is not one of {', '.join(keep)}", F.col("lang")),
             )

@@ -10,7 +10,7 @@ so loading (and refusing) a config stays fast.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from refinery.errors import ParameterError, require_order, require_range
@@ -33,6 +33,17 @@ class RecordFields:
     url: str = "url"
     source: str = "source"
     meta: str = "meta"
+
+    def named(self) -> dict[str, str]:
+        """Each document field (DOCUMENT_FIELDS) -> the raw field that holds it."""
+        return {name: getattr(self, name) for name in DOCUMENT_FIELDS}
+
+
+# A text document's fields, declared once: what a raw record brings (RecordFields names the raw fields), and its
+# columns from bronze on, where the id is `doc_id`. `ABOUT_COLUMNS` describe a document besides its id and text.
+DOCUMENT_FIELDS = tuple(f.name for f in fields(RecordFields))  # id, text, url, source, meta
+DOCUMENT_COLUMNS = ("doc_id", *DOCUMENT_FIELDS[1:])
+ABOUT_COLUMNS = DOCUMENT_COLUMNS[2:]  # url, source, meta
 
 
 # ---------------------------------------------------------------------------------------- curate

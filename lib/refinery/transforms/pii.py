@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import IntegerType, MapType, StringType, StructField, StructType
 
+from refinery.rejects import PII
 from refinery.transforms.params import PiiActions
 from refinery.transforms.pseudonyms import Pseudonymizer
 from refinery.transforms.rules import flag_computed
@@ -310,7 +311,7 @@ def redact_pii(
     )
     return flag_computed(
         scanned,
-        F.when(drop.isNotNull(), F.concat(F.lit("pii:"), drop)),
+        F.when(drop.isNotNull(), F.concat(F.lit(PII.name), F.lit(":"), drop)),
         F.when(drop.isNotNull(), F.format_string("%d %s match(es)", F.col("_scan._pii")[drop], drop)),
     ).drop("_scan")
 

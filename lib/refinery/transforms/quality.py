@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType, StructField, StructType
 
+from refinery.rejects import C4, FINEWEB, GOPHER_QUALITY, GOPHER_REPETITION, QUALITY_EMPTY
 from refinery.transforms.params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 from refinery.transforms.punctuation import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 from refinery.transforms.repetition import NGrams
@@ -123,7 +124,7 @@ class QualityFilters:
 
     def check(self, text: str, lang: str | None = None) -> Verdict:
         if not text or not text.strip():
-            return Verdict(text or "", "quality:empty", "no text")
+            return Verdict(text or "", QUALITY_EMPTY.name, "no text")
         words = words_of(text)
         if self.repetition.enabled and (failed := self._gopher_repetition(text, words)):
             return Verdict(text, *failed)
@@ -146,26 +147,30 @@ class QualityFilters:
         paragraphs = _PARAGRAPH_BREAK.split(text.strip())
         duplicates, duplicate_chars = _duplicates(paragraphs)
         if cfg.dup_para_frac and duplicates / len(paragraphs) > cfg.dup_para_frac:
-            return _fails("gopher_repetition:dup_para_frac", duplicates / len(paragraphs), ">", cfg.dup_para_frac)
+            return _fails(GOPHER_REPETITION.of("dup_para_frac"), duplicates / len(paragraphs), ">", cfg.dup_para_frac)
         if cfg.dup_para_char_frac and duplicate_chars / length > cfg.dup_para_char_frac:
-            return _fails("gopher_repetition:dup_para_char_frac", duplicate_chars / length, ">", cfg.dup_para_char_frac)
+            return _fails(
+                GOPHER_REPETITION.of("dup_para_char_frac"), duplicate_chars / length, ">", cfg.dup_para_char_frac
+            )
         lines = _LINE_BREAKS.split(text)
         duplicates, duplicate_chars = _duplicates(lines)
         if cfg.dup_line_frac and duplicates / len(lines) > cfg.dup_line_frac:
-            return _fails("gopher_repetition:dup_line_frac", duplicates / len(lines), ">", cfg.dup_line_frac)
+            return _fails(GOPHER_REPETITION.of("dup_line_frac"), duplicates / len(lines), ">", cfg.dup_line_frac)
         if cfg.dup_line_char_frac and duplicate_chars / length > cfg.dup_line_char_frac:
-            return _fails("gopher_repetition:dup_line_char_frac", duplicate_chars / length, ">", cfg.dup_line_char_frac)
+            return _fails(
+                GOPHER_REPETITION.of("dup_line_char_frac"), duplicate_chars / length, ">", cfg.dup_line_char_frac
+            )
         grams = NGrams(words)
         for n, threshold in sorted(cfg.top_n_grams.items()):
             if len(words) < n:
                 continue
             top = grams.top_gram_chars(n)
             if top / length > threshold:
-                return _fails(f"gopher_repetition:top_{n}_gram", top / length, ">", threshold)
+                return _fails(GOPHER_REPETITION.of(f"top_{n}_gram"), top / length, ">", threshold)
         for n, threshold in sorted(cfg.dup_n_grams.items()):
             repeated = grams.repeated_gram_chars(n) if len(words) >= n else 0
             if repeated / length > threshold:
-                return _fails(f"gopher_repetition:duplicated_{n}_n_grams", repeated / length, ">", threshold)
+                return _fails(GOPHER_REPETITION.of(f"duplicated_{n}_n_grams"), repeated / length, ">", threshold)
         return None
 
     # ------------------------------------------------------------------------------ Gopher quality
@@ -176,36 +181,40 @@ class QualityFilters:
         kinds = [_word_kind(w) for w in words]
         non_symbol = [w for w, (content, _) in zip(words, kinds, strict=True) if content]
         if cfg.min_doc_words and len(non_symbol) < cfg.min_doc_words:
-            return _fails("gopher_quality:gopher_short_doc", len(non_symbol), "<", cfg.min_doc_words, "words")
+            return _fails(GOPHER_QUALITY.of("gopher_short_doc"), len(non_symbol), "<", cfg.min_doc_words, "words")
         if cfg.max_doc_words and len(non_symbol) > cfg.max_doc_words:
-            return _fails("gopher_quality:gopher_long_doc", len(non_symbol), ">", cfg.max_doc_words, "words")
+            return _fails(GOPHER_QUALITY.of("gopher_long_doc"), len(non_symbol), ">", cfg.max_doc_words, "words")
         mean_length = sum(len(w) for w in non_symbol) / len(non_symbol) if non_symbol else 0.0
         if cfg.min_avg_word_length and mean_length < cfg.min_avg_word_length:
-            return _fails("gopher_quality:gopher_below_avg_threshold", mean_length, "<", cfg.min_avg_word_length)
+            return _fails(GOPHER_QUALITY.of("gopher_below_avg_threshold"), mean_length, "<", cfg.min_avg_word_length)
         if cfg.max_avg_word_length and mean_length > cfg.max_avg_word_length:
-            return _fails("gopher_quality:gopher_above_avg_threshold", mean_length, ">", cfg.max_avg_word_length)
+            return _fails(GOPHER_QUALITY.of("gopher_above_avg_threshold"), mean_length, ">", cfg.max_avg_word_length)
         if cfg.max_symbol_word_ratio and text.count("#") / n_words > cfg.max_symbol_word_ratio:
             return _fails(
-                "gopher_quality:gopher_too_many_hashes", text.count("#") / n_words, ">", cfg.max_symbol_word_ratio
+                GOPHER_QUALITY.of("gopher_too_many_hashes"), text.count("#") / n_words, ">", cfg.max_symbol_word_ratio
             )
         ellipses = text.count("...") + text.count("…")
         if cfg.max_symbol_word_ratio and ellipses / n_words > cfg.max_symbol_word_ratio:
-            return _fails("gopher_quality:gopher_too_many_ellipsis", ellipses / n_words, ">", cfg.max_symbol_word_ratio)
+            return _fails(
+                GOPHER_QUALITY.of("gopher_too_many_ellipsis"), ellipses / n_words, ">", cfg.max_symbol_word_ratio
+            )
         lines = text.splitlines()
         bullets = sum(line.lstrip().startswith(("•", "-")) for line in lines) / len(lines)
         if cfg.max_bullet_lines_ratio and bullets > cfg.max_bullet_lines_ratio:
-            return _fails("gopher_quality:gopher_too_many_bullets", bullets, ">", cfg.max_bullet_lines_ratio)
+            return _fails(GOPHER_QUALITY.of("gopher_too_many_bullets"), bullets, ">", cfg.max_bullet_lines_ratio)
         ending = sum(line.rstrip().endswith(("...", "…")) for line in lines) / len(lines)
         if cfg.max_ellipsis_lines_ratio and ending > cfg.max_ellipsis_lines_ratio:
-            return _fails("gopher_quality:gopher_too_many_end_ellipsis", ending, ">", cfg.max_ellipsis_lines_ratio)
+            return _fails(GOPHER_QUALITY.of("gopher_too_many_end_ellipsis"), ending, ">", cfg.max_ellipsis_lines_ratio)
         alpha = sum(letter for _, letter in kinds) / n_words
         if cfg.min_alpha_words_ratio and alpha < cfg.min_alpha_words_ratio:
-            return _fails("gopher_quality:gopher_below_alpha_threshold", alpha, "<", cfg.min_alpha_words_ratio)
+            return _fails(GOPHER_QUALITY.of("gopher_below_alpha_threshold"), alpha, "<", cfg.min_alpha_words_ratio)
         stop_words = self.stop_words.get(lang or "")
         if cfg.min_stop_words and stop_words is not None:
             found = len(stop_words.intersection(words))
             if found < cfg.min_stop_words:
-                return _fails("gopher_quality:gopher_enough_stop_words", found, "<", cfg.min_stop_words, "stop words")
+                return _fails(
+                    GOPHER_QUALITY.of("gopher_enough_stop_words"), found, "<", cfg.min_stop_words, "stop words"
+                )
         return None
 
     # ------------------------------------------------------------------------------ C4
@@ -226,18 +235,18 @@ class QualityFilters:
                 continue
             lower = line.lower()
             if cfg.filter_lorem_ipsum and "lorem ipsum" in lower:
-                return text, ("c4:lorem_ipsum", "the text contains 'lorem ipsum'")
+                return text, (C4.of("lorem_ipsum"), "the text contains 'lorem ipsum'")
             if cfg.filter_javascript and "javascript" in lower:
                 continue
             if cfg.filter_curly_bracket and "{" in line:
-                return text, ("c4:curly_bracket", "the text contains a curly bracket")
+                return text, (C4.of("curly_bracket"), "the text contains a curly bracket")
             if cfg.filter_policy and any(phrase in lower for phrase in _POLICY_SUBSTRINGS):
                 continue
             sentences += _count_sentences(line)
             kept.append(line)
         if cfg.min_num_sentences > 0 and sentences < cfg.min_num_sentences:
             return text, _fails(
-                "c4:too_few_sentences", sentences, "<", cfg.min_num_sentences, "sentences in kept lines"
+                C4.of("too_few_sentences"), sentences, "<", cfg.min_num_sentences, "sentences in kept lines"
             )
         return "\n".join(kept).strip(), None
 
@@ -247,21 +256,21 @@ class QualityFilters:
         cfg = self.fineweb
         lines = [line for line in text.split("\n") if line.strip() != ""]
         if not lines:
-            return "fineweb:empty", "no lines left"
+            return FINEWEB.of("empty"), "no lines left"
         ratio = sum(line.endswith(_TERMINAL) for line in lines) / len(lines)
         if ratio < cfg.line_punct_thr and not (ratio == 0 and cfg.line_punct_exclude_zero):
-            return _fails("fineweb:line_punct_ratio", ratio, "<", cfg.line_punct_thr)
+            return _fails(FINEWEB.of("line_punct_ratio"), ratio, "<", cfg.line_punct_thr)
         ratio = sum(len(line) <= cfg.short_line_length for line in lines) / len(lines)
         if ratio > cfg.short_line_thr:
-            return _fails("fineweb:short_line_ratio", ratio, ">", cfg.short_line_thr)
+            return _fails(FINEWEB.of("short_line_ratio"), ratio, ">", cfg.short_line_thr)
         characters = len(text.replace("\n", ""))
         ratio = _duplicates(lines)[1] / characters if characters else 0.0
         if ratio > cfg.char_duplicates_ratio:
-            return _fails("fineweb:char_dup_ratio", ratio, ">", cfg.char_duplicates_ratio)
+            return _fails(FINEWEB.of("char_dup_ratio"), ratio, ">", cfg.char_duplicates_ratio)
         words = words_of(text)
         ratio = text.count("\n") / len(words) if words else float("inf")
         if ratio > cfg.new_line_ratio:
-            return _fails("fineweb:list_ratio", ratio, ">", cfg.new_line_ratio)
+            return _fails(FINEWEB.of("list_ratio"), ratio, ">", cfg.new_line_ratio)
         return None
 
 

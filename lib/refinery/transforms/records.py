@@ -11,10 +11,20 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from refinery.transforms.params import RecordFields
+from refinery.rejects import (
+    EMPTY_LINE,
+    MALFORMED_JSON,
+    MISSING_FIELD,
+    NOT_AN_OBJECT,
+    RECORD_TOO_LARGE,
+    TOO_MANY_FIELDS,
+    WRONG_TYPE,
+)
+from refinery.transforms.params import DOCUMENT_FIELDS, RecordFields
 from refinery.transforms.rules import Rule, flag_rejects
 
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT")
+STRING_FIELDS = tuple(name for name in DOCUMENT_FIELDS if name != "meta")  # typed as strings; meta as a map
 
 
 def framing_rules(max_record_chars: int, *, not_an_object: str) -> list[Rule]:
@@ -26,14 +36,14 @@ def framing_rules(max_record_chars: int, *, not_an_object: str) -> list[Rule]:
     """
     return [
         # Only a record that failed to parse can be blank: the regex runs on those alone.
-        Rule("empty_line", F.col("_json").isNull() & F.col("value").rlike(r"^\s*$"), F.lit("blank line")),
+        Rule(EMPTY_LINE.name, F.col("_json").isNull() & F.col("value").rlike(r"^\s*$"), F.lit("blank line")),
         Rule(
-            "record_too_large",
+            RECORD_TOO_LARGE.name,
             F.length("value") > max_record_chars,
             F.format_string(f"%d characters > max_record_chars {max_record_chars}", F.length("value")),
         ),
-        Rule("malformed_json", F.col("_json").isNull(), F.lit("not valid JSON (or duplicate keys)")),
-        Rule("not_an_object", F.col("_fields").isNull(), F.lit(not_an_object)),
+        Rule(MALFORMED_JSON.name, F.col("_json").isNull(), F.lit("not valid JSON (or duplicate keys)")),
+        Rule(NOT_AN_OBJECT.name, F.col("_fields").isNull(), F.lit(not_an_object)),
     ]
 
 
@@ -47,7 +57,7 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
     and source strings or null; meta an object. Fields beyond the five named ones (schema drift) are
     kept in `meta` as strings (objects and arrays as JSON), unless meta already has that key.
     """
-    named = _field_names(fields)
+    named = fields.named()
     # Each step is its own projection over materialized columns, so every record is parsed once and
     # each field's JSON type is computed once (inline expressions would be re-evaluated per rule).
     parsed = df.withColumn(
@@ -59,12 +69,12 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
     rules = [
         *framing_rules(max_record_chars, not_an_object="JSON value is not an object"),
         Rule(
-            "too_many_fields",
+            TOO_MANY_FIELDS.name,
             F.col("_n_fields") > max_fields,
             F.format_string(f"%d fields > max_fields {max_fields}", "_n_fields"),
         ),
         Rule(
-            f"missing_field:{fields.text}",
+            MISSING_FIELD.of(fields.text),
             _is_absent("_type_text"),
             F.lit(f"field '{fields.text}' is missing or null"),
         ),
@@ -78,10 +88,7 @@ def parse_json_records(df: DataFrame, *, fields: RecordFields, max_record_chars:
     n_named = sum((~_is_absent(f"_type_{name}")).cast("int") for name in named)
     values = flag_rejects(typed, rules).withColumns(
         {
-            **{
-                name: F.try_variant_get(F.col("_fields")[named[name]], "$", "string")
-                for name in ("id", "text", "url", "source")
-            },
+            **{name: F.try_variant_get(F.col("_fields")[named[name]], "$", "string") for name in STRING_FIELDS},
             "meta": F.when(
                 F.col("_n_fields") > n_named,
                 _meta_with_extra_fields(given_meta, F.col("_fields"), known=list(named.values())),
@@ -106,7 +113,7 @@ def type_columns(
     record = F.to_json(F.struct(*(F.col(f"`{name}`") for name in row.types)))
     return flagged.select(
         *lineage,
-        *(row.column(name).cast("string").alias(name) for name in ("id", "text", "url", "source")),
+        *(row.column(name).cast("string").alias(name) for name in STRING_FIELDS),
         row.meta().alias("meta"),
         F.when(F.col("_reject_rule").isNotNull(), record).alias("value"),
         "_reject_rule",
@@ -120,7 +127,7 @@ class _TypedRow:
     _INTEGERS = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 
     def __init__(self, types: dict[str, T.DataType], fields: RecordFields):
-        self.types, self.fields, self.named = types, fields, _field_names(fields)
+        self.types, self.fields, self.named = types, fields, fields.named()
 
     def column(self, name: str) -> Column:
         field_name = self.named[name]
@@ -131,16 +138,16 @@ class _TypedRow:
         text = self.fields.text
         return [
             Rule(
-                "too_many_fields",
+                TOO_MANY_FIELDS.name,
                 F.lit(len(self.types) > max_fields),
                 F.lit(f"{len(self.types)} fields > max_fields {max_fields}"),
             ),
             Rule(
-                "record_too_large",
+                RECORD_TOO_LARGE.name,
                 text_length > max_record_chars,
                 F.format_string(f"text of %d characters > max_record_chars {max_record_chars}", text_length),
             ),
-            Rule(f"missing_field:{text}", self.column("text").isNull(), F.lit(f"field '{text}' is missing or null")),
+            Rule(MISSING_FIELD.of(text), self.column("text").isNull(), F.lit(f"field '{text}' is missing or null")),
             self._wrong_type("text", (T.StringType,)),
             self._wrong_type("id", (T.StringType, *self._INTEGERS)),
             self._wrong_type("url", (T.StringType,)),
@@ -166,7 +173,7 @@ class _TypedRow:
         detail = f"field '{field_name}' is {found.simpleString() if found else 'absent'}, expected " + " or ".join(
             t.typeName() for t in allowed
         )
-        return Rule(f"wrong_type:{field_name}", breaks, F.lit(detail))
+        return Rule(WRONG_TYPE.of(field_name), breaks, F.lit(detail))
 
 
 def _as_string(name: str, data_type: T.DataType) -> Column:
@@ -194,10 +201,6 @@ def _merge_meta(meta: Column, drifted: Column) -> Column:
     return F.map_zip_with(given, drifted, lambda _key, own, drift: F.coalesce(own, drift))
 
 
-def _field_names(fields: RecordFields) -> dict[str, str]:
-    return {"id": fields.id, "text": fields.text, "url": fields.url, "source": fields.source, "meta": fields.meta}
-
-
 def _base_type(value: Column) -> Column:
     """The JSON type of a variant: STRING, BIGINT, OBJECT, ARRAY, VOID (JSON null), or null (absent)."""
     return F.substring_index(F.substring_index(F.schema_of_variant(value), "<", 1), "(", 1)
@@ -212,4 +215,4 @@ def _wrong_type_rule(field_name: str, type_column: str, allowed: tuple[str, ...]
     breaks = ~_is_absent(type_column) & ~F.col(type_column).isin(*allowed)
     expected = " or ".join(a.lower() for a in allowed)
     detail = F.format_string(f"field '{field_name}' is %s, expected {expected}", F.lower(type_column))
-    return Rule(f"wrong_type:{field_name}", breaks, detail)
+    return Rule(WRONG_TYPE.of(field_name), breaks, detail)

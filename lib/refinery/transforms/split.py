@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from refinery.rejects import MIXTURE_DOWNSAMPLED
 from refinery.transforms.params import SPLIT_NAMES
 from refinery.transforms.rules import Rule, flag_rejects
 
 _BUCKETS = 1_000_000
-MIXTURE_RULE = "mixture_downsampled"
 
 
 def keyed_bucket(key: Column | Sequence[Column], salt: str, buckets: int = _BUCKETS) -> Column:
@@ -91,7 +91,7 @@ def flag_mixture(
     copies = (whole + (draw < weight - whole).cast("int")).cast("int")
     flagged = df.withColumn("copies", copies)
     detail = F.format_string(f"{by} %s has mixture weight %s", F.col(by), weight.cast("string"))
-    return flag_rejects(flagged, [Rule(MIXTURE_RULE, F.col("copies") == 0, detail)])
+    return flag_rejects(flagged, [Rule(MIXTURE_DOWNSAMPLED.name, F.col("copies") == 0, detail)])
 
 
 def expand_copies(df: DataFrame) -> DataFrame:

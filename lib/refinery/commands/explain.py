@@ -1,0 +1,168 @@
+"""`refinery explain DOC_ID`: where a document came from and what each stage decided, read from the tables.
+
+Origin: bronze's lineage (source, raw file and position, ingest run) and the ingest batch that took the file
+(`_refinery/ingest_files`). Each stage's verdict: kept when its output table holds the document, removed
+when its rejects hold it (the rule, and the detail: for dedup the document it duplicated and the cluster
+size), not reached otherwise. Then its rows in gold (split, shard, copy) and the releases that hold it.
+Every lookup is a filter on `doc_id` returning a handful of rows. An id is looked up as ingest spells it (PII
+in it turned into a token). A document no table holds any more may have been forgotten: with the privacy key,
+a deletion request by its id is recognised by its tombstone; a request by URL, field or content leaves no
+trace that could name the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import functions as F
+
+from refinery.config import Config, PrivacyConfig
+from refinery.errors import InputNotFoundError
+from refinery.lake import releases
+from refinery.lake.store import Lake
+from refinery.privacy.deletion import Request
+from refinery.privacy.keys import MissingKeyError, privacy_key
+from refinery.transforms.pii import lineage_safe
+
+KEPT, REMOVED, NOT_REACHED = "kept", "removed", "not reached"
+
+
+class DocumentNotFoundError(InputNotFoundError):
+    """No table of the pipeline, nor its rejects, holds the document."""
+
+
+def explain(lake: Lake, config: Config, doc_id: str) -> dict[str, Any]:
+    """The document's origin, each stage's verdict, its gold rows and the releases holding it; or, for a
+    document forgotten by id, the forget run that removed it."""
+    pipeline, kind = config.pipeline, config.pipeline_kind
+    doc_id = lineage_safe(doc_id.strip())
+    rows = {stage.name: _rows(lake, lake.table(stage.writes, pipeline), doc_id) for stage in kind.stages}
+    rejected = _rows(lake, lake.table("rejects", pipeline), doc_id)
+    if not any(rows.values()) and not rejected:
+        return _forgotten(lake, pipeline, doc_id, config.privacy)
+    stages = []
+    for stage in kind.stage_names:
+        removed = [r for r in rejected if r["stage"] == stage]
+        if rows[stage]:
+            verdict = {"stage": stage, "verdict": KEPT}
+            if stage == kind.stages[0].name and removed:  # later records with its id were rejected, this one kept
+                verdict["later_records_rejected"] = len(removed)
+            if "lang" in rows[stage][0] and not any("lang" in earlier for earlier in stages):  # where it was found
+                verdict["lang"] = rows[stage][0]["lang"]
+        elif removed:
+            first = removed[0]
+            verdict = {"stage": stage, "verdict": REMOVED, "rule": first["rule"], "detail": first["detail"]}
+        else:
+            verdict = {"stage": stage, "verdict": NOT_REACHED}
+        stages.append(verdict)
+    before_gold = [row for stage in kind.stage_names[:-1] for row in rows[stage]]  # they have the lineage
+    return {
+        "doc_id": doc_id,
+        "pipeline": pipeline,
+        "origin": _origin(lake, pipeline, next(iter([*before_gold, *rejected]), {})),
+        "stages": stages,
+        "gold": sorted(
+            ({"split": r["split"], "shard": r["shard"], "copy": r["copy"]} for r in rows[kind.last.name]),
+            key=lambda row: row["copy"],
+        ),
+        "releases": _releases_holding(lake, pipeline, doc_id),
+    }
+
+
+def _forgotten(lake: Lake, pipeline: str, doc_id: str, privacy: PrivacyConfig) -> dict[str, Any]:
+    """The report of a document a deletion request by its id removed; else DocumentNotFoundError."""
+    missing = f"no document '{doc_id}' in pipeline {pipeline} (nor in its rejects)"
+    ref = lake.table("forgotten")
+    tombstones = lake.read(ref).where(F.col("pipeline") == pipeline) if lake.exists(ref) else None
+    if tombstones is None or not tombstones.limit(1).count():
+        raise DocumentNotFoundError(missing)
+    try:
+        key = privacy_key(privacy, lake.spark)
+    except MissingKeyError:
+        raise DocumentNotFoundError(f"{missing}; set the privacy key to check the deletion requests") from None
+    found = tombstones.where(F.col("hash") == Request("doc_id", doc_id).hash(key)).limit(1).collect()
+    if not found:
+        raise DocumentNotFoundError(
+            f"{missing}; no deletion request named this id (requests by URL, field or content leave no trace "
+            "of the documents they removed)"
+        )
+    return {
+        "doc_id": doc_id,
+        "pipeline": pipeline,
+        "forgotten": {"request": "doc_id", "run_id": found[0]["run_id"], "at": str(found[0]["at"])},
+        "stages": [],
+        "gold": [],
+        "releases": [],
+    }
+
+
+def _rows(lake: Lake, ref, doc_id: str) -> list[dict[str, Any]]:
+    """The table's rows of the document (none when the table does not exist yet)."""
+    if not lake.exists(ref):
+        return []
+    return [row.asDict() for row in lake.read(ref).where(F.col("doc_id") == doc_id).limit(100).collect()]
+
+
+def _origin(lake: Lake, pipeline: str, row: dict[str, Any]) -> dict[str, Any]:
+    origin = {
+        "source": row.get("source"),
+        "file": row.get("_file"),
+        "position": row.get("_line"),
+        "run_id": row.get("_run_id"),
+        "ingested_at": str(row["_ingested_at"]) if row.get("_ingested_at") else None,
+        "batch": None,
+    }
+    files = lake.table("ingest_files")
+    if origin["file"] and lake.exists(files):
+        logged = (
+            lake.read(files)
+            .where(
+                (F.col("pipeline") == pipeline) & (F.col("path") == origin["file"]) & (F.col("status") == "committed")
+            )
+            .select("batch")
+            .limit(1)
+            .collect()
+        )
+        origin["batch"] = logged[0]["batch"] if logged else None
+    return origin
+
+
+def _releases_holding(lake: Lake, pipeline: str, doc_id: str) -> list[str]:
+    names = []
+    for release in releases.list_releases(lake, pipeline):
+        table = lake.read(lake.resolve(release.table), release.table_version)
+        if table.where(F.col("doc_id") == doc_id).limit(1).count():
+            names.append(release.name)
+    return names
+
+
+def format_explanation(found: dict[str, Any]) -> str:
+    """The explanation as a few lines for a terminal."""
+    if "forgotten" in found:
+        forgotten = found["forgotten"]
+        return (
+            f"{found['doc_id']} in pipeline {found['pipeline']}\n"
+            f"  forgotten by a deletion request of its id · forget run {forgotten['run_id']} at {forgotten['at']}"
+        )
+    origin = found["origin"]
+    where = f"{origin['file']} position {origin['position']}" if origin["file"] else "unknown file"
+    batch = f" · ingest batch {origin['batch']}" if origin["batch"] is not None else ""
+    lines = [
+        f"{found['doc_id']} in pipeline {found['pipeline']}",
+        f"  origin    {origin['source'] or '?'} · {where}{batch} · run {origin['run_id']}",
+    ]
+    for stage in found["stages"]:
+        text = stage["verdict"]
+        if stage["verdict"] == REMOVED:
+            text = f"removed by {stage['rule']}" + (f": {stage['detail']}" if stage["detail"] else "")
+        elif "lang" in stage:
+            text += f" (lang {stage['lang']})"
+        if stage.get("later_records_rejected"):
+            text += f"; {stage['later_records_rejected']} later record(s) with this id rejected"
+        lines.append(f"  {stage['stage']:<9} {text}")
+    gold = ", ".join(
+        f"{r['split']} shard {r['shard']}" + (f" copy {r['copy']}" if r["copy"] else "") for r in found["gold"]
+    )
+    lines.append(f"  gold      {gold or '-'}")
+    lines.append(f"  releases  {', '.join(found['releases']) or '-'}")
+    return "\n".join(lines)

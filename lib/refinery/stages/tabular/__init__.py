@@ -1,0 +1,1 @@
+"""The stages of a tabular pipeline (record data): ingest typing, curate by MERGE of changes, publish."""

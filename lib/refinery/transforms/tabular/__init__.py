@@ -1,0 +1,1 @@
+"""Pure transforms for record data: typing, changes, expectations, anonymity, features, fairness, profiles."""

@@ -8,6 +8,11 @@ from refinery.config import load_config
 from refinery.session import get_session
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked `after_all` run last: they read what the others wrote."""
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("warehouse")  # managed tables of catalog-mode tests

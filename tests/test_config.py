@@ -1,11 +1,12 @@
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 
 from refinery.cli import main
-from refinery.config import load_config, masked
-from refinery.config.layers import parse_override
+from refinery.config import Config, load_config, masked
+from refinery.config.layers import build, parse_override, read_yaml, to_plain
 from refinery.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -204,3 +205,42 @@ def test_each_kind_has_its_commands():
     for command, what in (("dedup", "stage"), ("stream", "command"), ("forget", "command"), ("explain", "command")):
         with pytest.raises(ConfigError, match=f"pipeline 'tabular' is tabular: it has no {command} {what}"):
             tabular.check_command("tabular", command)
+
+
+def undocumented(section, documented: dict, where: str = "") -> list[str]:
+    """The settings of a dataclass section (recursively) that a YAML mapping does not list."""
+    missing = []
+    for field in dataclasses.fields(section):
+        key = f"{where}{field.name}"
+        if not field.init or key in ("pipeline", "env"):  # named by the command, not defaulted
+            continue
+        if field.name not in documented:
+            missing.append(key)
+        elif dataclasses.is_dataclass(value := getattr(section, field.name)):
+            missing += undocumented(value, documented[field.name] or {}, f"{key}.")
+    return missing
+
+
+def test_conf_base_documents_every_default_and_agrees_with_the_dataclasses():
+    """The dataclasses hold the defaults; conf/base.yaml lists each of them, with the same value."""
+    base = read_yaml(PROJECT / "conf" / "base.yaml")
+    defaults = Config(pipeline="web_text", env="local")
+    assert undocumented(defaults, base) == []
+    from_file = to_plain(build(Config, {**base, "pipeline": "web_text", "env": "local"}))
+
+    def differences(left, right, where=""):
+        if isinstance(left, dict) and isinstance(right, dict) and left.keys() == right.keys():
+            return [d for key in left for d in differences(left[key], right[key], f"{where}{key}.")]
+        return [] if left == right else [f"{where.rstrip('.')}: {left!r} in conf/base.yaml, {right!r} in the code"]
+
+    assert differences(from_file, to_plain(defaults)) == []
+
+
+def test_a_disagreeing_default_is_found(tmp_path):
+    base = read_yaml(PROJECT / "conf" / "base.yaml")
+    base["spark"]["log_level"] = "WARN"
+    del base["publish"]["num_shards"]
+    assert undocumented(Config(pipeline="web_text", env="local"), base) == ["publish.num_shards"]
+    assert to_plain(build(Config, {**base, "pipeline": "p", "env": "local"}))["spark"]["log_level"] != (
+        Config(pipeline="p", env="local").spark.log_level
+    )

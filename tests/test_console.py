@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 
 from refinery.cli import SUMMARY_WIDTH, format_summary, main
 from refinery.config import load_config
@@ -40,6 +41,24 @@ def test_a_missing_input_is_refused_before_the_jvm_starts(tmp_path):
     ]
 
 
+def test_commands_that_need_a_table_not_written_yet_say_so_in_the_one_wording(spark, tmp_path, capsys):
+    """Release, card and profile (which start Spark) name the missing table and the command that writes it in
+    the same words as the checks made before the JVM starts."""
+    lake = str(tmp_path)
+    gold, silver = f"{tmp_path}/gold/web_text", f"{tmp_path}/silver/web_text"
+    for args in (
+        ("release", "create", "r1"),
+        ("card", "--out", str(tmp_path / "card")),
+        ("profile", "--layer", "silver"),
+    ):
+        assert main([*args, "--lake", lake, "-q"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"refinery: error: input table {gold} does not exist; run `refinery publish` first",
+        f"refinery: error: input table {gold} does not exist; run `refinery publish` first",
+        f"refinery: error: input table {silver} does not exist; run `refinery curate` first",
+    ]
+
+
 def test_a_stage_run_prints_refinery_lines_only_and_its_summary(tmp_path):
     raw = tmp_path / "raw" / "web_text"
     raw.mkdir(parents=True)
@@ -65,25 +84,32 @@ def test_local_jvms_map_their_classes_from_the_archive_setup_built(spark):
     assert "sharing" in jvm.System.getProperty("java.vm.info")  # and the JVM mapped it: its class path matched
 
 
-def test_progress_names_the_stage_and_counts_its_tasks_and_rows(spark):
+def test_progress_names_the_stage_and_counts_its_tasks_and_rows(spark, tmp_path):
+    """The job's tasks run until the poller has seen a progress line (or a minute): no timing to depend on."""
     lines: list[str] = []
-    finished = threading.Event()
+    seen = tmp_path / "seen"
+
+    def task_until_seen(_):
+        deadline = time.monotonic() + 60
+        while not seen.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def poll(progress: StageProgress) -> None:
-        while not finished.wait(0.5):
+        while not seen.exists():
             if line := progress.line():
                 lines.append(line)
+                seen.touch()
+            time.sleep(0.1)
 
     with StageProgress(spark, "curate", group="test-progress", every_seconds=0) as progress:
         poller = threading.Thread(target=poll, args=(progress,))
         poller.start()
-        slow = spark.range(0, 4_000, numPartitions=4).selectExpr("reflect('java.lang.Thread', 'sleep', 2L) AS s")
-        slow.collect()  # the job runs in this thread, which carries the stage's job group
-        finished.set()
+        spark.sparkContext.parallelize(range(4), 4).foreach(task_until_seen)  # in this thread: the stage's group
+        seen.touch()
         poller.join()
     assert lines, "no progress line while the job ran"
     assert all(re.fullmatch(r"curate: \d+s · tasks \d+/\d+ · [\d,]+ rows read( \([\d,]+/s\))?", x) for x in lines)
-    assert max(int(re.search(r"tasks \d+/(\d+)", x).group(1)) for x in lines) >= 2
+    assert max(int(re.search(r"tasks \d+/(\d+)", x).group(1)) for x in lines) == 4
 
 
 def test_the_summary_stays_one_screen_however_many_metrics():

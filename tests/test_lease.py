@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -44,10 +45,28 @@ def test_an_expired_lease_is_taken_over(spark, tmp_path):
 
 
 def test_the_lease_is_renewed_while_a_job_holds_every_core(spark, tmp_path):
-    """A 15 s lease renews every 5 s while a job keeps both cores busy for about 24 s in tasks of 0.3 s: under
-    the session's FAIR scheduler (conf/base.yaml) each of the renewal's Spark jobs takes the next free core;
-    under FIFO the renewal waited for the whole job, and the lease expired."""
+    """A job keeps every core busy in short tasks until the lease has been renewed: under the session's FAIR
+    scheduler (conf/base.yaml) each of the renewal's Spark jobs takes the next free core, so the renewal lands
+    while the job runs; under FIFO it would wait for the whole job (2,000 tasks: minutes) and the test fails.
+    Nothing here depends on how fast the machine is: the job ends when the renewal is seen."""
+    renewed = tmp_path / "renewed"
+
+    def short_task_until_renewed(_):
+        if not renewed.exists():
+            time.sleep(0.2)
+
     lake = Lake(spark, LakeConfig(root=str(tmp_path)))
-    with PipelineLease(lake, "web_text", "busy-run", ttl_seconds=15, wait_seconds=0) as lease:
-        spark.sparkContext.parallelize(range(160), 160).foreach(lambda _: time.sleep(0.3))
-        lease.check()  # raises LeaseLostError when the last renewal is older than the lease's life
+    with PipelineLease(lake, "web_text", "busy-run", ttl_seconds=6, wait_seconds=0) as lease:
+        job = threading.Thread(
+            target=lambda: spark.sparkContext.parallelize(range(2_000), 2_000).foreach(short_task_until_renewed)
+        )
+        job.start()
+        while not spark.sparkContext.statusTracker().getActiveStageIds():  # the job holds the cores from here on
+            time.sleep(0.05)
+        taken = lease._valid_until
+        while lease._valid_until == taken and job.is_alive():
+            time.sleep(0.1)
+        renewed_while_busy = job.is_alive()
+        renewed.touch()
+        job.join()
+    assert renewed_while_busy and lease._valid_until > taken

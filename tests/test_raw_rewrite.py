@@ -90,6 +90,27 @@ def test_csv_rows_spanning_lines_are_emptied_line_for_line(tmp_path):
     assert rewrite_csv_file(path, "posts.csv.gz", SOURCE, forget, KEY) == 0  # nothing left: left as it is
 
 
+def test_a_csv_dialect_of_its_own_is_framed_the_same_by_ingest_and_by_forget(tmp_path):
+    """Semicolons, single quotes and a backslash escape, a quoted delimiter, an escaped quote and a quoted line
+    break: forget finds the row ingest read (the source's one dialect, `io.decode.csv_reader`), blanks exactly
+    its lines, and every other row is read back at the same position with the same fields."""
+    options = CsvOptions(delimiter=";", quote="'", escape="\\")
+    source = SourceConfig(name="posts", format="csv", csv=options)
+    content = (
+        f"id;text;author\np-1;'semi; colon inside';bob\np-2;'it\\'s two\nlines, mail {EMAIL}';carol\np-3;plain;dan\n"
+    )
+    path = tmp_path / "posts.csv"
+    path.write_text(content)
+    before = {r.position: r.value for r in csv_records(content.encode(), options)}
+    assert list(before) == [2, 3, 5] and json.loads(before[3])["text"] == f"it's two\nlines, mail {EMAIL}"
+    assert json.loads(before[2])["text"] == "semi; colon inside"
+    assert rewrite_csv_file(path, "posts.csv", source, tombstones(Request("contains", EMAIL)), KEY) == 1
+    after = {r.position: (r.rule, r.value) for r in csv_records(path.read_bytes(), options)}
+    assert after[2] == (None, before[2]) and after[5] == (None, before[5])
+    assert after[3][0] == after[4][0] == "empty_line"  # the row's two lines, emptied in place
+    assert EMAIL not in path.read_text()
+
+
 def test_json_array_elements_become_null_and_a_single_matching_document_is_emptied(tmp_path):
     array = tmp_path / "dump.json"
     elements = [{"id": "j-1", "text": "kept"}, {"id": "j-2", "text": f"mail {EMAIL}"}, {"id": "j-3", "text": "kept"}]

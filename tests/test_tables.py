@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from refinery import tables
+from refinery import pipelines, tables
 from refinery.config import LakeConfig
 from refinery.lake.schemas import table_schema
 from refinery.lake.store import Lake
@@ -21,13 +21,17 @@ def test_keys_round_trip_for_every_scope():
         tables.parse_key("_refinery/gold")
 
 
-def test_every_delta_table_has_a_schema_with_its_partition_columns():
-    for name, spec in tables.TABLES.items():
-        if spec.schema is None:
-            continue
-        schema = table_schema(name, "text")
-        assert set(spec.partition_by) <= set(schema.column_names), name
-        assert set(spec.personal) <= set(schema.column_names), name
+def test_every_delta_table_of_every_kind_has_a_schema_with_its_partition_and_personal_columns():
+    for kind in pipelines.KINDS:
+        for name, spec in tables.TABLES.items():
+            if spec.schema is None:
+                continue
+            schema = table_schema(name, kind)
+            assert set(schema.partition_by) <= set(schema.column_names), (kind, name)
+            assert set(spec.personal) <= set(schema.column_names), (kind, name)  # a registry name must exist
+    assert table_schema("gold", "text").partition_by == ("split", "lang")
+    assert table_schema("gold", "tabular").partition_by == ("split",)  # record data has no language
+    assert table_schema("release", "tabular").partition_by == ("split",)
 
 
 def test_lake_resolves_keys_by_path_or_catalog_name(spark, tmp_path):

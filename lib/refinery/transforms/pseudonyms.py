@@ -50,16 +50,14 @@ def pseudonymize_fields(df: DataFrame, *, fields: Sequence[str], pseudonymizer: 
     Requires: the named columns (`url`, `source`) and `meta` (map<string,string>) for `meta.<key>` fields.
     Rewrites them; every other column is untouched.
     """
-    result = df
-    for name in map(check_field, fields):
-        if name in COLUMN_FIELDS:
-            result = result.withColumn(name, pseudonymizer.column(F.col(name), name))
-            continue
-        key = name.removeprefix(META_PREFIX)
-        result = result.withColumn("_token", pseudonymizer.column(F.col("meta")[key], key)).withColumn(
-            "meta", F.transform_values("meta", _entry_replaced_by_token(key))
-        )
-    return result.drop("_token") if "_token" in result.columns else result
+    names = [check_field(name) for name in fields]
+    columns = {name: pseudonymizer.column(F.col(name), name) for name in names if name in COLUMN_FIELDS}
+    keys = [name.removeprefix(META_PREFIX) for name in names if name not in COLUMN_FIELDS]
+    tokens = {f"_token_{i}": pseudonymizer.column(F.col("meta")[key], key) for i, key in enumerate(keys)}
+    result = df.withColumns({**columns, **tokens})  # one projection for every field
+    if not keys:
+        return result
+    return result.withColumn("meta", F.transform_values("meta", _entries_replaced_by_tokens(keys))).drop(*tokens)
 
 
 def pseudonymize_columns(df: DataFrame, *, columns: Sequence[str], pseudonymizer: Pseudonymizer) -> DataFrame:
@@ -74,6 +72,14 @@ def pseudonymize_columns(df: DataFrame, *, columns: Sequence[str], pseudonymizer
     return df.withColumns({c: pseudonymizer.column(F.col(c).cast("string"), c) for c in columns})
 
 
-def _entry_replaced_by_token(key: str):
-    """A `transform_values` function: the value of `key` becomes the row's `_token`, the others stay."""
-    return lambda k, v: F.when(k == F.lit(key), F.col("_token")).otherwise(v)
+def _entries_replaced_by_tokens(keys: Sequence[str]):
+    """A `transform_values` function: the value of each of `keys` becomes its token (`_token_<i>`, computed
+    once per row before), the other entries stay."""
+
+    def replaced(key: Column, value: Column) -> Column:
+        chosen = value
+        for i, name in reversed(list(enumerate(keys))):
+            chosen = F.when(key == F.lit(name), F.col(f"_token_{i}")).otherwise(chosen)
+        return chosen
+
+    return replaced

@@ -1,0 +1,87 @@
+"""The reject-rule registry (refinery.rejects) as a contract: every rule is declared once, used by the code,
+documented in the README's table and in schemas/rejects.yaml, and emitted by some test; no stage emits a rule
+that is not declared (read from every rejects table and run ledger the test session wrote)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from refinery import rejects
+
+PROJECT = Path(__file__).resolve().parents[1]
+TESTS = PROJECT / "tests"
+
+
+def test_every_rule_is_declared_once_and_emitted_through_its_declaration_by_the_code():
+    names = [rule.name for rule in rejects.RULES]
+    assert len(names) == len(set(names))
+    used = set()
+    for path in (PROJECT / "lib" / "refinery").rglob("*.py"):
+        if path.name != "rejects.py":
+            used |= {node.id for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Name)}
+            used |= {n.attr for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Attribute)}
+    declared = {name for name, value in vars(rejects).items() if isinstance(value, rejects.RejectRule)}
+    assert sorted(declared - used) == []
+
+
+def test_the_readme_table_and_the_rejects_schema_document_every_rule():
+    assert rejects.markdown_table() in (PROJECT / "README.md").read_text()
+    documented = yaml.safe_load((PROJECT / "schemas" / "rejects.yaml").read_text())["rules"]
+    by_stage: dict[str, list[str]] = {}
+    for rule in rejects.RULES:
+        for stage in rule.stages:
+            by_stage.setdefault(stage, []).append(rule.shown)
+    assert documented == by_stage
+
+
+def test_a_family_covers_its_members_only():
+    assert rejects.declaration("wrong_type:text") is rejects.WRONG_TYPE
+    assert rejects.declaration("gopher_repetition:top_3_gram") is rejects.GOPHER_REPETITION
+    assert rejects.declaration("gopher_repetition:top_x_gram") is None
+    assert rejects.declaration("pii:email") is rejects.PII and rejects.declaration("pii:name") is None
+    assert rejects.declaration("wrong_type") is None and rejects.declaration("min_words") is None
+
+
+def emitted_rules(root: Path) -> set[tuple[str, str]]:
+    """(stage, rule) of every row in the rejects tables, and of every ledger row's `rejected.<rule>` metric, in
+    the Delta tables below `root`."""
+    from deltalake import DeltaTable
+
+    found: set[tuple[str, str]] = set()
+    for log in root.rglob("_delta_log"):
+        try:
+            table = DeltaTable(str(log.parent))
+            names = {field.name for field in table.schema().fields}
+            if {"stage", "rule"} <= names:
+                rows = table.to_pyarrow_table(columns=["stage", "rule"]).to_pylist()
+                found |= {(row["stage"], row["rule"]) for row in rows}
+            elif {"stage", "status", "metrics"} <= names:
+                rows = table.to_pyarrow_table(columns=["stage", "metrics"]).to_pylist()
+                found |= {
+                    (row["stage"], key.removeprefix("rejected."))
+                    for row in rows
+                    for key, _ in row["metrics"] or []
+                    if key.startswith("rejected.")
+                }
+        except Exception:  # noqa: BLE001 - a table a test left broken on purpose (a kill -9) or removed meanwhile
+            continue
+    return found
+
+
+@pytest.mark.after_all
+def test_every_rule_is_emitted_by_a_test_and_no_stage_emits_an_undeclared_one(request, tmp_path_factory):
+    """Runs last (tests/conftest.py) and only with the whole suite, over the tables every test wrote."""
+    collected = {Path(str(item.fspath)) for item in request.session.items}
+    if not set(TESTS.rglob("test_*.py")) <= collected:
+        pytest.skip("needs the whole suite: it reads the tables the other tests wrote")
+    emitted = emitted_rules(tmp_path_factory.getbasetemp())
+    undeclared = sorted(
+        (stage, rule) for stage, rule in emitted if stage not in getattr(rejects.declaration(rule), "stages", ())
+    )
+    assert undeclared == []
+    seen = {rejects.declaration(rule) for _, rule in emitted}
+    assert [rule.shown for rule in rejects.RULES if rule not in seen] == []

@@ -82,7 +82,7 @@ class _Subject:
     title: str
     rows: DataFrame
     gold_version: int
-    input_version: int | None  # of publish's input (silver_dedup for text), that gold was built from
+    input_versions: dict[str, int]  # the versions gold was built from, by table (refinery.lake.releases)
     previous: Row | None
     release: Row | None = None
 
@@ -102,7 +102,7 @@ def card_numbers(lake: Lake, config: Config, release: str | None = None) -> Card
         length_quantiles=quantiles,
         rejects=rejects_by_rule(lake, config),
         pii=_pii(lake, config, subject),
-        dedup=_run_before_publish(lake, config, subject.input_version),
+        dedup=_dedup_run(lake, config, subject.input_versions),
         representativeness=representativeness(composition, config.card),
         changes=_changes(lake, config.pipeline, subject),
     )
@@ -142,7 +142,7 @@ def card_subject(lake: Lake, config: Config, name: str | None) -> _Subject:
             title=f"{pipeline} release {name}",
             rows=releases.read_release(lake, pipeline, name),
             gold_version=release.gold_version,
-            input_version=release.input_versions.get(kind.last.reads),
+            input_versions=dict(release.input_versions or {}),
             previous=known[index - 1] if index > 0 else None,
             release=release,
         )
@@ -155,7 +155,7 @@ def card_subject(lake: Lake, config: Config, name: str | None) -> _Subject:
         title=f"{pipeline} gold (version {version}, not released)",
         rows=lake.read(gold, version),
         gold_version=version,
-        input_version=publish["input_version"] if publish else None,
+        input_versions=releases.input_versions(lake, config, publish),
         previous=known[-1] if known else None,
     )
 
@@ -187,21 +187,21 @@ def rejects_by_rule(lake: Lake, config: Config) -> list[tuple[str, str, int]] | 
     return sorted(((r["stage"], r["rule"], r["count"]) for r in grouped), key=lambda t: (order.get(t[0], 9), -t[2]))
 
 
-def _run_before_publish(lake: Lake, config: Config, version: int | None) -> Row | None:
-    """The ledger row of the run that wrote `version` of publish's input (dedup's, for text)."""
-    kind = config.pipeline_kind
-    table = kind.last.reads
-    return run_that_wrote(lake, kind.writer_of(table).name, lake.table(table, config.pipeline), version)
+def _dedup_run(lake: Lake, config: Config, versions: dict[str, int]) -> Row | None:
+    """The ledger row of the dedup run that wrote the version of its output gold was built from."""
+    dedup = config.pipeline_kind.stage("dedup")
+    return run_that_wrote(lake, dedup.name, lake.table(dedup.writes, config.pipeline), versions.get(dedup.writes))
 
 
 def _pii(lake: Lake, config: Config, subject: _Subject) -> list[tuple[str, int]] | None:
     """PII redactions by kind in the documents the card describes, from publish's input at its version."""
     pipeline, kind = config.pipeline, config.pipeline_kind
     silver_dedup = lake.table(kind.last.reads, pipeline)
-    if subject.input_version is None or not lake.exists(silver_dedup):
+    version = subject.input_versions.get(kind.last.reads)
+    if version is None or not lake.exists(silver_dedup):
         return None
     docs = subject.rows.where("copy = 0").select("doc_id")
-    source = lake.read(silver_dedup, subject.input_version).select("doc_id", "pii")
+    source = lake.read(silver_dedup, version).select("doc_id", "pii")
     redactions = (
         source.join(docs, "doc_id", "left_semi")
         .select(F.explode("pii").alias("kind", "n"))

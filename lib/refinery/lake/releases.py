@@ -69,7 +69,7 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
         "publish_run_id": publish["run_id"] if publish else None,
         "config_hash": publish["config_hash"] if publish else None,
         "code_version": code_version(),
-        "input_versions": _input_versions(lake, config, publish),
+        "input_versions": input_versions(lake, config, publish),
         "counts": counts,
         "settings": lake.commit_metadata(gold_ref, gold_version),  # what publish recorded with that version
     }
@@ -171,7 +171,7 @@ def _last_write(lake: Lake, gold_ref: TableRef) -> int | None:
     return None if last is None else int(last)
 
 
-def _input_versions(lake: Lake, config: Config, publish: Row | None) -> dict[str, int]:
+def input_versions(lake: Lake, config: Config, publish: Row | None) -> dict[str, int]:
     """The versions gold was built from, following the ledger upstream (for text: silver_dedup, silver, bronze)."""
     versions: dict[str, int] = {}
     if publish is None:

@@ -16,7 +16,6 @@ from pyspark.sql import DataFrame, SparkSession
 
 from refinery.config import SparkConfig
 from refinery.errors import ConfigError, UsageError
-from refinery.session.jars import cached_jars
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +50,8 @@ def get_session(config: SparkConfig, *, spark_log: str = "file") -> SparkSession
         # Local Python workers must run this interpreter (the venv), not whatever `python3` is on PATH.
         os.environ["PYSPARK_PYTHON"] = sys.executable
     if config.jars_dir:
+        from refinery.session.jars import cached_jars  # here: `python -m refinery.session.jars` runs it on its own
+
         jars = cached_jars(config.jars_dir)
         if not jars:
             raise ConfigError(f"Delta jars not found in {config.jars_dir}; run `make setup` (or set spark.jars_dir)")

@@ -20,6 +20,7 @@ CLUSTER_KEY = "refinery"
 ENVIRONMENT_KEY = "refinery"
 # Hours a task may run before it is stopped; the lease a stopped task held expires after lake.lease_ttl_seconds.
 TIMEOUT_HOURS = {"ingest": 4, "curate": 8, "dedup": 8, "publish": 4, "release": 1}
+DEFAULT_TIMEOUT_HOURS = 8  # a stage not listed above
 RETRIES = 2
 RETRY_AFTER_MS = 5 * 60 * 1000  # longer than the writer lease's ttl (180 s): a retry finds the lease expired
 SCHEDULE = "0 0 3 * * ?"  # daily at 03:00 UTC
@@ -118,7 +119,7 @@ def _task(key: str, parameters: list[str], after: str | None, compute) -> dict[s
         "max_retries": RETRIES,
         "min_retry_interval_millis": RETRY_AFTER_MS,
         "retry_on_timeout": True,  # every stage is idempotent: a retry resumes or redoes, never doubles
-        "timeout_seconds": TIMEOUT_HOURS[key] * 3600,
+        "timeout_seconds": TIMEOUT_HOURS.get(key, DEFAULT_TIMEOUT_HOURS) * 3600,
         **compute(),
     }
     if after:

@@ -25,13 +25,19 @@ SUMMARY_WIDTH = 120  # summary lines are cut here: the summary stays one screen,
 log = logging.getLogger("refinery")
 
 
+def _stage_help() -> dict[str, str]:
+    """A command per stage any kind declares, described as the first kind that has it describes it."""
+    described: dict[str, str] = {}
+    for kind in pipelines.KINDS.values():
+        for stage in kind.stages:
+            described.setdefault(stage.name, f"{stage.reads} -> {stage.writes}: {stage.does}")
+    return described
+
+
 # Every command with its one-line description (`refinery --help`, `refinery COMMAND --help`).
 COMMANDS = {
-    "run": "run every stage of the pipeline (ingest, curate, dedup, publish for text) on its new raw files",
-    "ingest": "read new raw files into bronze (typed records, lineage); bad records to rejects",
-    "curate": "bronze -> silver: HTML text, normalization, language, quality filters, PII",
-    "dedup": "silver -> silver_dedup: exact, then MinHash near-duplicate removal",
-    "publish": "silver_dedup -> gold: decontamination, splits, mixture, token counts, training layout",
+    "run": "run every stage of the pipeline's kind (text: ingest, curate, dedup, publish) on its new raw files",
+    **_stage_help(),
     "stream": "raw -> bronze -> silver continuously (or once with --once), with checkpoints",
     "maintain": "OPTIMIZE, VACUUM and checkpoint the pipeline's tables (releases stay readable)",
     "conf": "print the resolved config (secrets masked)",

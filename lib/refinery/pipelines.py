@@ -23,12 +23,14 @@ MAINTAIN = "refinery.stages.maintain"  # the module that maintains any kind's ta
 @dataclass(frozen=True)
 class Stage:
     """One stage of a kind: the table it reads (RAW for raw files) and the table it writes; the module whose
-    `run(ctx)` runs it; the tables besides its output it keeps (dedup's signatures)."""
+    `run(ctx)` runs it; what it does (the CLI's help); the tables besides its output it keeps (dedup's
+    signatures)."""
 
     name: str
     reads: str
     writes: str
     module: str
+    does: str
     also_writes: tuple[str, ...] = ()
 
 
@@ -102,10 +104,23 @@ TEXT = Kind(
     name="text",
     description="documents for language-model training: curated, deduplicated, decontaminated, tokenized",
     stages=(
-        Stage("ingest", RAW, "bronze", "refinery.stages.ingest"),
-        Stage("curate", "bronze", "silver", "refinery.stages.curate"),
-        Stage("dedup", "silver", "silver_dedup", "refinery.stages.dedup", also_writes=("signatures",)),
-        Stage("publish", "silver_dedup", "gold", "refinery.stages.publish"),
+        Stage("ingest", RAW, "bronze", "refinery.stages.ingest", "typed records with lineage; bad records to rejects"),
+        Stage("curate", "bronze", "silver", "refinery.stages.curate", "HTML text, language, quality filters, PII"),
+        Stage(
+            "dedup",
+            "silver",
+            "silver_dedup",
+            "refinery.stages.dedup",
+            "exact, then MinHash near-duplicate removal",
+            also_writes=("signatures",),
+        ),
+        Stage(
+            "publish",
+            "silver_dedup",
+            "gold",
+            "refinery.stages.publish",
+            "decontamination, splits, mixture, token counts, training layout",
+        ),
     ),
     commands=("stream", "forget", "explain"),
     row_sections=("ingest", "curate", "dedup", "publish", "privacy"),
@@ -118,9 +133,9 @@ TABULAR = Kind(
     name="tabular",
     description="record data for classic ML: typed changes merged into a current state, k-anonymous, encoded",
     stages=(
-        Stage("ingest", RAW, "bronze", "refinery.stages.tabular.ingest"),
-        Stage("curate", "bronze", "silver", "refinery.stages.tabular.curate"),
-        Stage("publish", "silver", "gold", "refinery.stages.tabular.publish"),
+        Stage("ingest", RAW, "bronze", "refinery.stages.tabular.ingest", "typed change records with lineage"),
+        Stage("curate", "bronze", "silver", "refinery.stages.tabular.curate", "expectations, pseudonyms, MERGE"),
+        Stage("publish", "silver", "gold", "refinery.stages.tabular.publish", "k-anonymity, split, features"),
     ),
     commands=(),
     row_sections=("ingest", "publish", "privacy", "tabular"),

@@ -35,8 +35,10 @@ from corpus import make_corpus  # noqa: E402
 from dedup_speed import peak_memory  # noqa: E402
 from spark_events import stage_metrics, submit_args  # noqa: E402
 
+from refinery import pipelines  # noqa: E402
+
 CORES = 2
-STAGES = ("ingest", "curate", "dedup", "publish")
+STAGES = pipelines.TEXT.stage_names
 REFINERY = str(ROOT / ".venv" / "bin" / "refinery")
 RESULTS = ROOT / "bench" / "results"
 

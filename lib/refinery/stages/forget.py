@@ -19,9 +19,10 @@ In order, each step safe to redo (a rerun after a crash finishes the job):
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from refinery import paths, pipelines
@@ -96,19 +97,26 @@ _REJECT_MATCH = " AND ".join(f"t.{column} <=> s.{column}" for column in REJECT_K
 def _matching_ids(ctx: StageContext, tombstones: Tombstones, key: bytes) -> DataFrame:
     """The ids (one `doc_id` column, distinct) of every document that matches a tombstone in a document layer."""
     found = ctx.spark.createDataFrame([], "doc_id string")
-    kind = ctx.config.pipeline_kind
-    types = {f.name: f.dataType for f in ctx.schema(kind.stages[0].writes).struct.fields}  # bronze has them all
-    for layer in kind.document_tables:
+    for layer in ctx.config.pipeline_kind.document_tables:
         ref = ctx.table(layer)
         if not ctx.lake.exists(ref):
             continue
-        present = set(ctx.schema(layer).column_names)
-        rows = ctx.lake.read(ref).select(
-            *(F.col(c) if c in present else F.lit(None).cast(types[c]).alias(c) for c in DOCUMENT_COLUMNS)
-        )
+        rows = _as_documents(ctx, ctx.lake.read(ref))
         flagged = flag_forgotten(rows, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes)
         found = found.unionByName(flagged.where(F.col(REJECT_RULE).isNotNull()).select("doc_id"))
     return found.distinct()
+
+
+def _as_documents(ctx: StageContext, rows: DataFrame, keep: Sequence[str] = (), **given: Column) -> DataFrame:
+    """`rows` as documents `flag_forgotten` matches: the `keep` columns, then each document column from `given`,
+    else the row's own column of that name, else null."""
+    types = {f.name: f.dataType for f in ctx.schema(ctx.config.pipeline_kind.stages[0].writes).struct.fields}
+    present = set(rows.columns)
+    columns = [
+        given[c].alias(c) if c in given else F.col(c) if c in present else F.lit(None).cast(types[c]).alias(c)
+        for c in DOCUMENT_COLUMNS
+    ]
+    return rows.select(*keep, *columns)
 
 
 def _doomed_rejects(ctx: StageContext, ids: DataFrame, tombstones: Tombstones, key: bytes) -> DataFrame:
@@ -117,13 +125,7 @@ def _doomed_rejects(ctx: StageContext, ids: DataFrame, tombstones: Tombstones, k
     if not ctx.lake.exists(ref):
         return ctx.spark.createDataFrame([], "stage string, rule string, _file string, _line bigint, doc_id string")
     rejects = ctx.lake.read(ref)
-    as_documents = rejects.select(
-        *REJECT_KEY,
-        F.col("record").alias("text"),
-        F.lit(None).cast("string").alias("url"),
-        F.lit(None).cast("string").alias("source"),
-        F.lit(None).cast("map<string,string>").alias("meta"),
-    )
+    as_documents = _as_documents(ctx, rejects, keep=[c for c in REJECT_KEY if c != "doc_id"], text=F.col("record"))
     by_record = flag_forgotten(
         as_documents, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes
     ).where(F.col(REJECT_RULE).isNotNull())
@@ -144,13 +146,7 @@ def _withhold_details(ctx: StageContext, tombstones: Tombstones, key: bytes, rem
         .where(F.col("detail").isNotNull())
         .select(*keys, "detail", F.explode(F.split("detail", r"[\s(),;]+")).alias("doc_id"))
     )
-    as_documents = words.select(
-        *(f"_key{column}" for column in REJECT_KEY),
-        "doc_id",
-        F.col("detail").alias("text"),
-        *(F.lit(None).cast("string").alias(column) for column in ("url", "source")),
-        F.lit(None).cast("map<string,string>").alias("meta"),
-    )
+    as_documents = _as_documents(ctx, words, keep=[f"_key{column}" for column in REJECT_KEY], text=F.col("detail"))
     flagged = flag_forgotten(
         as_documents, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes
     ).where(F.col(REJECT_RULE).isNotNull())

@@ -214,7 +214,7 @@ def _parsed(text: str) -> dict | None:
 
 def _meta_as_ingested(record: dict, fields: RecordFields) -> dict[str, str]:
     """A raw record's meta as bronze holds it: its meta object, plus fields beyond the named ones."""
-    named = {fields.id, fields.text, fields.url, fields.source, fields.meta}
+    named = set(fields.named().values())
     given = record.get(fields.meta) if isinstance(record.get(fields.meta), dict) else {}
     extra = {k: v for k, v in record.items() if k not in named and k not in given}
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in {**given, **extra}.items() if v is not None}

@@ -39,7 +39,6 @@ class Kind:
     """One kind of pipeline (see the module docstring)."""
 
     name: str
-    description: str
     stages: tuple[Stage, ...]
     commands: tuple[str, ...]  # commands only this kind has, beyond COMMON_COMMANDS and its stages
     row_sections: tuple[str, ...]  # config sections that decide its rows: what the config hash covers
@@ -59,7 +58,7 @@ class Kind:
 
     @property
     def document_tables(self) -> tuple[str, ...]:
-        """Every table a stage writes rows of the records into, in stage order (what forget searches)."""
+        """Every stage's output table, in stage order: where forget looks for a subject's documents."""
         return tuple(stage.writes for stage in self.stages)
 
     def stage(self, name: str) -> Stage:
@@ -101,8 +100,7 @@ def resolve(reference: str) -> Callable:
 
 
 TEXT = Kind(
-    name="text",
-    description="documents for language-model training: curated, deduplicated, decontaminated, tokenized",
+    name="text",  # documents for language-model training
     stages=(
         Stage("ingest", RAW, "bronze", "refinery.stages.ingest", "typed records with lineage; bad records to rejects"),
         Stage("curate", "bronze", "silver", "refinery.stages.curate", "HTML text, language, quality filters, PII"),
@@ -130,8 +128,7 @@ TEXT = Kind(
 )
 
 TABULAR = Kind(
-    name="tabular",
-    description="record data for classic ML: typed changes merged into a current state, k-anonymous, encoded",
+    name="tabular",  # record data for classic ML: changes merged into a current state, k-anonymous, encoded
     stages=(
         Stage("ingest", RAW, "bronze", "refinery.stages.tabular.ingest", "typed change records with lineage"),
         Stage("curate", "bronze", "silver", "refinery.stages.tabular.curate", "expectations, pseudonyms, MERGE"),

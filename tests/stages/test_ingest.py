@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-import refinery.stages.ingest as ingest_stage
+import refinery.stages.ingest_files as ingest_files
 from refinery.cli import main
 
 SOURCES = (
@@ -93,19 +93,19 @@ def test_new_files_only_are_picked_up_and_reruns_ingest_nothing(spark, lake):
 
 
 def test_a_crash_after_the_bronze_commit_is_resumed_exactly_once(spark, lake, monkeypatch):
-    real_log = ingest_stage._log_files
+    real_log = ingest_files._log_files
 
     def crash_on_commit(ctx, rows):
         if rows and rows[0]["status"] == "committed":
             raise OSError("simulated crash before the batch was logged committed")
         real_log(ctx, rows)
 
-    monkeypatch.setattr(ingest_stage, "_log_files", crash_on_commit)
+    monkeypatch.setattr(ingest_files, "_log_files", crash_on_commit)
     assert ingest(lake) == 1
     crashed_bronze = read(spark, lake, "bronze", "web_text").count()
     assert crashed_bronze == 6  # bronze was committed, the file log was not
 
-    monkeypatch.setattr(ingest_stage, "_log_files", real_log)
+    monkeypatch.setattr(ingest_files, "_log_files", real_log)
     jsonl(lake / "raw" / "web_text" / "late.jsonl", [{"id": "late", "text": "arrived during the outage"}])
     assert ingest(lake) == 0
     resumed = last_ingest_run(spark, lake)

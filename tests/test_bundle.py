@@ -103,4 +103,4 @@ def test_the_wheel_runs_every_task_without_pulling_spark_or_delta(wheel):
     assert metadata["Requires-Python"] == "<3.13,>=3.11"  # the runtimes' Python 3.12 too
     for packaged in ("conf/base.yaml", "conf/env/databricks.yaml", "conf/pipelines/web_text.yaml", "schemas/runs.yaml"):
         assert f"refinery/_home/{packaged}" in names
-    assert "refinery/log4j2.properties" in names
+    assert "refinery/session/log4j2.properties" in names

@@ -1,6 +1,6 @@
 """Two real `refinery` processes on one lake at once (issue 14, defect 2): nothing lost, nothing doubled.
 
-A command that finds the pipeline's lease taken waits for it (lib/refinery/lease.py), so the second
+A command that finds the pipeline's lease taken waits for it (lib/refinery/lake/lease.py), so the second
 run sees the first one's commits and every raw record ends up in bronze or rejects exactly once.
 """
 

@@ -47,18 +47,19 @@ def test_an_expired_lease_is_taken_over(spark, tmp_path):
 def test_the_lease_is_renewed_while_a_job_holds_every_core(spark, tmp_path):
     """A job keeps every core busy in short tasks until the lease has been renewed: under the session's FAIR
     scheduler (conf/base.yaml) each of the renewal's Spark jobs takes the next free core, so the renewal lands
-    while the job runs; under FIFO it would wait for the whole job (2,000 tasks: minutes) and the test fails.
-    Nothing here depends on how fast the machine is: the job ends when the renewal is seen."""
+    while the job runs; under FIFO it would wait for the whole job (300 tasks of 0.5 s: over a minute) and the
+    test fails. Nothing here depends on how fast the machine is: the job ends when the renewal is seen."""
     renewed = tmp_path / "renewed"
 
     def short_task_until_renewed(_):
-        if not renewed.exists():
-            time.sleep(0.2)
+        deadline = time.monotonic() + 0.5
+        while not renewed.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     lake = Lake(spark, LakeConfig(root=str(tmp_path)))
     with PipelineLease(lake, "web_text", "busy-run", ttl_seconds=6, wait_seconds=0) as lease:
         job = threading.Thread(
-            target=lambda: spark.sparkContext.parallelize(range(2_000), 2_000).foreach(short_task_until_renewed)
+            target=lambda: spark.sparkContext.parallelize(range(300), 300).foreach(short_task_until_renewed)
         )
         job.start()
         while not spark.sparkContext.statusTracker().getActiveStageIds():  # the job holds the cores from here on

@@ -28,6 +28,32 @@ def test_every_rule_is_declared_once_and_emitted_through_its_declaration_by_the_
     assert sorted(declared - used) == []
 
 
+def test_every_member_the_code_names_of_a_family_is_declared():
+    """`FAMILY.of("part")` (or an f-string part, its numbers standing as 0) must be a declared member."""
+    named = []
+    for path in (PROJECT / "lib" / "refinery").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "of"
+                and isinstance(node.func.value, ast.Name)
+                and isinstance(getattr(rejects, node.func.value.id, None), rejects.RejectRule)
+                and node.args
+                and isinstance(node.args[0], (ast.Constant, ast.JoinedStr))
+            ):
+                family = getattr(rejects, node.func.value.id)
+                part = node.args[0]
+                text = (
+                    part.value
+                    if isinstance(part, ast.Constant)
+                    else "".join(v.value if isinstance(v, ast.Constant) else "0" for v in part.values)
+                )
+                named.append((path.name, family.of(text)))
+    assert len(named) > 20  # the quality filters name theirs this way
+    assert [(file, rule) for file, rule in named if rejects.declaration(rule) is None] == []
+
+
 def test_the_readme_table_and_the_rejects_schema_document_every_rule():
     assert rejects.markdown_table() in (PROJECT / "README.md").read_text()
     documented = yaml.safe_load((PROJECT / "schemas" / "rejects.yaml").read_text())["rules"]

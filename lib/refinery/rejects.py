@@ -100,6 +100,7 @@ GOPHER_QUALITY = RejectRule(
         "gopher_long_doc",
         "gopher_below_avg_threshold",
         "gopher_above_avg_threshold",
+        "gopher_too_many_hashes",
         "gopher_too_many_ellipsis",
         "gopher_too_many_bullets",
         "gopher_too_many_end_ellipsis",

@@ -22,8 +22,11 @@ def test_every_rule_is_declared_once_and_emitted_through_its_declaration_by_the_
     used = set()
     for path in (PROJECT / "lib" / "refinery").rglob("*.py"):
         if path.name != "rejects.py":
-            used |= {node.id for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Name)}
-            used |= {n.attr for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Attribute)}
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Name):
+                    used.add(node.id)
+                elif isinstance(node, ast.Attribute):
+                    used.add(node.attr)
     declared = {name for name, value in vars(rejects).items() if isinstance(value, rejects.RejectRule)}
     assert sorted(declared - used) == []
 

@@ -46,6 +46,7 @@ PERSONAL = {
     **{(kind, "rejects"): {"doc_id", "record", "detail", "_file"} for kind in ("text", "tabular")},
     **{(kind, "signatures"): {"doc_id", "signature", "bands"} for kind in ("text", "tabular")},
     **{(kind, "ingest_files"): {"path"} for kind in ("text", "tabular")},
+    **{(kind, "forget_log"): {"item"} for kind in ("text", "tabular")},
 }
 
 

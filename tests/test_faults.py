@@ -12,9 +12,12 @@ import signal
 from pathlib import Path
 
 import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
 
 from refinery.cli import main
 from refinery.lake.ledger import interrupted_attempts
+from refinery.loader import iter_batches
 from tests.processes import RELEASE, SAMPLE, lake_state, refinery, release_rows
 
 EXPECTED = json.loads((SAMPLE / "MANIFEST.json").read_text())["expected"]
@@ -88,3 +91,49 @@ def test_stream_killed_mid_micro_batch(spark, lakes):
         stage_rejects = rejects.where(f"stage = '{stage}'")
         assert stage_rejects.count() == stage_rejects.select("rule", "doc_id", "_file", "_line").distinct().count()
     assert rejects.where("stage = 'curate'").count() == EXPECTED["curate_rejected"]
+
+
+# Where a forget is killed, in its order: after its table deletes (the layers are clean; gold, the release and the
+# raw files are not), between a release's new copy and its record's amendment, and after the first table's purge
+# and vacuum. Each rerun is killed at the next point; the last one must leave no byte of the subject anywhere, and
+# no older version that holds it.
+FORGET_KILL_POINTS = ["forget:after_deletes", "forget:release_copied", "forget:mid_purge"]
+
+
+def test_a_forget_killed_at_every_step_in_turn_is_finished_by_its_rerun(spark, lakes, tmp_path, monkeypatch):
+    from tests.stages.test_forget import EMAIL, KEY, files_holding
+
+    monkeypatch.setenv("REFINERY_PRIVACY_KEY", KEY)
+    lake = lakes.restore("released", at=tmp_path / "lake")
+    release = lake / "releases" / "web_text" / RELEASE
+    by_id = spark.read.format("delta").load(str(release)).where("doc_id LIKE 'doc-%'").orderBy("doc_id").first()
+    by_email = spark.read.format("delta").load(str(lake / "bronze" / "web_text")).where(f"text LIKE '%{EMAIL}%'")
+    subjects = {by_id.doc_id, by_email.first().doc_id}
+    planted = [by_id.doc_id, EMAIL]
+    bronze_versions = DeltaTable.forPath(spark, str(lake / "bronze" / "web_text")).history().count()
+    args = ("forget", "--doc-id", by_id.doc_id, "--contains", EMAIL)
+    for point in FORGET_KILL_POINTS:
+        assert_killed(refinery(lake, *args, kill_at=point))
+        assert_interrupted_attempt_in_ledger(spark, lake, "forget")
+    assert in_process(lake, *args) == 0  # the same command again: it finishes what every killed attempt began
+
+    assert files_holding(lake, planted) == []  # tables, old versions' files, Delta logs, raw files, the ledger
+    for layer in ("bronze", "silver", "silver_dedup", "gold"):
+        df = spark.read.format("delta").load(str(lake / layer / "web_text"))
+        assert df.where(F.col("doc_id").isin(list(subjects))).count() == 0, layer
+    for version in range(bronze_versions):  # time travel: every older version is gone or holds neither subject
+        try:
+            old = spark.read.format("delta").option("versionAsOf", version).load(str(lake / "bronze" / "web_text"))
+            assert old.where(F.col("doc_id").isin(list(subjects))).count() == 0
+        except Exception as exc:  # noqa: BLE001 - the version's files were vacuumed
+            assert "not found" in str(exc).lower() or "does not exist" in str(exc).lower(), str(exc)[:300]
+    record = spark.read.format("delta").load(str(lake / "_refinery" / "releases")).first()
+    assert record.settings["amended_by_forget"]
+    served = {
+        d
+        for b in iter_batches(str(lake), "web_text", RELEASE, "train", columns=["doc_id"])
+        for d in b["doc_id"].to_pylist()
+    }
+    assert not subjects & served
+    ended = spark.read.format("delta").load(str(lake / "_refinery" / "forget_log")).where("kind = 'done'")
+    assert ended.count() == len(FORGET_KILL_POINTS) + 1  # every killed run, and the last, ended

@@ -21,6 +21,7 @@ from refinery.io.decode import CsvOptions, csv_records, file_content, json_recor
 from refinery.io.warc import read_warc
 from refinery.privacy.deletion import Request, Tombstones, field_request
 from refinery.privacy.raw_rewrite import (
+    RawMatcher,
     rewrite_csv_file,
     rewrite_json_file,
     rewrite_jsonl_file,
@@ -35,8 +36,10 @@ EMAIL = "ada@example.org"
 SOURCE = SourceConfig()
 
 
-def tombstones(*requests: Request) -> Tombstones:
-    return Tombstones(frozenset(r.hash(KEY) for r in requests), frozenset(r.words for r in requests if r.words))
+def tombstones(*requests: Request) -> RawMatcher:
+    """What forget matches raw records with: the requests' tombstones, under the test key."""
+    found = Tombstones(frozenset(r.hash(KEY) for r in requests), frozenset(r.words for r in requests if r.words))
+    return RawMatcher(found, KEY)
 
 
 def positions(records) -> dict[int, str | None]:
@@ -52,7 +55,7 @@ def test_a_jsonl_file_is_rewritten_by_its_own_name_and_matched_by_its_lineage_na
     name = logged_name(path.name)
     assert name.startswith("<EMAIL_") and name.endswith(">")
     position_id = hashlib.sha256(f"{name}:1".encode()).hexdigest()[:32]  # as ingest hashes an id-less record
-    assert rewrite_jsonl_file(path, name, SOURCE, tombstones(Request("doc_id", position_id)), KEY) == 1
+    assert rewrite_jsonl_file(path, name, SOURCE, tombstones(Request("doc_id", position_id))) == 1
     assert gzip.decompress(path.read_bytes()).decode().split("\n") == ["", lines[1], ""]
 
 
@@ -60,7 +63,7 @@ def test_jsonl_lines_ended_by_a_lone_cr_keep_their_numbers_and_escaped_text_stil
     path = tmp_path / "old-mac.jsonl"
     first, third = '{"id": "a", "text": "one"}', '{"id": "c", "text": "three"}'
     path.write_bytes(f'{first}\r{{"id": "b", "text": "write\\nto {EMAIL}\\u0021"}}\r{third}\r'.encode())
-    assert rewrite_jsonl_file(path, "old-mac.jsonl", SOURCE, tombstones(Request("contains", EMAIL)), KEY) == 1
+    assert rewrite_jsonl_file(path, "old-mac.jsonl", SOURCE, tombstones(Request("contains", EMAIL))) == 1
     assert path.read_bytes() == f"{first}\r\r{third}\r".encode()
     assert [(r.position, r.value) for r in jsonl_records(path.read_bytes()) if r.value] == [
         (1, first),
@@ -80,14 +83,14 @@ def test_csv_rows_spanning_lines_are_emptied_line_for_line(tmp_path):
     path.write_bytes(gzip.compress(content.encode()))
     before = positions(csv_records(content.encode(), CsvOptions()))
     forget = tombstones(Request("contains", EMAIL), field_request("meta.author=ada"))
-    assert rewrite_csv_file(path, "posts.csv.gz", SOURCE, forget, KEY) == 2
+    assert rewrite_csv_file(path, "posts.csv.gz", SOURCE, forget) == 2
     after = file_content(path.name, path.read_bytes())
     assert EMAIL.encode() not in after and b"forget" not in after
     records = list(csv_records(after, CsvOptions()))
     assert {r.position: json.loads(r.value)["id"] for r in records if r.rule is None} == {2: "p-1", 6: "p-4"}
     assert {r.position: r.rule for r in records if r.rule} == {3: "empty_line", 4: "empty_line", 5: "empty_line"}
     assert before.keys() == {2, 3, 5, 6}  # the kept rows start where they started
-    assert rewrite_csv_file(path, "posts.csv.gz", SOURCE, forget, KEY) == 0  # nothing left: left as it is
+    assert rewrite_csv_file(path, "posts.csv.gz", SOURCE, forget) == 0  # nothing left: left as it is
 
 
 def test_a_csv_dialect_of_its_own_is_framed_the_same_by_ingest_and_by_forget(tmp_path):
@@ -104,7 +107,7 @@ def test_a_csv_dialect_of_its_own_is_framed_the_same_by_ingest_and_by_forget(tmp
     before = {r.position: r.value for r in csv_records(content.encode(), options)}
     assert list(before) == [2, 3, 5] and json.loads(before[3])["text"] == f"it's two\nlines, mail {EMAIL}"
     assert json.loads(before[2])["text"] == "semi; colon inside"
-    assert rewrite_csv_file(path, "posts.csv", source, tombstones(Request("contains", EMAIL)), KEY) == 1
+    assert rewrite_csv_file(path, "posts.csv", source, tombstones(Request("contains", EMAIL))) == 1
     after = {r.position: (r.rule, r.value) for r in csv_records(path.read_bytes(), options)}
     assert after[2] == (None, before[2]) and after[5] == (None, before[5])
     assert after[3][0] == after[4][0] == "empty_line"  # the row's two lines, emptied in place
@@ -116,13 +119,13 @@ def test_json_array_elements_become_null_and_a_single_matching_document_is_empti
     elements = [{"id": "j-1", "text": "kept"}, {"id": "j-2", "text": f"mail {EMAIL}"}, {"id": "j-3", "text": "kept"}]
     array.write_text(json.dumps(elements, indent=2))
     forget = tombstones(Request("contains", EMAIL))
-    assert rewrite_json_file(array, "dump.json", SOURCE, forget, KEY) == 1
+    assert rewrite_json_file(array, "dump.json", SOURCE, forget) == 1
     assert json.loads(array.read_text()) == [elements[0], None, elements[2]]
     assert [r.position for r in json_records(array.read_bytes()) if r.value != "null"] == [1, 3]
 
     single = tmp_path / "one.json"
     single.write_text(json.dumps(elements[1]))
-    assert rewrite_json_file(single, "one.json", SOURCE, forget, KEY) == 1
+    assert rewrite_json_file(single, "one.json", SOURCE, forget) == 1
     assert single.read_bytes() == b"" and list(json_records(b"")) == []
 
 
@@ -131,8 +134,8 @@ def test_a_text_file_holding_the_subject_is_emptied_and_others_are_untouched(tmp
     (tmp_path / "note.txt").write_text(f"Dear all,\nwrite to {EMAIL} for the minutes.\n")
     (tmp_path / "other.txt").write_text("Nothing personal here.\n")
     before = os.stat(tmp_path / "other.txt").st_mtime_ns
-    assert rewrite_text_file(tmp_path / "note.txt", "note.txt", SOURCE, forget, KEY) == 1
-    assert rewrite_text_file(tmp_path / "other.txt", "other.txt", SOURCE, forget, KEY) == 0
+    assert rewrite_text_file(tmp_path / "note.txt", "note.txt", SOURCE, forget) == 1
+    assert rewrite_text_file(tmp_path / "other.txt", "other.txt", SOURCE, forget) == 0
     assert (tmp_path / "note.txt").read_bytes() == b""
     assert os.stat(tmp_path / "other.txt").st_mtime_ns == before
 
@@ -151,7 +154,7 @@ def test_parquet_rows_of_a_subject_are_nulled_in_place(tmp_path):
     )
     pq.write_table(table, path, row_group_size=2)  # positions count across row groups
     forget = tombstones(Request("contains", EMAIL), field_request("meta.author=ada"), field_request("meta.user=77"))
-    assert rewrite_parquet_file(path, "dump.parquet", SOURCE, forget, KEY) == 3
+    assert rewrite_parquet_file(path, "dump.parquet", SOURCE, forget) == 3
     rows = pq.read_table(path).to_pylist(maps_as_pydicts="strict")
     assert rows[0] == {"id": "keep-1", "text": "kept", "url": None, "meta": None, "user": 1}
     assert rows[1:] == [dict.fromkeys(rows[0])] * 3  # positions kept: the rows after a blank keep their index
@@ -200,12 +203,12 @@ def test_warc_records_are_replaced_by_blank_records_of_the_same_length(tmp_path,
     path.write_bytes(bz2.compress(data) if name.endswith(".bz2") else data)
     before, size = documents(path), path.stat().st_size
     forget = tombstones(Request("contains", EMAIL), Request("url_prefix", "https://ada.example/blog"))
-    assert rewrite_warc_file(path, name, SOURCE, forget, KEY) == 2
+    assert rewrite_warc_file(path, name, SOURCE, forget) == 2
     after = documents(path)
     assert after == {offset: url for offset, url in before.items() if "news" in url}  # same offsets
     assert b"ada.example" not in all_bytes(path) and EMAIL.encode() not in all_bytes(path)  # requests too
     assert name.endswith(".bz2") or path.stat().st_size == size
-    assert rewrite_warc_file(path, name, SOURCE, forget, KEY) == 0
+    assert rewrite_warc_file(path, name, SOURCE, forget) == 0
 
 
 def test_a_large_gzip_member_is_replaced_by_a_stored_one_of_the_same_length(tmp_path):
@@ -214,6 +217,6 @@ def test_a_large_gzip_member_is_replaced_by_a_stored_one_of_the_same_length(tmp_
     path = tmp_path / "big.warc.gz"
     write_crawl(path, [("https://a.example/1", f"{body} {EMAIL}"), ("https://a.example/2", "<p>kept</p>")], True)
     before, size = documents(path), path.stat().st_size
-    assert rewrite_warc_file(path, "big.warc.gz", SOURCE, tombstones(Request("contains", EMAIL)), KEY) == 1
+    assert rewrite_warc_file(path, "big.warc.gz", SOURCE, tombstones(Request("contains", EMAIL))) == 1
     assert documents(path) == {offset: url for offset, url in before.items() if url.endswith("/2")}
     assert path.stat().st_size == size and EMAIL.encode() not in all_bytes(path)

@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("--field", action="append", default=[], metavar="meta.KEY=VALUE", help="an author or user")
     forget.add_argument("--contains", action="append", default=[], metavar="VALUE", help="a literal, e.g. an e-mail")
     forget.add_argument("--requests", metavar="FILE", help='JSONL of requests: {"doc_id": ...}, {"contains": ...}')
+    forget.add_argument("--dry-run", action="store_true", help="report what each request matches; change nothing")
+    forget.add_argument(
+        "--allow-no-match", action="store_true", help="exit 0 when a new request matches nothing (its tombstone stays)"
+    )
+    forget.add_argument("--resume", action="store_true", help="finish a forget killed before its end (no request)")
     return parser
 
 
@@ -116,7 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stream":
             return _run(config, ["stream"], lambda ctx: _stream(ctx, once=args.once))
         if args.command == "forget":
-            return _run(config, ["forget"], _forget(_requests(args)))
+            requests = _requests(args)
+            outcome = _forget_outcome(args.allow_no_match)
+            return _run(config, ["forget"], _forget(requests, dry_run=args.dry_run), outcome=outcome)
         if args.command == "release":
             return _release(config, args.action, args.name)
         if args.command == "card":
@@ -145,8 +152,9 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
-def _run(config: Config, stage_names: list[str], work: Callable | None = None) -> int:
-    """Run stages (or `work`: the stream, a forget) under the pipeline's lease and print the summary."""
+def _run(config: Config, stage_names: list[str], work: Callable | None = None, outcome: Callable | None = None) -> int:
+    """Run stages (or `work`: the stream, a forget) under the pipeline's lease and print the summary; `outcome`
+    turns the results into the exit code (default: 0)."""
     check_inputs(config, stage_names)  # before the JVM starts: a usage error in well under a second
     check_key_available(config, stage_names)
     from refinery.lake.store import Lake
@@ -170,7 +178,7 @@ def _run(config: Config, stage_names: list[str], work: Callable | None = None) -
             print(f"refinery: Spark's own log: {log_file}", file=sys.stderr)
         return EXIT_FAILED
     print(format_summary(results, time.perf_counter() - clock))
-    return EXIT_OK
+    return outcome(results) if outcome else EXIT_OK
 
 
 def _lease(lake, config: Config, run_id: str):
@@ -294,19 +302,44 @@ def _requests(args: argparse.Namespace) -> list:
     requests += [field_request(v) for v in args.field] + [Request("contains", v) for v in args.contains]
     if args.requests:
         requests += read_requests(args.requests)
-    if not requests:
-        raise UsageError("forget needs at least one of --doc-id, --url-prefix, --field, --contains, --requests")
+    if not requests and not args.resume:
+        raise UsageError(
+            "forget needs at least one of --doc-id, --url-prefix, --field, --contains, --requests (or --resume)"
+        )
+    if requests and args.resume:
+        raise UsageError("forget --resume takes no request: every forget finishes an interrupted one first")
     return requests
 
 
-def _forget(requests: list) -> Callable:
+def _forget(requests: list, *, dry_run: bool) -> Callable:
     def work(ctx):
         from refinery.stages import forget
         from refinery.stages.base import execute
 
-        return [execute(ctx, "forget", lambda c: forget.run(c, requests))]
+        return [execute(ctx, "forget", lambda c: forget.run(c, requests, dry_run=dry_run))]
 
     return work
+
+
+def _forget_outcome(allow_no_match: bool) -> Callable:
+    """Exit 1, in one line, when a new request matched nothing in any table, release or raw file (its tombstone
+    is kept: a later delivery of the subject is still rejected), unless --allow-no-match."""
+
+    def outcome(results) -> int:
+        from refinery.stages.forget import UNMATCHED
+
+        unmatched = results[-1].metrics.get(UNMATCHED, "").split()
+        if not unmatched or allow_no_match:
+            return EXIT_OK
+        numbers = ", ".join(unmatched)
+        print(
+            f"refinery: forget: request(s) {numbers} matched nothing; their tombstones are kept "
+            "(--allow-no-match exits 0)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+    return outcome
 
 
 def _explain(config: Config, doc_id: str, *, as_json: bool) -> int:

@@ -108,6 +108,13 @@ TABLES: dict[str, Table] = {
         ),
         Table("leases", "leases", SYSTEM, partition_by=("pipeline",), description="one writer per pipeline"),
         Table("forgotten", "forgotten", SYSTEM, description="keyed hashes of deletion requests (tombstones)"),
+        Table(
+            "forget_log",
+            "forget_log",
+            SYSTEM,
+            personal=("item",),  # a raw file's name may hold one
+            description="each forget's plan and end: an unfinished one is finished by the next",
+        ),
     )
 }
 PIPELINE_TABLES = tuple(name for name, t in TABLES.items() if t.scope == PIPELINE and t.schema)

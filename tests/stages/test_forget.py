@@ -128,7 +128,7 @@ def test_forget_removes_the_subjects_everywhere_and_for_good(spark, lake, capsys
     assert "no deletion request named this id" in capsys.readouterr().err
 
 
-def test_forget_blanks_the_subject_in_raw_files_of_every_format(spark, tmp_path, monkeypatch):
+def test_forget_blanks_the_subject_in_raw_files_of_every_format(spark, tmp_path, monkeypatch, capsys):
     """One lake fed by CSV, JSON, text, WARC and Parquet files: after a forget, no byte of the subject is left
     under the lake root, the other records are where they were, and the subject delivered again stays out."""
     monkeypatch.setenv("REFINERY_PRIVACY_KEY", "a-key-of-at-least-16-bytes")
@@ -139,6 +139,8 @@ def test_forget_blanks_the_subject_in_raw_files_of_every_format(spark, tmp_path,
     (raw / "posts.csv").write_text(f'id,text\nc-1,{words}\nc-2,"{subject}"\nc-3,{words} again\n')
     (raw / "dump.json").write_text(json.dumps([{"id": "j-1", "text": words}, {"id": "j-2", "text": subject}]))
     (raw / "note.txt").write_text(subject)
+    page = f'<script type="application/json">{{"owner":"{EMAIL}","id":7}}</script><p>{words}</p>'
+    (raw / "page.txt").write_text(page)  # the address inside markup: no space around it
     write_crawl(raw / "crawl.warc.gz", [("https://a.example/1", f"<p>{words}</p>"), ("https://b.example/2", subject)])
     table = pa.table({"id": ["p-1", "p-2", "p-3"], "text": [words, subject, words + " again"]})
     pq.write_table(table, raw / "dump.parquet", compression="none")  # uncompressed: its bytes can be scanned
@@ -150,8 +152,34 @@ def test_forget_blanks_the_subject_in_raw_files_of_every_format(spark, tmp_path,
         r.doc_id: (r._file, r._line)
         for r in spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text")).collect()
     }
-    assert len(before) == 11 and files_holding(tmp_path, [EMAIL])
-    assert main(["forget", "--contains", EMAIL, "--lake", str(tmp_path), "-q", "--set", source]) == 0
+    assert len(before) == 12 and files_holding(tmp_path, [EMAIL])
+
+    def forget(*args: str) -> int:
+        return main(["forget", *args, "--lake", str(tmp_path), "-q", "--set", source])
+
+    def last_forget():
+        runs = spark.read.format("delta").load(str(tmp_path / "_refinery" / "runs")).where("stage = 'forget'")
+        return runs.where("status = 'ok'").orderBy(F.desc("ended_at")).first().metrics
+
+    # A dry run says what each request would remove and changes nothing.
+    assert forget("--contains", EMAIL, "--dry-run") == 0
+    said = last_forget()
+    assert said["dry_run"] == "true" and said["request.1"] == "bronze 6; raw records 6"
+    assert len(spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text")).collect()) == 12
+    assert len(files_holding(raw, [EMAIL])) == 5  # the raw files untouched (the WARC's members are gzipped)
+    # A request that matches nothing is said out loud: exit 1 (its tombstone is kept), or 0 when allowed.
+    capsys.readouterr()
+    assert forget("--contains", "nobody@nowhere.example") == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("request(s) 1 matched nothing; their tombstones are kept (--allow-no-match exits 0)")
+    )
+    assert forget("--contains", "nobody.else@nowhere.example", "--allow-no-match") == 0
+    assert last_forget()["requests.unmatched"] == "1"
+
+    assert forget("--contains", EMAIL) == 0
+    assert last_forget()["request.1"] == "bronze 6; raw records 6"
 
     assert files_holding(tmp_path, [EMAIL]) == []  # nor in the gzip members of the WARC
     assert EMAIL.encode() not in gzip.decompress((raw / "crawl.warc.gz").read_bytes())
@@ -161,12 +189,13 @@ def test_forget_blanks_the_subject_in_raw_files_of_every_format(spark, tmp_path,
     assert len(kept) == 6 and kept.items() <= before.items()
     runs = spark.read.format("delta").load(str(tmp_path / "_refinery" / "runs")).where("stage = 'forget'")
     metrics = runs.where("status = 'ok'").first().metrics
-    assert (metrics["raw.records_blanked"], metrics["raw.files_not_rewritten"]) == ("5", "0")
+    assert (metrics["raw.records_blanked"], metrics["raw.files_not_rewritten"]) == ("6", "0")
 
     # Delivered again in new files, the subject is rejected as `forgotten`; the other records come in anew.
     (raw / "posts-again.csv").write_text(f'id,text\nc-2,"{subject}"\n')
     (raw / "note-again.txt").write_text(subject)
+    (raw / "page-again.txt").write_text(page)  # found by the tombstone alone: words split at markup too
     assert main(["ingest", "--lake", str(tmp_path), "-q", "--set", source]) == 0
     assert spark.read.format("delta").load(str(tmp_path / "bronze" / "web_text")).count() == 6
     rejects = spark.read.format("delta").load(str(tmp_path / "rejects" / "web_text")).where("rule = 'forgotten'")
-    assert rejects.count() == 2 and rejects.where("doc_id IS NOT NULL OR record IS NOT NULL").count() == 0
+    assert rejects.count() == 3 and rejects.where("doc_id IS NOT NULL OR record IS NOT NULL").count() == 0

@@ -7,7 +7,10 @@ from refinery.rejects import FORGOTTEN
 from refinery.transforms.forgotten import (
     flag_forgotten,
     row_hashes,
+    row_matches,
     url_prefix_candidates,
+    word_sequences,
+    words_of,
 )
 
 KEY = b"a-key-of-at-least-16-bytes"
@@ -86,3 +89,15 @@ def test_rows_matching_a_tombstone_are_flagged_and_the_others_kept(spark):
         "d7": (None, None),
     }
     assert flag_forgotten(df, tombstones=[], key=KEY).where("_reject_rule IS NOT NULL").count() == 0
+
+
+def test_an_address_inside_markup_is_a_word_and_a_literal_matches_as_a_substring():
+    page = '<script>{"owner":"ada@example.org","id":7}</script><p>Hello.</p>'
+    assert "ada@example.org" not in words_of(page)  # split at spaces only, the address is glued to its JSON
+    assert word_sequences(page)[-1] >= ["owner", "ada@example.org", "id", "7"]
+    request = Request("contains", "ada@example.org")
+    expected = hashes(request)
+    assert row_matches(KEY, "p1", None, None, [page], {1}, expected, {}) == expected  # the tombstone alone: ingest
+    literal = {request.hash(KEY): "ada@example.org"}  # what a forget holds in memory: a substring anywhere
+    assert row_matches(KEY, "p2", None, {"owner": "ada@example.org;bob"}, [None], set(), set(), literal) == expected
+    assert row_matches(KEY, "p3", None, None, ["ada@example.com"], {1}, expected, literal) == set()

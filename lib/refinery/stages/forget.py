@@ -1,10 +1,12 @@
 """Forget: remove a subject from every table, release and raw file of a pipeline, purge the bytes, and keep a
 keyed tombstone so no later run brings it back.
 
-In order, each step safe to redo (a rerun after a crash finishes the job):
+In order, each step safe to redo, and the whole driven to its end from durable state:
 1. the requests' tombstones are recorded (`refinery.privacy.deletion`): from then on ingest rejects the subject;
-2. the documents to remove are found with every tombstone's keyed hash (`flag_forgotten`) in bronze,
-   silver, silver_dedup and gold: the union of their ids;
+2. the documents are found (`refinery.stages.forget_matches`) by every tombstone, and by this run's `contains`
+   literals as substrings of the raw values, in every document table and every release: the union of their ids,
+   with what each request matched where. The plan (the requests, the raw files that may hold a match, the tables
+   this run may change) goes to the forget log (`refinery.privacy.forget_log`) before anything is deleted;
 3. their rows leave bronze, silver, silver_dedup, signatures and rejects by a MERGE on those ids (rejects
    also lose rows whose raw record matches), so no commit carries a requested value; gold and every release
    are rewritten without them, file for file in their training layout, and each release's record is
@@ -13,75 +15,106 @@ In order, each step safe to redo (a rerun after a crash finishes the job):
    lineage, stay); a file that cannot be rewritten so (ARC, unparseable, not on the driver's file system)
    is named in a warning and counted;
 5. deletion vectors are purged and every table touched is vacuumed with zero retention (for this operation
-   only): versions before the forget can no longer be read, and the ledger row says so per table.
+   only): versions before the forget can no longer be read, and the ledger row says so per table; the forget
+   log then says `done`.
+A forget killed at any point leaves its plan open: the next forget (the same command, another request, or
+`--resume`) takes over its raw files and tables and finishes them. Each request reports what it matched; a new
+request that matched nothing is said out loud. A dry run finds and reports, and changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from refinery import paths, pipelines
+from refinery.faults import kill_point
 from refinery.lake.gold import gold_totals
 from refinery.lake.releases import copy_in_layout, list_releases, with_source_files, write_pointer
 from refinery.lake.store import TableRef
 from refinery.privacy.deletion import Request, Tombstones, load_tombstones, record_tombstones
+from refinery.privacy.forget_log import ForgetLog
 from refinery.privacy.keys import privacy_key
-from refinery.privacy.raw_rewrite import REWRITERS, CannotRewriteError
+from refinery.privacy.raw_rewrite import REWRITERS, CannotRewriteError, RawMatcher
 from refinery.rejects import FORGOTTEN
 from refinery.stages.base import StageContext, StageResult
+from refinery.stages.forget_matches import (
+    REJECT_KEY,
+    RELEASE_LABEL,
+    Found,
+    as_documents,
+    doomed_rejects,
+    find,
+    raw_files,
+)
 from refinery.stages.ingest_files import raw_locations
 from refinery.transforms.forgotten import flag_forgotten
-from refinery.transforms.params import DOCUMENT_COLUMNS
 from refinery.transforms.rules import REJECT_RULE
 
 STAGE = "forget"
-REJECT_KEY = ("stage", "rule", "_file", "_line", "doc_id")
 WITHHELD = "detail withheld: it named a forgotten subject"
 AMENDED = "amended_by_forget"  # the release record's settings key naming the forget run that amended it
+UNMATCHED = "requests.unmatched"  # metric: the numbers (1-based, as given) of new requests that matched nothing
 
 log = logging.getLogger(__name__)
 
 
-def run(ctx: StageContext, requests: list[Request]) -> StageResult:
-    """Forget the requests' subjects everywhere in the pipeline; the ledger row is the audit record."""
+def run(ctx: StageContext, requests: list[Request], *, dry_run: bool = False) -> StageResult:
+    """Forget the requests' subjects everywhere in the pipeline, and finish any forget killed before its end;
+    the ledger row is the audit record. A dry run reports what would be removed and changes nothing."""
     key = privacy_key(ctx.config.privacy, ctx.spark)
-    record_tombstones(ctx.lake, ctx.pipeline, requests, key, ctx.run_id)
-    tombstones = load_tombstones(ctx.lake, ctx.pipeline)  # earlier requests too: a forget also mops up
+    forget_log = ForgetLog(ctx.lake, ctx.pipeline)
+    unfinished = forget_log.unfinished()
+    known = load_tombstones(ctx.lake, ctx.pipeline)
+    hashes = [r.hash(key) for r in requests]
+    new = [h not in known.hashes for h in hashes]
+    if not dry_run:
+        record_tombstones(ctx.lake, ctx.pipeline, requests, key, ctx.run_id)
+    tombstones = _with(known, requests, hashes)  # every earlier request too: a forget also mops up
+    literals = {h: r.value for h, r in zip(hashes, requests, strict=True) if r.kind == "contains"}
+    # Before anything is deleted (and materialized); with the documents unfinished forgets found, by id.
+    search = Tombstones(tombstones.hashes | unfinished.documents, tombstones.ngram_sizes)
+    found = find(ctx, search, key, literals)
+    names = sorted(set(raw_files(ctx, found.ids)) | unfinished.raw_files)
+    matcher = RawMatcher(search, key, literals, write=not dry_run)
+    if dry_run:
+        _rewrite_raw(ctx, names, matcher)  # reads, counts, writes nothing
+        return _report(ctx, hashes, requests, new, found, matcher, {}, [], dry_run=True)
+    kind = ctx.config.pipeline_kind
+    releases = {RELEASE_LABEL + r.name: r for r in list_releases(ctx.lake, ctx.pipeline)}
+    layout_tables = {kind.last.writes: ctx.table(kind.last.writes)}
+    layout_tables.update({label: ctx.lake.resolve(r.table) for label, r in releases.items()})
+    changing = [ctx.table(t) for t in (*merged_tables(kind), "rejects")] + list(layout_tables.values())
+    tables = [ref.key for ref in changing]
+    forget_log.plan(ctx.run_id, requests=hashes, documents=found.ids, key=key, raw_files=names, tables=tables)
+
     removed: dict[str, tuple[TableRef, int, int, int]] = {}  # label -> (table, version before, after, rows)
-    # Found before anything is deleted (and materialized: computed again afterwards, it would miss what is gone).
-    ids = _matching_ids(ctx, tombstones, key).localCheckpoint(eager=True)
-    raw_files = _raw_files(ctx, ids)
-    for layer in merged_tables(ctx.config.pipeline_kind):
-        _delete(ctx, layer, ctx.table(layer), ids, "t.doc_id = s.doc_id", removed)
-    doomed_rejects = _doomed_rejects(ctx, ids, tombstones, key).localCheckpoint(eager=True)
-    _delete(ctx, "rejects", ctx.table("rejects"), doomed_rejects, _REJECT_MATCH, removed)
-    _withhold_details(ctx, tombstones, key, removed)
-    published = ctx.config.pipeline_kind.last.writes
-    _rewrite_in_layout(ctx, published, ctx.table(published), None, ids, removed)
-    for release in list_releases(ctx.lake, ctx.pipeline):
-        label = f"release.{release.name}"
-        ref = ctx.lake.resolve(release.table)
-        if _rewrite_in_layout(ctx, label, ref, release.table_version, ids, removed):
+    for layer in merged_tables(kind):
+        _delete(ctx, layer, ctx.table(layer), found.ids, "t.doc_id = s.doc_id", removed)
+    doomed = doomed_rejects(ctx, found.ids, search, key, literals).localCheckpoint(eager=True)
+    _delete(ctx, "rejects", ctx.table("rejects"), doomed, _REJECT_MATCH, removed)
+    _withhold_details(ctx, search, key, removed)
+    kill_point("forget:after_deletes")
+    for label, ref in layout_tables.items():
+        release = releases.get(label)
+        version = release.table_version if release else None
+        if _rewrite_in_layout(ctx, label, ref, version, found.ids, removed) and release:
+            kill_point("forget:release_copied")  # its copy written, its record not yet pointing at it
             _amend_release(ctx, release.name, ref, removed[label][2])
-    rewritten, not_rewritten = _rewrite_raw(ctx, raw_files, tombstones, key)
-    metrics = {"requests": " ".join(r.hash(key) for r in requests)}
-    for label, (ref, before, after, rows) in removed.items():
-        _purge(ctx, ref)
-        metrics[f"table.{label}"] = f"{rows} rows removed; version {before} -> {after}, earlier versions purged"
-        log.warning("forget: %s: %d rows removed; versions before %d can no longer be read", label, rows, after)
-    metrics["raw.records_blanked"] = str(rewritten)
-    metrics["raw.files_not_rewritten"] = str(len(not_rewritten))
+    blanked, not_rewritten = _rewrite_raw(ctx, names, matcher)
+    purged = _purge_all(ctx, removed, unfinished.tables)
+    forget_log.finish(ctx.run_id, [*unfinished.runs, ctx.run_id])
+    if unfinished.runs:
+        log.warning("forget: finished %d forget run(s) killed before their end", len(unfinished.runs))
+    metrics = {"raw.records_blanked": str(blanked), "raw.files_not_rewritten": str(len(not_rewritten))}
+    if unfinished.runs:
+        metrics["finished_runs"] = " ".join(unfinished.runs)
     for name, reason in not_rewritten:  # names as logged: lineage-safe
         log.warning("forget: raw file %s may hold a match and was not rewritten (%s): remove it by hand", name, reason)
-    total = sum(rows for *_, rows in removed.values())
-    return StageResult.of_counts(
-        STAGE, rows_in=total, rejected_by_rule={FORGOTTEN.name: total} if total else {}, metrics=metrics
-    )
+    return _report(ctx, hashes, requests, new, found, matcher, removed, purged, extra=metrics)
 
 
 def merged_tables(kind: pipelines.Kind) -> tuple[str, ...]:
@@ -94,43 +127,57 @@ def merged_tables(kind: pipelines.Kind) -> tuple[str, ...]:
 _REJECT_MATCH = " AND ".join(f"t.{column} <=> s.{column}" for column in REJECT_KEY)
 
 
-def _matching_ids(ctx: StageContext, tombstones: Tombstones, key: bytes) -> DataFrame:
-    """The ids (one `doc_id` column, distinct) of every document that matches a tombstone in a document layer."""
-    found = ctx.spark.createDataFrame([], "doc_id string")
-    for layer in ctx.config.pipeline_kind.document_tables:
-        ref = ctx.table(layer)
-        if not ctx.lake.exists(ref):
-            continue
-        rows = _as_documents(ctx, ctx.lake.read(ref))
-        flagged = flag_forgotten(rows, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes)
-        found = found.unionByName(flagged.where(F.col(REJECT_RULE).isNotNull()).select("doc_id"))
-    return found.distinct()
+def _with(known: Tombstones, requests: list[Request], hashes: list[str]) -> Tombstones:
+    """The recorded tombstones and this run's requests (a dry run records none)."""
+    sizes = {r.words for r in requests if r.words}
+    return Tombstones(known.hashes | frozenset(hashes), known.ngram_sizes | frozenset(sizes))
 
 
-def _as_documents(ctx: StageContext, rows: DataFrame, keep: Sequence[str] = (), **given: Column) -> DataFrame:
-    """`rows` as documents `flag_forgotten` matches: the `keep` columns, then each document column from `given`,
-    else the row's own column of that name, else null."""
-    types = {f.name: f.dataType for f in ctx.schema(ctx.config.pipeline_kind.stages[0].writes).struct.fields}
-    present = set(rows.columns)
-    columns = [
-        given[c].alias(c) if c in given else F.col(c) if c in present else F.lit(None).cast(types[c]).alias(c)
-        for c in DOCUMENT_COLUMNS
-    ]
-    return rows.select(*keep, *columns)
-
-
-def _doomed_rejects(ctx: StageContext, ids: DataFrame, tombstones: Tombstones, key: bytes) -> DataFrame:
-    """The rejects rows to remove (by REJECT_KEY): those of the ids, and those whose raw record matches."""
-    ref = ctx.table("rejects")
-    if not ctx.lake.exists(ref):
-        return ctx.spark.createDataFrame([], "stage string, rule string, _file string, _line bigint, doc_id string")
-    rejects = ctx.lake.read(ref)
-    as_documents = _as_documents(ctx, rejects, keep=[c for c in REJECT_KEY if c != "doc_id"], text=F.col("record"))
-    by_record = flag_forgotten(
-        as_documents, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes
-    ).where(F.col(REJECT_RULE).isNotNull())
-    by_id = rejects.join(ids, "doc_id", "left_semi")
-    return by_record.select(*REJECT_KEY).unionByName(by_id.select(*REJECT_KEY)).distinct()
+def _report(
+    ctx: StageContext,
+    hashes: list[str],
+    requests: list[Request],
+    new: list[bool],
+    found: Found,
+    matcher: RawMatcher,
+    removed: dict,
+    purged: list[str],
+    *,
+    dry_run: bool = False,
+    extra: dict[str, str] | None = None,
+) -> StageResult:
+    """The ledger row: what each request matched where (documents per table, raw records), what was removed and
+    purged per table; a line per request on the console, naming it by number and kind, never by value."""
+    metrics = {"requests": " ".join(hashes), **(extra or {})}
+    unmatched = []
+    for number, (h, request, is_new) in enumerate(zip(hashes, requests, new, strict=True), start=1):
+        tables = {label: counts[h] for label, counts in found.counts.items() if counts.get(h)}
+        raw = matcher.hits.get(h, 0)
+        where = ", ".join(f"{label} {n}" for label, n in tables.items())
+        said = f"{where or 'no table'}; raw records {raw}"
+        metrics[f"request.{number}"] = said
+        if tables or raw:
+            log.info("forget: request %d (%s) matched %s", number, request.kind, said)
+        elif is_new:
+            unmatched.append(str(number))
+            log.warning(
+                "forget: request %d (%s) matched nothing in any table, release or raw file", number, request.kind
+            )
+        else:
+            log.info("forget: request %d (%s) matched nothing this time: it was forgotten before", number, request.kind)
+    metrics[UNMATCHED] = " ".join(unmatched)
+    if dry_run:
+        metrics["dry_run"] = "true"
+        return StageResult.of_counts(STAGE, metrics=metrics)
+    for label, (_ref, before, after, rows) in removed.items():
+        metrics[f"table.{label}"] = f"{rows} rows removed; version {before} -> {after}, earlier versions purged"
+        log.warning("forget: %s: %d rows removed; versions before %d can no longer be read", label, rows, after)
+    for key in purged:
+        metrics.setdefault(f"table.{key}", "purged: an interrupted forget had changed it")
+    total = sum(rows for *_, rows in removed.values())
+    return StageResult.of_counts(
+        STAGE, rows_in=total, rejected_by_rule={FORGOTTEN.name: total} if total else {}, metrics=metrics
+    )
 
 
 def _withhold_details(ctx: StageContext, tombstones: Tombstones, key: bytes, removed: dict) -> None:
@@ -146,9 +193,9 @@ def _withhold_details(ctx: StageContext, tombstones: Tombstones, key: bytes, rem
         .where(F.col("detail").isNotNull())
         .select(*keys, "detail", F.explode(F.split("detail", r"[\s(),;]+")).alias("doc_id"))
     )
-    as_documents = _as_documents(ctx, words, keep=[f"_key{column}" for column in REJECT_KEY], text=F.col("detail"))
+    documents = as_documents(ctx, words, keep=[f"_key{column}" for column in REJECT_KEY], text=F.col("detail"))
     flagged = flag_forgotten(
-        as_documents, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes
+        documents, tombstones=tombstones.hashes, key=key, ngram_sizes=tombstones.ngram_sizes
     ).where(F.col(REJECT_RULE).isNotNull())
     named = flagged.select(*(F.col(f"_key{column}").alias(column) for column in REJECT_KEY)).distinct()
     before = ctx.lake.version(ref)
@@ -204,23 +251,7 @@ def _amend_release(ctx: StageContext, name: str, ref: TableRef, version: int) ->
     write_pointer(ctx.lake, ctx.pipeline, name, ref, version)
 
 
-def _raw_files(ctx: StageContext, ids: DataFrame) -> list[str]:
-    """Raw files (names as logged) that may hold a match: those of the ids' bronze rows and those with ingest
-    rejects (a malformed record has no document to find it by). One small row per file."""
-    names: set[str] = set()
-    for layer, rows in (("bronze", None), ("rejects", F.col("stage") == "ingest")):
-        ref = ctx.table(layer)
-        if not ctx.lake.exists(ref):
-            continue
-        table = ctx.lake.read(ref)
-        table = table.join(ids, "doc_id", "left_semi") if rows is None else table.where(rows)
-        names |= {r["_file"] for r in table.select("_file").distinct().collect() if r["_file"]}
-    return sorted(name for name in names if not name.startswith("kafka:"))  # topics are the broker's
-
-
-def _rewrite_raw(
-    ctx: StageContext, names: list[str], tombstones: Tombstones, key: bytes
-) -> tuple[int, list[tuple[str, str]]]:
+def _rewrite_raw(ctx: StageContext, names: list[str], matcher: RawMatcher) -> tuple[int, list[tuple[str, str]]]:
     """Blank the matching records of the raw files (`refinery.privacy.raw_rewrite`): (records blanked, (name, reason)
     of each file that may hold a match and was not rewritten)."""
     sources = {source.name: source for source in ctx.config.ingest.file_sources}
@@ -239,10 +270,25 @@ def _rewrite_raw(
             not_rewritten.append((name, "forget rewrites files on the driver's file system only"))
             continue
         try:
-            blanked += REWRITERS[source.format](Path(paths.local_path(location)), name, source, tombstones, key)
+            blanked += REWRITERS[source.format](Path(paths.local_path(location)), name, source, matcher)
         except CannotRewriteError as exc:
             not_rewritten.append((name, str(exc)))
     return blanked, not_rewritten
+
+
+def _purge_all(ctx: StageContext, removed: dict, unfinished: frozenset[str]) -> list[str]:
+    """Purge every table this run changed and every table an unfinished forget planned to change (the killed
+    run may have changed it); returns the keys purged for the unfinished ones alone."""
+    refs = {ref.key: ref for ref, *_ in removed.values()}
+    taken_over = sorted(key for key in unfinished if key not in refs)
+    for key in taken_over:
+        refs[key] = ctx.lake.resolve(key)
+    for index, ref in enumerate(refs.values()):
+        if ctx.lake.exists(ref):
+            _purge(ctx, ref)
+        if index == 0:
+            kill_point("forget:mid_purge")
+    return [key for key in taken_over if ctx.lake.exists(refs[key])]
 
 
 def _purge(ctx: StageContext, ref: TableRef) -> None:

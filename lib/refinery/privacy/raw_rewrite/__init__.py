@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from refinery.config import SourceConfig
-from refinery.privacy.deletion import Tombstones
 from refinery.privacy.raw_rewrite.files import (
     CannotRewriteError,
+    RawMatcher,
     rewrite_csv_file,
     rewrite_json_file,
     rewrite_jsonl_file,
@@ -18,7 +18,7 @@ from refinery.privacy.raw_rewrite.files import (
 )
 from refinery.privacy.raw_rewrite.warc import rewrite_warc_file
 
-Rewriter = Callable[[Path, str, SourceConfig, Tombstones, bytes], int]  # (file, lineage name, ...) -> blanked
+Rewriter = Callable[[Path, str, SourceConfig, RawMatcher], int]  # (file, lineage name, source, matcher) -> blanked
 
 REWRITERS: dict[str, Rewriter] = {
     "jsonl": rewrite_jsonl_file,
@@ -29,4 +29,4 @@ REWRITERS: dict[str, Rewriter] = {
     "warc": rewrite_warc_file,
 }
 
-__all__ = ["REWRITERS", "CannotRewriteError", "Rewriter", *(f.__name__ for f in REWRITERS.values())]
+__all__ = ["REWRITERS", "CannotRewriteError", "RawMatcher", "Rewriter", *(f.__name__ for f in REWRITERS.values())]

@@ -20,7 +20,9 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,7 +32,7 @@ import pyarrow.parquet as pq
 from refinery.config import SourceConfig
 from refinery.io.decode import compress, csv_reader, file_content
 from refinery.privacy.deletion import Tombstones
-from refinery.transforms.forgotten import row_hashes
+from refinery.transforms.forgotten import row_matches
 from refinery.transforms.params import RecordFields
 from refinery.transforms.pii import lineage_safe
 
@@ -39,36 +41,53 @@ class CannotRewriteError(Exception):
     """The file may hold a match but cannot be rewritten with every other record's position kept."""
 
 
-def matches(
-    record: dict | None, whole: str, name: str, position: int, fields: RecordFields, tombstones: Tombstones, key: bytes
-) -> bool:
-    """Whether a raw record (parsed, or None when it is not an object) at `position` of the file with lineage
-    name `name` holds a forgotten subject; `whole` is its full text as the file holds it."""
-    doc_id = url = meta = text = None
-    if isinstance(record, dict):
-        given = record.get(fields.id)
-        given = str(given).strip() if isinstance(given, (str, int)) and not isinstance(given, bool) else ""
-        doc_id = lineage_safe(given) if given else hashlib.sha256(f"{name}:{position}".encode()).hexdigest()[:32]
-        url = record.get(fields.url) if isinstance(record.get(fields.url), str) else None
-        meta = _meta_as_ingested(record, fields)
-        text = record.get(fields.text) if isinstance(record.get(fields.text), str) else None  # unescaped
-    hashes = row_hashes(key, doc_id, url, meta, [whole, text], tombstones.ngram_sizes)
-    return any(h in tombstones.hashes for h in hashes)
+@dataclass
+class RawMatcher:
+    """What forget blanks in raw files: a record that matches a tombstone the way ingest would see it, or that
+    holds one of this run's literals (request hash -> literal, in memory only) as a substring. It counts the
+    records each request matched; with `write` off (a dry run) files are read, never rewritten."""
+
+    tombstones: Tombstones
+    key: bytes
+    literals: Mapping[str, str] = field(default_factory=dict)
+    write: bool = True
+    hits: Counter = field(default_factory=Counter)
+
+    def matches(
+        self, record: dict | None, whole: str, name: str, position: int, fields: RecordFields, *, count: bool = True
+    ) -> bool:
+        """Whether a raw record (parsed, or None when it is not an object) at `position` of the file with lineage
+        name `name` holds a forgotten subject; `whole` is its full text as the file holds it."""
+        doc_id = url = meta = text = None
+        if isinstance(record, dict):
+            given = record.get(fields.id)
+            given = str(given).strip() if isinstance(given, (str, int)) and not isinstance(given, bool) else ""
+            doc_id = lineage_safe(given) if given else hashlib.sha256(f"{name}:{position}".encode()).hexdigest()[:32]
+            url = record.get(fields.url) if isinstance(record.get(fields.url), str) else None
+            meta = _meta_as_ingested(record, fields)
+            text = record.get(fields.text) if isinstance(record.get(fields.text), str) else None  # unescaped
+        tombstones = self.tombstones
+        found = row_matches(
+            self.key, doc_id, url, meta, [whole, text], tombstones.ngram_sizes, tombstones.hashes, self.literals
+        )
+        if count:
+            self.hits.update(found)
+        return bool(found)
 
 
-def rewrite_jsonl_file(path: Path, name: str, source: SourceConfig, tombstones: Tombstones, key: bytes) -> int:
+def rewrite_jsonl_file(path: Path, name: str, source: SourceConfig, matcher: RawMatcher) -> int:
     """Empty the matching lines of a JSONL raw file; `name` is its lineage name. Returns the records blanked
     (0: the file is left as it was)."""
     lines = file_content(path.name, path.read_bytes()).splitlines(keepends=True)  # the line ends ingest splits
     blank = []
     for index, raw in enumerate(lines):
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if text.strip() and matches(_parsed(text), text, name, index + 1, source.fields, tombstones, key):
+        if text.strip() and matcher.matches(_parsed(text), text, name, index + 1, source.fields):
             blank.append(index)
-    return _write_blanked(path, lines, blank)
+    return _write_blanked(path, lines, blank, matcher.write)
 
 
-def rewrite_csv_file(path: Path, name: str, source: SourceConfig, tombstones: Tombstones, key: bytes) -> int:
+def rewrite_csv_file(path: Path, name: str, source: SourceConfig, matcher: RawMatcher) -> int:
     """Empty every line of the matching rows of a CSV raw file (a row may span lines inside quotes)."""
     text = file_content(path.name, path.read_bytes()).decode("utf-8", "replace")
     lines = list(io.StringIO(text, newline=""))  # the physical lines csv.reader counts
@@ -83,16 +102,16 @@ def rewrite_csv_file(path: Path, name: str, source: SourceConfig, tombstones: To
                 continue
             record = dict(zip(names or [f"_c{i}" for i in range(len(row))], row, strict=False))
             whole = "".join(lines[first:start])
-            if whole.strip() and matches(record, whole, name, first + 1, source.fields, tombstones, key):
+            if whole.strip() and matcher.matches(record, whole, name, first + 1, source.fields):
                 blank += range(first, start)
                 rows += 1
     except csv.Error:
         raise CannotRewriteError("the CSV cannot be parsed to its end") from None
-    _write_blanked(path, [line.encode() for line in lines], blank)
+    _write_blanked(path, [line.encode() for line in lines], blank, matcher.write)
     return rows
 
 
-def rewrite_json_file(path: Path, name: str, source: SourceConfig, tombstones: Tombstones, key: bytes) -> int:
+def rewrite_json_file(path: Path, name: str, source: SourceConfig, matcher: RawMatcher) -> int:
     """Null the matching elements of a JSON array file; empty a file that is one matching object."""
     content = file_content(path.name, path.read_bytes())
     if not content.strip():
@@ -105,10 +124,10 @@ def rewrite_json_file(path: Path, name: str, source: SourceConfig, tombstones: T
     blank = [
         index
         for index, element in enumerate(elements)
-        if matches(element, json.dumps(element, ensure_ascii=False), name, index + 1, source.fields, tombstones, key)
+        if matcher.matches(element, json.dumps(element, ensure_ascii=False), name, index + 1, source.fields)
     ]
-    if not blank:
-        return 0
+    if not blank or not matcher.write:
+        return len(blank)
     if not isinstance(document, list):
         _replace(path, lambda staging: staging.write_bytes(b""))
         return 1
@@ -119,27 +138,28 @@ def rewrite_json_file(path: Path, name: str, source: SourceConfig, tombstones: T
     return len(blank)
 
 
-def rewrite_text_file(path: Path, name: str, source: SourceConfig, tombstones: Tombstones, key: bytes) -> int:
+def rewrite_text_file(path: Path, name: str, source: SourceConfig, matcher: RawMatcher) -> int:
     """Empty a text raw file (one document) that holds a subject; an empty file yields no record."""
     text = file_content(path.name, path.read_bytes()).decode("utf-8", "replace")
-    if not text or not matches({"text": text}, text, name, 1, source.fields, tombstones, key):
+    if not text or not matcher.matches({"text": text}, text, name, 1, source.fields):
         return 0
-    _replace(path, lambda staging: staging.write_bytes(b""))
+    if matcher.write:
+        _replace(path, lambda staging: staging.write_bytes(b""))
     return 1
 
 
-def rewrite_parquet_file(path: Path, name: str, source: SourceConfig, tombstones: Tombstones, key: bytes) -> int:
+def rewrite_parquet_file(path: Path, name: str, source: SourceConfig, matcher: RawMatcher) -> int:
     """Null every column of the matching rows of a Parquet raw file, one row group at a time (memory holds one
     row group, and the file keeps its row groups). Returns the rows blanked."""
     parquet = pq.ParquetFile(path)
     schema = pa.schema([f.with_nullable(True) for f in parquet.schema_arrow], metadata=parquet.schema_arrow.metadata)
     staging = path.with_name(f".{path.name}.forget")
     try:
-        blanked = _blank_row_groups(parquet, staging, schema, name, source, tombstones, key)
+        blanked = _blank_row_groups(parquet, staging, schema, name, source, matcher)
     except BaseException:
         staging.unlink(missing_ok=True)
         raise
-    if blanked:
+    if blanked and matcher.write:
         os.replace(staging, path)
     else:
         staging.unlink()
@@ -152,8 +172,7 @@ def _blank_row_groups(
     schema: pa.Schema,
     name: str,
     source: SourceConfig,
-    tombstones: Tombstones,
-    key: bytes,
+    matcher: RawMatcher,
 ) -> int:
     """Copy `parquet` to `staging` row group by row group, the matching rows nulled; returns how many."""
     blanked, position = 0, 0
@@ -163,7 +182,7 @@ def _blank_row_groups(
             table = parquet.read_row_group(group).cast(schema)
             rows = table.to_pylist(maps_as_pydicts="strict")  # a meta map reads as a dict, as Spark's JSON of it
             blank = [
-                matches(row, _row_text(row), name, position + index + 1, source.fields, tombstones, key)
+                matcher.matches(row, _row_text(row), name, position + index + 1, source.fields)
                 for index, row in enumerate(rows)
             ]
             position += len(rows)
@@ -189,10 +208,10 @@ def _replace(path: Path, write: Callable[[Path], object]) -> None:
     os.replace(staging, path)
 
 
-def _write_blanked(path: Path, lines: list[bytes], blank: list[int]) -> int:
-    """Write the file back with the lines at `blank` reduced to their line ending; returns how many."""
-    if not blank:
-        return 0
+def _write_blanked(path: Path, lines: list[bytes], blank: list[int], write: bool) -> int:
+    """Write the file back (when `write`) with the lines at `blank` reduced to their line ending; returns how many."""
+    if not blank or not write:
+        return len(blank)
     for index in blank:
         line = lines[index]
         lines[index] = line[len(line.rstrip(b"\r\n")) :]

@@ -21,8 +21,7 @@ from pathlib import Path
 from refinery.config import SourceConfig
 from refinery.io.decode import compress, decompress
 from refinery.io.warc import decode_payload, record_identity, whole_file_codec
-from refinery.privacy.deletion import Tombstones
-from refinery.privacy.raw_rewrite.files import CannotRewriteError, matches, replace_file
+from refinery.privacy.raw_rewrite.files import CannotRewriteError, RawMatcher, replace_file
 
 _REFERENCES = ("WARC-Concurrent-To", "WARC-Refers-To")
 _GZIP_OVERHEAD = 10 + 2 + 8  # header with the extra-field flag, the extra field's length, CRC and size
@@ -42,15 +41,15 @@ class _Record:
     date: str | None
 
 
-def rewrite_warc_file(path: Path, name: str, source: SourceConfig, tombstones: Tombstones, key: bytes) -> int:
+def rewrite_warc_file(path: Path, name: str, source: SourceConfig, matcher: RawMatcher) -> int:
     """Replace the matching records of a WARC file (and their request and metadata records) by blank
     records of the same length. Returns the documents blanked."""
     whole = whole_file_codec(path.name) is not None
     data = decompress(path.name, path.read_bytes()) if whole else path.read_bytes()
-    records = _records(data, name, source, tombstones, key)
+    records = _records(data, name, source, matcher)
     gone = _with_companions(records)
-    if not gone:
-        return 0
+    if not gone or not matcher.write:
+        return sum(1 for record in gone if record.document)
     per_record_gzip = not whole and data[:2] == b"\x1f\x8b"
     parts, previous = [], 0
     for record in gone:
@@ -60,13 +59,13 @@ def rewrite_warc_file(path: Path, name: str, source: SourceConfig, tombstones: T
         parts += [data[previous : record.offset], blank]
         previous = record.end
     rewritten = b"".join([*parts, data[previous:]])
-    if [r.offset for r in _records(rewritten, name, source, tombstones, key)] != [r.offset for r in records]:
+    if [r.offset for r in _records(rewritten, name, source, matcher, count=False)] != [r.offset for r in records]:
         raise CannotRewriteError("the rewritten file would not keep its records' offsets")
     replace_file(path, compress(path.name, rewritten) if whole else rewritten)
     return sum(1 for record in gone if record.document)
 
 
-def _records(data: bytes, name: str, source: SourceConfig, tombstones: Tombstones, key: bytes) -> list[_Record]:
+def _records(data: bytes, name: str, source: SourceConfig, matcher: RawMatcher, *, count: bool = True) -> list[_Record]:
     """Every record of the file with its byte span (to the next record) and whether it matches itself."""
     from warcio.archiveiterator import ArchiveIterator
 
@@ -90,7 +89,7 @@ def _records(data: bytes, name: str, source: SourceConfig, tombstones: Tombstone
                 document = {fields.id: record_id, fields.text: text, fields.url: url, fields.meta: meta}
             else:
                 document = {fields.url: url}  # no document: only its URL and words can match
-            matched = matches(document, whole, name, offset, fields, tombstones, key)
+            matched = matcher.matches(document, whole, name, offset, fields, count=count)
             references = tuple(headers.get_header(h) for h in _REFERENCES if headers.get_header(h))
             found.append(_Record(offset, 0, record.rec_type == "response", matched, record_id, url, references, date))
     except CannotRewriteError:

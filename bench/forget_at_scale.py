@@ -98,7 +98,7 @@ def main() -> None:
         before = {name: DeltaTable(str(path)).version() for name, path in delta_tables(lake).items()}
         request_file = lake / "requests.jsonl"
         request_file.write_text("".join(json.dumps(r) + "\n" for r in requests(args.requests, args.docs)))
-        forget_s = refinery(lake, "forget", "--requests", str(request_file))
+        forget_s = refinery(lake, "forget", "--requests", str(request_file), "--allow-no-match")  # ids drawn blind
 
         runs = DeltaTable(str(lake / "_refinery" / "runs")).to_pyarrow_table().to_pylist()
         audit = next(r for r in runs if r["stage"] == "forget" and r["status"] == "ok")

@@ -122,6 +122,27 @@ def test_secrets_are_masked():
     assert masked(config)["curate"]["pii"]["secret"] == "redact"  # a PII kind, not a secret
 
 
+def test_credentials_in_a_lake_uri_or_a_key_file_setting_are_never_printed(capsys):
+    pem = "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\\n-----END PRIVATE KEY-----"
+    args = [
+        "--lake",
+        "s3a://AKIAEXAMPLE:wJalrXUtnFEMI@bucket/lake",
+        "--set",
+        f"spark.conf.fs.gs.auth.service.account.json={pem}",
+    ]
+    assert main(["conf", "--env", "cluster", *args, "--set", "spark.conf.fs.gs.auth.keyfile=/keys/sa.p12"]) == 0
+    printed = capsys.readouterr().out
+    assert "s3a://***@bucket/lake" in printed and "wJalrXUtnFEMI" not in printed and "AKIAEXAMPLE" not in printed
+    assert "PRIVATE KEY" not in printed and "sa.p12" not in printed
+    from refinery.errors import MissingInputError
+    from refinery.paths import shown
+
+    assert shown("read s3a://K:S@b/x and abfss://c@a.dfs.core.windows.net/y") == (
+        "read s3a://***@b/x and abfss://***@a.dfs.core.windows.net/y"
+    )
+    assert "S@" not in str(MissingInputError("s3a://K:S@b/lake/bronze/p", "ingest"))
+
+
 def test_cli_bad_config_exits_2_with_one_line_naming_the_key(capsys):
     assert main(["conf", "--set", "curate.bogus=1"]) == 2
     err = capsys.readouterr().err.strip()

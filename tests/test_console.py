@@ -41,6 +41,28 @@ def test_a_missing_input_is_refused_before_the_jvm_starts(tmp_path):
     ]
 
 
+def test_a_raw_path_or_lake_that_is_a_file_and_a_bad_release_name_are_refused_before_the_jvm_starts(tmp_path):
+    (tmp_path / "raw" / "web_text").mkdir(parents=True)
+    (tmp_path / "raw" / "web_text" / "one.jsonl").write_text('{"id": "a", "text": "t"}\n')
+    (tmp_path / "lake.txt").write_text("not a lake")
+    source = "ingest.sources=[{name: web, format: jsonl, path: one.jsonl}]"
+    check = (
+        "import sys; from refinery.cli import main; "
+        f"codes = [main(['ingest', '--lake', {str(tmp_path)!r}, '--set', {source!r}]), "
+        f"main(['ingest', '--lake', {str(tmp_path / 'lake.txt')!r}]), "
+        f"main(['release', 'create', 'Bad Name', '--lake', {str(tmp_path)!r}])]; "
+        "spark = sys.modules.get('pyspark'); print(codes, spark is not None and spark.SparkContext._jvm is not None)"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[2, 2, 2] False"
+    assert done.stderr.splitlines() == [
+        f"refinery: error: raw path {tmp_path}/raw/web_text/one.jsonl is a file: point the source's path at its "
+        "folder (glob: its name)",
+        f"refinery: error: lake root {tmp_path}/lake.txt is a file: point --lake (or lake.root) at a folder",
+        "refinery: error: release name 'Bad Name': use lower-case letters, digits, '.', '_' or '-' (up to 64)",
+    ]
+
+
 def test_commands_that_need_a_table_not_written_yet_say_so_in_the_one_wording(spark, tmp_path, capsys):
     """Release, card and profile (which start Spark) name the missing table and the command that writes it in
     the same words as the checks made before the JVM starts."""

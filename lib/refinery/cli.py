@@ -10,10 +10,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import yaml
 
-from refinery import paths, pipelines
+from refinery import paths, pipelines, tables
 from refinery.commands.preflight import check_inputs
 from refinery.config import ENVIRONMENTS, Config, load_config, masked
 from refinery.errors import PipelineBusyError, UsageError
@@ -149,6 +150,8 @@ def _load(args: argparse.Namespace) -> Config:
     config = load_config(args.pipeline, args.env, overrides, conf_dir=args.conf_dir)
     if args.lake:  # a path typed on the command line is relative to the working directory
         config = replace(config, lake=replace(config.lake, root=paths.normalize(args.lake)))
+    if paths.is_local(config.lake.root) and Path(paths.local_path(config.lake.root)).is_file():
+        raise UsageError(f"lake root {config.lake.root} is a file: point --lake (or lake.root) at a folder")
     return config
 
 
@@ -167,7 +170,8 @@ def _run(config: Config, stage_names: list[str], work: Callable | None = None, o
     ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
     command = " ".join(stage_names)
     print(
-        f"refinery {command} · pipeline {config.pipeline} · env {config.env} · lake {ctx.lake.root} · run {ctx.run_id}"
+        f"refinery {command} · pipeline {config.pipeline} · env {config.env} · lake {paths.shown(ctx.lake.root)} "
+        f"· run {ctx.run_id}"
     )
     try:
         with _lease(ctx.lake, config, ctx.run_id):
@@ -208,6 +212,8 @@ def _release(config: Config, action: str, name: str | None) -> int:
     if action in ("create", "show") and not name:
         print(f"refinery: error: release {action} needs a NAME", file=sys.stderr)
         return EXIT_USAGE
+    if action == "create":
+        tables.check_release_name(name)  # before the JVM and the lease: a bad name is refused at once
     from refinery.stages.base import new_run_id
 
     lake = _lake(config)

@@ -7,6 +7,8 @@
 - `PipelineBusyError`: another run holds the pipeline; one line, exit 1.
 """
 
+from refinery.paths import shown
+
 
 class UsageError(Exception):
     """Something the user can fix in the command, the config or the lake's inputs: exit 2, one line."""
@@ -34,7 +36,7 @@ class MissingInputError(InputNotFoundError):
     """A table a command reads has not been written yet: the one message names it and the command that writes it."""
 
     def __init__(self, table: str, writer: str):
-        super().__init__(f"input table {table} does not exist; run `refinery {writer}` first")
+        super().__init__(f"input table {shown(table)} does not exist; run `refinery {writer}` first")
 
 
 class ReleaseExistsError(UsageError):

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")  # two letters at least: `C:` is not a scheme
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+://)[^/@\s]*@")  # `s3a://KEY:SECRET@bucket` -> the part before @
 
 
 def project_root() -> Path:
@@ -100,3 +101,9 @@ def is_absolute(location: str) -> bool:
 def exists_locally(location: str) -> bool | None:
     """Whether a local location exists; None for URIs (only their file system can tell)."""
     return Path(local_path(location)).exists() if is_local(location) else None
+
+
+def shown(text: str) -> str:
+    """`text` with the userinfo of every URI in it replaced (`s3a://KEY:SECRET@bucket/x` -> `s3a://***@bucket/x`):
+    what a location looks like on the console, in a log line or an error; the location itself keeps it."""
+    return _USERINFO.sub(r"\1***@", text)

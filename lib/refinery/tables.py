@@ -20,11 +20,13 @@ types of them.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from refinery.errors import ConfigError
 from refinery.paths import project_root
 
 PIPELINE, SYSTEM, RELEASE = "pipeline", "system", "release"  # scopes
@@ -153,6 +155,15 @@ def parse_key(key: str) -> Identity:
         if spec is not None and spec.scope == (SYSTEM if system else PIPELINE):
             return Identity(spec) if system else Identity(spec, parts[1])
     raise ValueError(f"'{key}' is not a table of the lake (e.g. gold/<pipeline>, _refinery/runs)")
+
+
+RELEASE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+def check_release_name(name: str) -> None:
+    """A release name is lower-case letters, digits, '.', '_' or '-' (up to 64): it is part of a table's key."""
+    if not RELEASE_NAME.fullmatch(name):
+        raise ConfigError(f"release name '{name}': use lower-case letters, digits, '.', '_' or '-' (up to 64)")
 
 
 FEATURE_FIT = "feature_fit"  # where a tabular gold commit, and each release of it, keeps its feature fit (JSON)

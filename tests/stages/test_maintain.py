@@ -44,5 +44,8 @@ def test_maintain_with_retention_0_keeps_gold_content_and_releases_readable(spar
     assert list((lake / "gold" / "web_text" / "_delta_log").glob("*.checkpoint.parquet"))
     run = final_rows(spark.read.format("delta").load(str(lake / "_refinery" / "runs"))).where("stage = 'maintain'")
     assert [r.status for r in run.collect()] == ["ok"]
+    # Maintain's own VACUUM commits do not unpin the release: the next maintain still looks after it.
+    assert main(["maintain", "--lake", str(lake), "-q", "--set", "maintain.retention_hours=0"]) == 0
+    assert "not vacuumed: the release pins" not in capsys.readouterr().out
     assert main(["run", "--lake", str(lake), "-q"]) == 0  # the lake goes on working after maintain
     assert gold_hash(spark, lake) == gold_before

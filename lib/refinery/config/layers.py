@@ -20,9 +20,14 @@ from typing import Any, Literal
 import yaml
 
 from refinery.errors import ConfigError, ParameterError
+from refinery.paths import shown
 
 _INT64 = (-(2**63), 2**63 - 1)
-_SECRET_KEY = re.compile(r"(secret|password|passwd|token|credential|access[._-]?key|account[._-]?key|sas|jaas)", re.I)
+_SECRET_KEY = re.compile(
+    r"(secret|password|passwd|token|credential|access[._-]?key|account[._-]?key|private[._-]?key|keyfile|sas|jaas)",
+    re.I,
+)
+_SECRET_VALUE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")  # a PEM key, whatever the setting is called
 
 
 def read_layers(files: Iterable[Path], overrides: Iterable[str] = ()) -> dict[str, Any]:
@@ -97,16 +102,17 @@ def to_plain(value: Any) -> Any:
 
 
 def mask(value: Any, key: str = "", plain: tuple[str, ...] = ()) -> Any:
-    """`value` with the values of secret-looking keys replaced by '***' (mappings named in `plain` as is)."""
+    """`value` with the values of secret-looking keys, and private keys, replaced by '***', and the userinfo of URIs
+    (`s3a://KEY:SECRET@bucket`) by `***` (mappings named in `plain` as is)."""
     if isinstance(value, dict):
         if key in plain:
             return value
         return {k: mask(v, str(k), plain) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask(v, key, plain) for v in value]
-    if value is not None and _SECRET_KEY.search(key):
+    if value is not None and (_SECRET_KEY.search(key) or _SECRET_VALUE.search(str(value))):
         return "***"
-    return value
+    return shown(value) if isinstance(value, str) else value
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from refinery.errors import InputNotFoundError
-from refinery.paths import as_uri, is_local, local_path
+from refinery.paths import as_uri, is_local, local_path, shown
 
 if TYPE_CHECKING:  # imported without Spark: the CLI checks raw paths before the JVM starts
     from pyspark.sql import SparkSession
@@ -38,9 +38,17 @@ class ListedFile:
 
 
 def check_raw_path(path: str) -> None:
-    """Fail with one clear line when a local raw path does not exist (remote paths are checked when listed)."""
-    if is_local(path) and not Path(local_path(path)).exists():
-        raise RawPathError(f"raw path {path} does not exist; run `make run` to seed the sample or set the source path")
+    """Fail with one clear line when a local raw path does not exist, or is a file (remote paths are checked when
+    listed): a source's path names a folder, and its glob picks the files in it."""
+    if not is_local(path):
+        return
+    local = Path(local_path(path))
+    if not local.exists():
+        raise RawPathError(
+            f"raw path {shown(path)} does not exist; run `make run` to seed the sample or set the source path"
+        )
+    if not local.is_dir():
+        raise RawPathError(f"raw path {shown(path)} is a file: point the source's path at its folder (glob: its name)")
 
 
 def check_eval_set(name: str, location: str) -> None:
@@ -72,8 +80,6 @@ def is_readable(spark: SparkSession, path: str) -> bool:
 
 def _list_local(folder: str) -> list[ListedFile]:
     root = Path(local_path(folder)).resolve()
-    if root.is_file():
-        return [_local_file(root, hidden=False)]
     files = []
     for directory, _dirs, names in os.walk(root, followlinks=True):
         below = Path(directory).relative_to(root).parts
@@ -94,7 +100,7 @@ def _list_hadoop(spark: SparkSession, folder: str) -> list[ListedFile]:
     root = jvm.org.apache.hadoop.fs.Path(folder)
     fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(root):
-        raise RawPathError(f"raw path {folder} does not exist; set the source path")
+        raise RawPathError(f"raw path {shown(folder)} does not exist; set the source path")
     prefix = fs.makeQualified(root).toString().rstrip("/") + "/"
     files, entries = [], fs.listFiles(root, True)
     while entries.hasNext():

@@ -13,7 +13,6 @@ true when the lake is copied or mounted elsewhere.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
@@ -23,14 +22,12 @@ from pyspark.sql import functions as F
 
 from refinery import tables
 from refinery.config import Config
-from refinery.errors import ConfigError, InputNotFoundError, MissingInputError, ReleaseExistsError
+from refinery.errors import InputNotFoundError, MissingInputError, ReleaseExistsError
 from refinery.lake.gold import gold_totals, pack_files_into_partitions, parquet_row_groups
 from refinery.lake.ledger import run_that_wrote
 from refinery.lake.schemas import table_schema
 from refinery.lake.store import Lake, TableRef
 from refinery.paths import project_root
-
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
@@ -38,10 +35,10 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
 
     Fails (ReleaseExistsError) when the name is taken by another gold version, InputNotFoundError without gold.
     """
-    check_name(name)
+    tables.check_release_name(name)
     pipeline, kind = config.pipeline, config.pipeline_kind
     gold_ref = lake.table(kind.last.writes, pipeline)
-    gold_version = _last_write(lake, gold_ref)
+    gold_version = last_write(lake, gold_ref)
     if gold_version is None:
         raise MissingInputError(str(gold_ref), kind.last.name)
     existing = find_release(lake, pipeline, name)
@@ -114,11 +111,6 @@ def release_not_found(pipeline: str, name: str) -> InputNotFoundError:
     return InputNotFoundError(f"no release '{name}' for pipeline {pipeline}; `refinery release list` shows them")
 
 
-def check_name(name: str) -> None:
-    if not _NAME.fullmatch(name):
-        raise ConfigError(f"release name '{name}': use lower-case letters, digits, '.', '_' or '-' (up to 64)")
-
-
 def code_version() -> str:
     """refinery's package version, plus the git commit when running from a checkout."""
     version = metadata.version("refinery")
@@ -163,8 +155,9 @@ def copy_in_layout(lake: Lake, rows: DataFrame, target: TableRef, schema):
     return lake.overwrite(target, copied, schema)
 
 
-def _last_write(lake: Lake, gold_ref: TableRef) -> int | None:
-    """Gold's latest version written by publish (VACUUM and OPTIMIZE add versions of their own)."""
+def last_write(lake: Lake, gold_ref: TableRef) -> int | None:
+    """The latest version that wrote the table's rows (VACUUM and OPTIMIZE add versions of their own): gold's
+    by publish, a release's by its copy or a forget's rewrite."""
     if not lake.exists(gold_ref):
         return None
     last = lake.delta_table(gold_ref).history().where("operation = 'WRITE'").agg(F.max("version")).first()[0]

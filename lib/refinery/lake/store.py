@@ -38,7 +38,7 @@ class TableRef:
     name: str | None = None
 
     def __str__(self) -> str:
-        return self.name or self.path or self.key
+        return paths.shown(self.name or self.path or self.key)  # a URI's credentials are never printed
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from refinery.errors import MissingInputError, UsageError
 from refinery.lake.ledger import FAILED, OK, RUNNING, LedgerEntry, RunLedger
 from refinery.lake.schemas import TableSchema, table_schema
 from refinery.lake.store import Lake, TableRef, WriteResult
+from refinery.paths import shown
 from refinery.rejects import FORGOTTEN
 from refinery.session.progress import StageProgress
 from refinery.transforms.pii import redact_text
@@ -339,5 +340,5 @@ def describe_error(exc: BaseException) -> str:
     # A Python worker's error arrives wrapped in a traceback: its last `SomeError: ...` line says what happened.
     raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
     first_line = raised[-1] if "Traceback" in str(exc) and raised else (lines or [""])[0]
-    text = redact_text(f"{type(exc).__name__}: {first_line}")
+    text = redact_text(shown(f"{type(exc).__name__}: {first_line}"))  # no PII, no credentials of a URI
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"

@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from refinery.io.listing import list_files
+from refinery.lake.releases import last_write
 from refinery.lake.store import TableRef
 from refinery.paths import is_local, local_path
 from refinery.stages.base import StageContext, StageResult
@@ -94,11 +95,11 @@ def _maintain_table(ctx: StageContext, label: str, ref: TableRef, pinned: int | 
         notes.append(
             "not compacted: " + ("a stream has not read it to the end" if held_by_stream else "training layout")
         )
-    latest = ctx.lake.version(ref)
+    written = last_write(ctx.lake, ref) if pinned is not None else None  # VACUUM's own commits are no rows
     if held_by_stream:
         notes.append("not vacuumed: a stream has not read it to the end")
-    elif pinned is not None and pinned != latest:
-        notes.append(f"not vacuumed: the release pins version {pinned}, the table is at {latest}")
+    elif pinned is not None and pinned != written:
+        notes.append(f"not vacuumed: the release pins version {pinned}, its rows are at version {written}")
     else:
         ctx.lake.vacuum(ref, cfg.retention_hours)
     ctx.lake.checkpoint(ref)

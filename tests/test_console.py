@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from refinery.cli import SUMMARY_WIDTH, format_summary, main
 from refinery.config import load_config
@@ -85,6 +88,9 @@ def test_a_stage_run_prints_refinery_lines_only_and_its_summary(tmp_path):
     raw = tmp_path / "raw" / "web_text"
     raw.mkdir(parents=True)
     (raw / "one.jsonl").write_text('{"id": "a", "text": "some words"}\n{"id": "b"}\n')
+    scratch = Path(tempfile.gettempdir()) / f"refinery-{os.getuid()}"
+    stale = scratch / "scratch-999999999"  # left by a process killed with -9 (no such pid)
+    stale.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [sys.executable, "-m", "refinery.cli", "ingest", "--lake", str(tmp_path)],
         cwd=PROJECT,
@@ -96,6 +102,12 @@ def test_a_stage_run_prints_refinery_lines_only_and_its_summary(tmp_path):
     foreign = [line for line in done.stderr.splitlines() if not _REFINERY_LINE.match(line)]
     assert foreign == []  # no JVM, log4j or Ivy lines
     assert "ingest           2         1         1" in done.stdout
+    # Local mode: the lake's files are the user's only, and Spark's scratch folders of dead processes are gone.
+    bronze = [p for p in (tmp_path / "bronze" / "web_text").rglob("*") if p.is_file()]
+    assert bronze and all(p.stat().st_mode & 0o077 == 0 for p in bronze)
+    assert not stale.exists()
+    left = [p.name for p in scratch.glob("scratch-*") if not Path(f"/proc/{p.name.removeprefix('scratch-')}").exists()]
+    assert left == []  # the run's own was removed at its exit
 
 
 def test_local_jvms_map_their_classes_from_the_archive_setup_built(spark):

@@ -61,3 +61,20 @@ def test_an_unknown_id_is_one_line_and_exit_2(lake, capsys):
     assert capsys.readouterr().err.splitlines() == [
         "refinery: error: no document 'no-such-doc' in pipeline web_text (nor in its rejects)"
     ]
+
+
+def test_an_id_with_control_or_bidirectional_characters_is_shown_escaped():
+    from refinery.commands.explain import format_explanation
+
+    spoof = "invoice\u202egpj.exe\x00"
+    found = {
+        "doc_id": spoof,
+        "pipeline": "web_text",
+        "origin": {"source": "web", "file": "a\u2028b.jsonl", "position": 1, "batch": 1, "run_id": "r"},
+        "stages": [{"stage": "ingest", "verdict": "kept"}],
+        "gold": [],
+        "releases": [],
+    }
+    shown = format_explanation(found)
+    assert "\u202e" not in shown and "\x00" not in shown and "\u2028" not in shown
+    assert shown.splitlines()[0] == "invoice\\u202egpj.exe\\u0000 in pipeline web_text"

@@ -166,7 +166,7 @@ def _run(config: Config, stage_names: list[str], work: Callable | None = None, o
     from refinery.stages.base import StageContext, StageFailed
 
     clock = time.perf_counter()
-    spark = get_session(config.spark, spark_log=config.console.spark_log)
+    spark = get_session(config.spark, spark_log=config.console.spark_log, private_files=config.lake.private_files)
     ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
     command = " ".join(stage_names)
     print(
@@ -202,11 +202,13 @@ def _lake(config: Config):
     from refinery.lake.store import Lake
     from refinery.session import get_session
 
-    return Lake(get_session(config.spark, spark_log=config.console.spark_log), config.lake)
+    spark = get_session(config.spark, spark_log=config.console.spark_log, private_files=config.lake.private_files)
+    return Lake(spark, config.lake)
 
 
 def _release(config: Config, action: str, name: str | None) -> int:
     """`refinery release create NAME | list | show NAME`."""
+    from refinery.commands.release_report import format_release, format_release_list
     from refinery.lake import releases
 
     if action in ("create", "show") and not name:
@@ -231,37 +233,6 @@ def _release(config: Config, action: str, name: str | None) -> int:
             raise releases.release_not_found(config.pipeline, name)
         print(format_release(release))
     return EXIT_OK
-
-
-def format_release_list(rows) -> str:
-    header = f"{'name':<20} {'created (UTC)':<19} {'gold v':>6} {'docs':>10} {'tokens':>13}  config"
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        lines.append(
-            f"{r.name:<20} {r.created_at:%Y-%m-%d %H:%M:%S} {r.gold_version:>6} {r.counts.get('docs', 0):>10,} "
-            f"{r.counts.get('tokens', 0):>13,}  {r.config_hash or '-'}"
-        )
-    return "\n".join(lines) if rows else "no releases yet: `refinery release create NAME` freezes the current gold"
-
-
-def format_release(r) -> str:
-    """Every field of a release, counts and settings sorted, one per line."""
-    lines = []
-    for key, value in r.asDict().items():
-        if isinstance(value, dict):
-            lines.append(f"{key}:")
-            lines.extend(f"  {k}: {_setting(v)}" for k, v in sorted(value.items()))
-        else:
-            lines.append(f"{key}: {value}")
-    return "\n".join(lines)
-
-
-def _setting(value, width: int = 100) -> str:
-    """A count with separators; a long or multi-line value (a feature fit's JSON) on one cut line."""
-    if isinstance(value, int):
-        return f"{value:,}"
-    text = " ".join(str(value).split())
-    return text if len(text) <= width else f"{text[: width - 1]}… ({len(text):,} characters in the release record)"
 
 
 def _card(config: Config, release: str | None, out: str) -> int:

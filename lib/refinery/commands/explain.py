@@ -12,6 +12,7 @@ trace that could name the document.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from pyspark.sql import functions as F
@@ -136,14 +137,26 @@ def _releases_holding(lake: Lake, pipeline: str, doc_id: str) -> list[str]:
     return names
 
 
+def printable(text: Any) -> str:
+    """`text` with every control, format (bidirectional overrides such as U+202E) and line-separator character
+    escaped (`\\u202e`): an id or file name cannot reorder or hide what a terminal shows."""
+    return "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in str(text)
+    )
+
+
 def format_explanation(found: dict[str, Any]) -> str:
-    """The explanation as a few lines for a terminal."""
+    """The explanation as a few lines for a terminal, every value `printable`."""
+    return "\n".join(printable(line) for line in _lines(found))
+
+
+def _lines(found: dict[str, Any]) -> list[str]:
     if "forgotten" in found:
         forgotten = found["forgotten"]
-        return (
-            f"{found['doc_id']} in pipeline {found['pipeline']}\n"
-            f"  forgotten by a deletion request of its id · forget run {forgotten['run_id']} at {forgotten['at']}"
-        )
+        return [
+            f"{found['doc_id']} in pipeline {found['pipeline']}",
+            f"  forgotten by a deletion request of its id · forget run {forgotten['run_id']} at {forgotten['at']}",
+        ]
     origin = found["origin"]
     where = f"{origin['file']} position {origin['position']}" if origin["file"] else "unknown file"
     batch = f" · ingest batch {origin['batch']}" if origin["batch"] is not None else ""
@@ -165,4 +178,4 @@ def format_explanation(found: dict[str, Any]) -> str:
     )
     lines.append(f"  gold      {gold or '-'}")
     lines.append(f"  releases  {', '.join(found['releases']) or '-'}")
-    return "\n".join(lines)
+    return lines

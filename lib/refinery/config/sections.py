@@ -55,6 +55,7 @@ class LakeConfig:
     schema: str = "refinery"
     lease_ttl_seconds: int = 180  # a writer's lease on a pipeline lasts this long unless renewed (every third)
     lease_wait_seconds: int = 900  # how long a command waits for another run's lease before it gives up
+    private_files: bool = False  # what a command and its local JVM create is readable by its user only (umask 077)
 
     def __post_init__(self) -> None:
         require_range("lease_ttl_seconds", self.lease_ttl_seconds, 3, 86_400)

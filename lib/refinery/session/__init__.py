@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -28,16 +30,21 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 SPARK_LOG_FILE_CONF = "refinery.spark_log_file"  # session setting naming the JVM's log file
 DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+LOCAL_DIR = "spark.local.dir"
+SCRATCH = "scratch-"  # + the pid of the process whose Spark scratch files the folder holds
 _LOG4J_OPTION = f"-Dlog4j2.configurationFile={(Path(__file__).parent / 'log4j2.properties').as_uri()}"
 
 
-def get_session(config: SparkConfig, *, spark_log: str = "file") -> SparkSession:
+def get_session(config: SparkConfig, *, spark_log: str = "file", private_files: bool = False) -> SparkSession:
     """Reuse the active session (spark-submit, Databricks, tests) or start one from `config`.
 
     A reused session is returned untouched: its master, jars and packages belong to whoever started it.
     When this process starts the JVM itself (local mode), the JVM logs warnings and errors only
     (`log4j2.properties` next to this module) and, with `spark_log="file"`, its output goes to a log file
-    (`SPARK_LOG_FILE_CONF` names it) instead of the console.
+    (`SPARK_LOG_FILE_CONF` names it) instead of the console. Its scratch files (shuffle and spill, which hold
+    rows) go to a folder of this process under the user-only temp folder, removed at exit; one a killed process
+    left is removed by the next. With `private_files`, what this process and its JVM create is readable by
+    this user only (umask 077).
     """
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -65,6 +72,11 @@ def get_session(config: SparkConfig, *, spark_log: str = "file") -> SparkSession
         builder = builder.config(key, value)
 
     starts_jvm = _starts_a_jvm()
+    if starts_jvm and private_files:  # Python's files, and Hadoop's (it applies its own umask setting)
+        os.umask(0o077)
+        builder = builder.config("spark.hadoop.fs.permissions.umask-mode", "077")
+    if starts_jvm and LOCAL_DIR not in config.conf:
+        builder = builder.config(LOCAL_DIR, str(_scratch_folder()))
     if starts_jvm:
         java_options = " ".join(
             filter(None, [config.conf.get(DRIVER_JAVA_OPTIONS), _LOG4J_OPTION, _class_archive_option(config)])
@@ -107,10 +119,40 @@ def _starts_a_jvm() -> bool:
     return "PYSPARK_GATEWAY_PORT" not in os.environ and SparkContext._jvm is None
 
 
-def _new_log_file() -> Path:
-    """A new file for the JVM's output, readable by this user only (Spark's log may quote a failing value)."""
+def _user_folder() -> Path:
+    """The temp folder of this user's Refinery processes, readable by this user only."""
     folder = Path(tempfile.gettempdir()) / f"refinery-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _scratch_folder() -> Path:
+    """This process's folder for Spark's scratch files (`spark.local.dir`), removed when the process exits; the
+    folders of processes that are gone (a kill -9) are removed first."""
+    folder = _user_folder()
+    for stale in folder.glob(f"{SCRATCH}*"):
+        pid = stale.name.removeprefix(SCRATCH)
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    scratch = folder / f"{SCRATCH}{os.getpid()}"
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # before the JVM's: it runs after it stops
+    return scratch
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _new_log_file() -> Path:
+    """A new file for the JVM's output, readable by this user only (Spark's log may quote a failing value)."""
+    folder = _user_folder()
     path = folder / f"spark-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
     return path

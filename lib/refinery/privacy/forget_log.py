@@ -4,9 +4,10 @@ Before it deletes anything, a forget appends its plan in one commit: the request
 found (keyed hashes of their ids, as a doc_id request would hash them: a table that holds a document only in a
 form no request matches, as gold holds a text whose address was redacted, still gives it up), the raw files that
 may hold a match (their logged names) and the tables it may change (their keys). At its very end it appends
-`done`. A forget killed in between leaves a plan without `done`; the next forget (the same command again, another
-request, or `--resume`) reads it, takes its raw files and tables as its own, and ends it. So a deletion request is
-driven to completion from durable state even when the tables it cleaned no longer show what it matched.
+`done`, and the hashes of the documents it found are removed (with their bytes). A forget killed in between
+leaves a plan without `done`; the next forget (the same command again, another request, or `--resume`) reads it,
+takes its raw files and tables as its own, and ends it. So a deletion request is driven to completion from durable
+state even when the tables it cleaned no longer show what it matched.
 """
 
 from __future__ import annotations
@@ -83,8 +84,16 @@ class ForgetLog:
         self.lake.append(self.ref, listed.unionByName(hashed), self.schema)
 
     def finish(self, run_id: str, runs: Iterable[str]) -> None:
-        """Append `done` for `runs` (this run and the unfinished ones it took over), by this run."""
+        """Append `done` for `runs` (this run and the unfinished ones it took over), by this run; then remove the
+        hashes of the documents every ended run found, and their bytes (VACUUM): an ended forget keeps no trace
+        that could name a document it removed."""
         self._append(run_id, [(DONE, run) for run in runs])
+        rows = self.lake.read(self.ref).where(F.col("pipeline") == self.pipeline)
+        ended = rows.where(F.col("kind") == DONE).select(F.col("item").alias("run_id")).distinct()
+        found = rows.where(F.col("kind") == DOCUMENT).join(ended, "run_id", "left_semi").select("run_id", "kind")
+        removed = self.lake.delete_matching(self.ref, found.distinct(), "t.run_id = s.run_id AND t.kind = s.kind")
+        if removed.committed and removed.rows_written:
+            self.lake.vacuum(self.ref, 0)
 
     def _append(self, run_id: str, items: list[tuple[str, str]]) -> None:
         if items:

@@ -93,6 +93,15 @@ def test_stream_killed_mid_micro_batch(spark, lakes):
     assert rejects.where("stage = 'curate'").count() == EXPECTED["curate_rejected"]
 
 
+def test_maintain_killed_inside_optimize_then_rerun_gives_the_same_tables(spark, lakes):
+    lake = lakes.restore("publish")
+    assert_killed(refinery(lake, "maintain", kill_at="optimize:/bronze/"))
+    assert_interrupted_attempt_in_ledger(spark, lake, "maintain")
+    assert in_process(lake, "maintain") == 0
+    state = lake_state(spark, lake)
+    assert state == {key: lakes.reference[key] for key in state}
+
+
 # Where a forget is killed, in its order: after its table deletes (the layers are clean; gold, the release and the
 # raw files are not), between a release's new copy and its record's amendment, and after the first table's purge
 # and vacuum. Each rerun is killed at the next point; the last one must leave no byte of the subject anywhere, and

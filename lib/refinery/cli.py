@@ -15,12 +15,12 @@ from pathlib import Path
 import yaml
 
 from refinery import paths, pipelines, tables
+from refinery.commands.doctor import doctor, say_torn
 from refinery.commands.preflight import check_inputs
 from refinery.config import ENVIRONMENTS, Config, load_config, masked
-from refinery.errors import PipelineBusyError, UsageError
+from refinery.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PipelineBusyError, UsageError
 from refinery.privacy.keys import check_key_available
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SUMMARY_WIDTH = 120  # summary lines are cut here: the summary stays one screen, the ledger has every metric
 
 log = logging.getLogger("refinery")
@@ -47,6 +47,7 @@ COMMANDS = {
     "explain": "where a document came from and what each stage decided (from the tables)",
     "profile": "column profiles of a table and suggested expectations (YAML to paste under tabular:)",
     "forget": "remove a subject from every table, release and raw file; purge the bytes; keep a keyed tombstone",
+    "doctor": "find torn Delta commits in a local lake, without a JVM; --repair rolls their tables back before them",
 }
 
 
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-no-match", action="store_true", help="exit 0 when a new request matches nothing (its tombstone stays)"
     )
     forget.add_argument("--resume", action="store_true", help="finish a forget killed before its end (no request)")
+    sub["doctor"].add_argument("--repair", action="store_true", help="set torn commits (and later ones) aside")
     return parser
 
 
@@ -136,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _explain(config, args.doc_id, as_json=args.json)
         if args.command == "maintain":
             return _run(config, ["maintain"])
+        if args.command == "doctor":
+            return doctor(config.lake.root, repair_them=args.repair)
         return _run(config, list(config.pipeline_kind.stage_names) if args.command == "run" else [args.command])
     except UsageError as exc:  # bad usage, config or inputs: one line, exit 2
         print(f"refinery: error: {exc}", file=sys.stderr)
@@ -160,6 +164,8 @@ def _run(config: Config, stage_names: list[str], work: Callable | None = None, o
     turns the results into the exit code (default: 0)."""
     check_inputs(config, stage_names)  # before the JVM starts: a usage error in well under a second
     check_key_available(config, stage_names)
+    if say_torn(config.lake.root):  # never commit on top of a torn commit
+        return EXIT_FAILED
     from refinery.lake.store import Lake
     from refinery.session import get_session, spark_log_file
     from refinery.stages import run_stages
@@ -176,8 +182,13 @@ def _run(config: Config, stage_names: list[str], work: Callable | None = None, o
     try:
         with _lease(ctx.lake, config, ctx.run_id):
             results = work(ctx) if work else run_stages(ctx, stage_names)
-    except StageFailed as exc:
-        print(f"refinery: {exc} (ledger: {ctx.lake.table('runs')}, run {ctx.run_id})", file=sys.stderr)
+    except Exception as exc:  # a stage failed (its ledger row says so), or the lake could not be read or written
+        from refinery.stages.base import describe_error
+
+        where = f"ledger: {ctx.lake.table('runs')}, run {ctx.run_id}"
+        said = str(exc) if isinstance(exc, StageFailed) else f"{command} failed: {describe_error(exc)}"
+        print(f"refinery: {said} ({where})", file=sys.stderr)
+        say_torn(config.lake.root)
         if log_file := spark_log_file(spark):
             print(f"refinery: Spark's own log: {log_file}", file=sys.stderr)
         return EXIT_FAILED

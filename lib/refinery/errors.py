@@ -9,6 +9,8 @@
 
 from refinery.paths import shown
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # the exit codes of every `refinery` command
+
 
 class UsageError(Exception):
     """Something the user can fix in the command, the config or the lake's inputs: exit 2, one line."""

@@ -3,7 +3,8 @@
 `REFINERY_KILL_AT=<point>` kills the process (with its Spark JVM, when it leads its process group) at
 `kill_point(<point>)`. `REFINERY_KILL_AT=write:<part of a table path>` kills it in the middle of a Delta
 write to that table: as soon as the write's first data file lands, before its commit (or right after
-the commit when the write made no file). Nothing here runs unless the variable is set.
+the commit when the write made no file); `optimize:<part of a table path>` does the same inside maintain's
+OPTIMIZE (compaction) of that table. Nothing here runs unless the variable is set.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ def kill_point(name: str) -> None:
 
 
 @contextmanager
-def killed_during_write(table_path: str | None) -> Iterator[None]:
-    """Around a Delta write: die mid-write when the suite asked for `write:<part of table_path>`."""
-    wanted = os.environ.get(ENV, "")
-    if not wanted.startswith("write:") or not table_path or wanted.removeprefix("write:") not in table_path:
+def killed_during_write(table_path: str | None, kind: str = "write") -> Iterator[None]:
+    """Around a Delta write: die mid-write when the suite asked for `<kind>:<part of table_path>`."""
+    wanted, prefix = os.environ.get(ENV, ""), f"{kind}:"
+    if not wanted.startswith(prefix) or not table_path or wanted.removeprefix(prefix) not in table_path:
         yield
         return
     folder = Path(table_path.removeprefix("file:"))

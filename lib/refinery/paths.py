@@ -46,15 +46,17 @@ def local_path(location: str) -> str:
     return re.sub(r"^file:(//)?", "", location, flags=re.IGNORECASE)
 
 
-def normalize(location: str, base: str | Path | None = None) -> str:
-    """An absolute local path (relative ones against `base`, else the working directory), or the URI as
-    written without trailing slashes (`dbfs:/` stays `dbfs:/`)."""
+def normalize(location: str, base: str | Path | None = None, *, resolve_links: bool = True) -> str:
+    """An absolute local path (relative ones against `base`, else the working directory; symbolic links resolved
+    unless `resolve_links` is false), or the URI as written without trailing slashes (`dbfs:/` stays `dbfs:/`)."""
     if not is_local(location):
         stripped = location.rstrip("/")
         return stripped if not stripped.endswith(":") else stripped + "/"
     path = Path(local_path(location)).expanduser()
     if not path.is_absolute():
         path = Path(base or Path.cwd()) / path
+    if not resolve_links:  # a file below a resolved root: a link keeps its own name, as Spark's listing gives it
+        return os.path.normpath(path)
     return str(path.resolve())  # symlinks resolved, as the local file listing sees them
 
 
@@ -88,9 +90,9 @@ def below_or_absolute(location: str, root: str) -> str:
     return relative if relative is not None else location
 
 
-def as_uri(location: str) -> str:
+def as_uri(location: str, *, resolve_links: bool = True) -> str:
     """The form Spark's file sources give a file's path: `file:/abs/path` for local files, URIs as they are."""
-    return f"file:{normalize(location)}" if is_local(location) else location
+    return f"file:{normalize(location, resolve_links=resolve_links)}" if is_local(location) else location
 
 
 def is_absolute(location: str) -> bool:

@@ -50,7 +50,9 @@ def _known_part(part: str, patterns: tuple[str, ...]) -> bool:
 INGEST, CURATE, DEDUP, PUBLISH, FORGET = "ingest", "curate", "dedup", "publish", "forget"
 
 UNREADABLE_FILE = RejectRule(
-    "unreadable_file", (INGEST,), "a raw file cannot be opened, decompressed or read to its end: one row for the file"
+    "unreadable_file",
+    (INGEST,),
+    "a file cannot be opened, decompressed or read to its end, or inflates too far: one row for the rest",
 )
 INVALID_UTF8 = RejectRule("invalid_utf8", (INGEST,), "a record's bytes are not UTF-8 (the detail gives the byte)")
 EMPTY_LINE = RejectRule("empty_line", (INGEST,), "a blank line or CSV row")
@@ -60,6 +62,7 @@ RAGGED_ROW = RejectRule("ragged_row", (INGEST,), "a CSV row whose field count di
 MALFORMED_CSV = RejectRule("malformed_csv", (INGEST,), "the CSV cannot be parsed from this row on")
 RECORD_TOO_LARGE = RejectRule("record_too_large", (INGEST,), "a record longer than `ingest.max_record_chars`")
 MALFORMED_JSON = RejectRule("malformed_json", (INGEST,), "not valid JSON (or duplicate keys), or text after the value")
+TOO_DEEP = RejectRule("too_deep", (INGEST,), "a JSON record nested more than 500 levels deep")
 NOT_AN_OBJECT = RejectRule("not_an_object", (INGEST,), "the JSON value is not an object (of scalars, for record data)")
 TOO_MANY_FIELDS = RejectRule("too_many_fields", (INGEST,), "more top-level fields than `ingest.max_fields`")
 MISSING_FIELD = RejectRule("missing_field", (INGEST,), "a field the record needs is missing or null", part="field")

@@ -11,6 +11,7 @@ import gzip
 import json
 import random
 import sys
+import zlib
 from pathlib import Path
 
 TINY_FILES = 2000
@@ -41,12 +42,33 @@ def build(out: Path) -> dict:
     (out / "empty.jsonl.gz").write_bytes(b"")
     (out / "empty-content.jsonl.gz").write_bytes(gzip.compress(b""))  # valid gzip of nothing: no records
 
-    (out / "truncated.jsonl.gz").write_bytes(gzip.compress((good * 500).encode())[:-100])
+    # A compressed stream cut short: the lines before the cut land, the rest is one unreadable_file reject.
+    numbered = "".join(json.dumps({"id": f"cut-{i}", "text": f"document {i} " * 20}) + "\n" for i in range(3000))
+    cut = gzip.compress(numbered.encode())[:-4000]
+    (out / "truncated.jsonl.gz").write_bytes(cut)
+    expect(None, zlib.decompressobj(31).decompress(cut).count(b"\n"))
     expect("unreadable_file")
     (out / "not-really.jsonl.gz").write_bytes(b"this is not gzip data at all\n")
     expect("unreadable_file")
     (out / "truncated.jsonl.bz2").write_bytes(bz2.compress((good * 500).encode())[:-50])
+    expect("unreadable_file")  # one bz2 block: nothing before the cut can be read
+
+    # Hostile files: nesting no parser should recurse into, a decompression bomb, a line of 200 MB.
+    deep = "[" * 100_000 + "]" * 100_000
+    at_limit = '{"text": "nested as deep as allowed", "meta": ' + '{"a": ' * 498 + "1" + "}" * 499
+    (out / "deep.jsonl").write_text("\n".join([deep, '{"text": ' * 100_000 + "}" * 100_000, at_limit]) + "\n")
+    expect("too_deep", 2)
+    expect(None)
+    bomb = zlib.compressobj(9, zlib.DEFLATED, 31)
+    (out / "bomb.jsonl.gz").write_bytes(
+        bomb.compress(good.encode()) + b"".join(bomb.compress(bytes(1 << 20)) for _ in range(256)) + bomb.flush()
+    )  # 256 MiB of zeros from about 250 KB: stopped at ingest.max_inflation, after its first line
+    expect(None)
     expect("unreadable_file")
+    with (out / "long-line.jsonl").open("wb") as long_line:
+        long_line.write(b'{"text": "' + b"x" * (200 << 20) + b'"}\n' + good.encode())
+    expect("record_too_large")
+    expect(None)
 
     (out / "invalid-utf8.jsonl").write_bytes(good.encode() + b'{"text": "caf\xe9 latin-1 bytes"}\n' + good.encode())
     expect(None, 2)

@@ -7,12 +7,16 @@ import pytest
 import zstandard
 
 from refinery.io.decode import (
+    MAX_DEPTH,
     CsvOptions,
     RawRecord,
+    ReadLimits,
+    bounded_lines,
     decompress,
     file_content,
     file_records,
     jsonl_lines,
+    nesting_depth,
     split_lines,
     trailing_text_at,
 )
@@ -35,8 +39,9 @@ def test_decompress_by_suffix(name, compress):
 def test_zero_byte_and_truncated_gzip():
     assert list(file_records("empty.jsonl.gz", b"", "jsonl")) == []
     truncated = gzip.compress(b'{"text": "hello"}\n' * 100)[:-20]
-    [record] = file_records("cut.jsonl.gz", truncated, "jsonl")
+    *before, record = file_records("cut.jsonl.gz", truncated, "jsonl")
     assert record.rule == "unreadable_file" and record.detail.startswith("cannot decompress")
+    assert all(r.value == '{"text": "hello"}' for r in before)  # the lines read before the cut are kept
     [garbage] = file_records("not-gzip.jsonl.gz", b"plain text", "jsonl")
     assert garbage.rule == "unreadable_file"
 
@@ -97,3 +102,45 @@ def test_line_endings_bom_and_text_after_a_value():
     assert trailing_text_at("{broken") is None  # not JSON at all: the typing step names that
     records = list(file_records("a.csv", b"\xef\xbb\xbfid,text\n7,x\n", "csv"))
     assert records == [RawRecord(2, '{"id": "7", "text": "x"}')]
+
+
+def test_bounded_lines_split_as_jsonl_lines_do_across_any_chunking():
+    data = b'{"a": 1}\r\n{"a": 2}\r{"a": 3}\n\n{"a": 4}'
+    expected = [(n, line, len(line)) for n, line in enumerate(jsonl_lines(data), start=1)]
+    for size in (1, 2, 3, 5, 8, len(data)):
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        assert list(bounded_lines(chunks, 100)) == expected, size
+
+
+def test_a_line_too_long_is_passed_over_and_the_next_line_is_kept():
+    lines = list(bounded_lines([b"short\n", b"x" * 40, b"x" * 40 + b"\nafter\n"], 50))
+    assert lines == [(1, b"short", 5), (2, None, 80), (3, b"after", 5)]
+    [kept, too_large, after] = file_records(
+        "a.jsonl", b'{"a": 1}\n' + b"y" * 99 + b'\n{"a": 2}\n', "jsonl", None, ReadLimits(50)
+    )
+    assert too_large == RawRecord(2, None, "record_too_large", "line of 99 bytes > 50 read at most")
+    assert (kept.rule, after.rule) == (None, None)
+
+
+def test_a_decompression_bomb_stops_at_the_inflation_cap_after_the_lines_before_it():
+    bomb = gzip.compress(b'{"text": "before"}\n' + b"0" * (64 << 20), 9)  # 64 MiB that compress about 1000x
+    records = list(file_records("bomb.jsonl.gz", bomb, "jsonl", None, ReadLimits(max_inflation=200)))
+    assert [r.rule for r in records] == [None, "unreadable_file"]
+    assert "inflates past" in records[1].detail and "ingest.max_inflation" in records[1].detail
+    # a truncated stream keeps the lines it could read
+    cut = gzip.compress(b"".join(b'{"n": %d, "text": "%s"}\n' % (i, str(i * i).encode()) for i in range(5000)))
+    partial = list(file_records("cut.jsonl.gz", cut[: len(cut) // 2], "jsonl"))
+    assert partial[-1].rule == "unreadable_file" and partial[-1].detail.startswith("cannot decompress")
+    assert [r.position for r in partial[:-1]] == list(range(1, len(partial))) and len(partial) > 1000
+
+
+def test_json_nested_too_deep_is_a_reject_not_a_recursion_error():
+    deep = "[" * 100_000 + "]" * 100_000
+    assert nesting_depth('{"a": "[[[[", "b": [[1]]}') == 3  # brackets inside strings do not count
+    [line] = file_records("a.jsonl", deep.encode() + b"\n", "jsonl")
+    assert (line.rule, line.detail) == ("too_deep", f"nested 100,000 levels deep > {MAX_DEPTH}")
+    [whole] = file_records("a.json", ('{"a": ' * 1000 + "1" + "}" * 1000).encode(), "json")
+    assert whole.rule == "too_deep"
+    at_limit = '{"a": ' * (MAX_DEPTH - 1) + "[1]" + "}" * (MAX_DEPTH - 1)
+    assert [r.rule for r in file_records("b.jsonl", at_limit.encode(), "jsonl")] == [None]
+    assert [r.rule for r in file_records("c.json", at_limit.encode(), "json")] == [None]

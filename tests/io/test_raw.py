@@ -28,12 +28,14 @@ def test_jsonl_files_with_compression_and_a_corrupt_one(spark, tmp_path):
             ("a.jsonl", 1, '{"text": "one"}', None, None),
             ("a.jsonl", 2, "", None, None),
             ("sub/b.jsonl.gz", 1, '{"text": "two"}', None, None),
+            ("sub/broken.jsonl.gz", 1, '{"text": "three"}', None, None),  # its trailer is cut, not its line
             (
                 "sub/broken.jsonl.gz",
                 None,
                 None,
                 "unreadable_file",
-                "cannot decompress: EOFError: Compressed file ended before the end-of-stream marker was reached",
+                "cannot decompress: EOFError: Compressed file ended before the end-of-stream marker was reached"
+                " (after line 1)",
             ),
         ],
         SCHEMA,

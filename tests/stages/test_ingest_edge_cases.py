@@ -1,4 +1,5 @@
-"""Ingest on raw files unlike the sample (issue 14, defects 3-5): repeated ids, odd names, framing, hidden files.
+"""Ingest on raw files unlike the sample (issue 14, defects 3-5; issue 34, defect 5): repeated ids, odd names,
+framing, hidden files, symbolic links.
 
 One lake for the module: a first ingest of every case, then later batches on top of it.
 """
@@ -64,6 +65,13 @@ def lake(spark, tmp_path_factory):
     (raw / "bom.csv").write_bytes(codecs.BOM_UTF8 + b"id,text\ncsv-1,from a sheet\n")
     for hidden in ("_hidden.jsonl", ".dot.jsonl", "_tmp/part.jsonl"):
         (raw / hidden).write_text(lines({"id": f"hidden-{hidden}", "text": "never read"}))
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "outside.jsonl").write_text(lines({"id": "outside", "text": "a file outside the lake"}))
+    (raw / "outside.jsonl").symlink_to(elsewhere / "outside.jsonl")
+    (raw / "passwd.jsonl").symlink_to("/etc/passwd")
+    (raw / "elsewhere").symlink_to(elsewhere, target_is_directory=True)
+    (raw / "gone.jsonl").symlink_to(raw / "no-such-file.jsonl")
+    (raw / "linked.jsonl").symlink_to(raw / "_tmp" / "part.jsonl")  # inside the folder: read under the link's name
     assert ingest(lake) == 0
     return lake
 
@@ -87,20 +95,35 @@ def test_odd_names_lone_cr_and_bom_lose_nothing(spark, lake):
     assert found[("malformed_json", "t")] == "text after the JSON value at character 27"
     assert ("missing_field:text", "cr3") in found and ("missing_field:text", "bom2") in found
     run = last_run(spark, lake)
-    assert run.rows_in == run.rows_out + run.rows_rejected == 17
+    assert run.rows_in == run.rows_out + run.rows_rejected == 18
 
 
-def test_hidden_files_are_logged_as_skipped_and_counted(spark, lake):
+def test_hidden_files_and_links_not_followed_are_logged_as_skipped_and_counted(spark, lake):
     files = read(spark, lake, "_refinery", "ingest_files").where("status = 'skipped'").collect()
-    assert sorted(r.path for r in files) == [  # names below the raw root: the log moves with the lake
+    notes = {r.path: r.note for r in files}  # names below the raw root: the log moves with the lake
+    assert sorted(notes) == [
         ".dot.jsonl",
         "_hidden.jsonl",
         "_tmp/part.jsonl",
+        "elsewhere",
+        "gone.jsonl",
+        "outside.jsonl",
+        "passwd.jsonl",
     ]
-    assert all("hidden name" in r.note for r in files)
-    assert last_run(spark, lake).metrics["files.skipped_hidden"] == "3"
+    assert all("hidden name" in notes[name] for name in (".dot.jsonl", "_hidden.jsonl", "_tmp/part.jsonl"))
+    assert notes["gone.jsonl"] == "symbolic link whose target does not exist"
+    assert all("outside the source folder" in notes[name] for name in ("elsewhere", "outside.jsonl", "passwd.jsonl"))
+    assert last_run(spark, lake).metrics["files.skipped"] == "7"
     assert ingest(lake) == 0  # nothing new: the skipped files are not logged again
-    assert read(spark, lake, "_refinery", "ingest_files").where("status = 'skipped'").count() == 3
+    assert read(spark, lake, "_refinery", "ingest_files").where("status = 'skipped'").count() == 7
+
+
+def test_a_link_inside_the_folder_is_read_under_its_own_name_and_no_outside_path_is_recorded(spark, lake):
+    bronze = read(spark, lake, "bronze", "web_text")
+    assert bronze.where("doc_id = 'hidden-_tmp/part.jsonl'").first()._file == "linked.jsonl"
+    assert bronze.where("doc_id = 'outside'").count() == 0
+    logged = [r.path for r in read(spark, lake, "_refinery", "ingest_files").collect()]
+    assert not [name for name in logged if name.startswith("/") or "elsewhere/" in name or "etc" in name]
 
 
 def test_a_later_batch_repeating_a_bronze_id_is_rejected(spark, lake):

@@ -77,6 +77,11 @@ class SourceConfig:
         return self.path if paths.is_absolute(self.path) else paths.join(raw_root, self.path)
 
 
+# ingest.follow_links: symbolic links below a source folder are followed when their target is inside the folder,
+# always, or never (a link not followed is logged skipped, under its own name).
+FOLLOW_LINKS = ("inside", "all", "none")
+
+
 @dataclass(frozen=True)
 class IngestConfig:
     """Raw files -> bronze, incrementally: each file is ingested once, in batches committed exactly once."""
@@ -86,9 +91,13 @@ class IngestConfig:
     max_fields: int = 10_000
     reject_record_chars: int = 10_000
     max_files_per_batch: int = 100_000
+    max_inflation: int = 200
+    follow_links: str = "inside"
 
     def __post_init__(self) -> None:
-        for key in ("max_record_chars", "max_fields", "reject_record_chars", "max_files_per_batch"):
+        if self.follow_links not in FOLLOW_LINKS:
+            raise ParameterError("follow_links", f"must be one of {', '.join(FOLLOW_LINKS)}, got {self.follow_links!r}")
+        for key in ("max_record_chars", "max_fields", "reject_record_chars", "max_files_per_batch", "max_inflation"):
             require_positive(key, getattr(self, key))
         names = [source.name for source in self.sources]
         if not names:

@@ -13,15 +13,52 @@ import gzip
 import io
 import json
 import lzma
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from refinery.config.sources import CsvOptions
-from refinery.rejects import EMPTY_LINE, INVALID_UTF8, MALFORMED_CSV, MALFORMED_JSON, RAGGED_ROW, UNREADABLE_FILE
+from refinery.rejects import (
+    EMPTY_LINE,
+    INVALID_UTF8,
+    MALFORMED_CSV,
+    MALFORMED_JSON,
+    RAGGED_ROW,
+    RECORD_TOO_LARGE,
+    TOO_DEEP,
+    UNREADABLE_FILE,
+)
 
 _DECODER = json.JSONDecoder()
+MAX_DEPTH = 500  # JSON nesting levels a record may have: Python's parser recurses once per level (1,000 frames)
+INFLATION_FLOOR = 16 << 20  # bytes any compressed file may inflate to, whatever its size
+_CHUNK = 1 << 20  # bytes decompressed at a time
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on reading one raw file, so no file can exhaust a worker's memory or stop the batch.
+
+    A line longer than `max_line_bytes` is passed over, not held (4 bytes per character: a longer one cannot be
+    within `ingest.max_record_chars`); a compressed file stops inflating at `max_inflation` times its size plus
+    INFLATION_FLOOR (a decompression bomb)."""
+
+    max_line_bytes: int = 4 * 5_000_000
+    max_inflation: int = 200
+
+    @classmethod
+    def of(cls, max_record_chars: int, max_inflation: int) -> ReadLimits:
+        return cls(4 * max_record_chars, max_inflation)
+
+    def inflated_cap(self, stored: int) -> int:
+        return self.max_inflation * stored + INFLATION_FLOOR
+
+
+DEFAULT_LIMITS = ReadLimits()
 
 
 @dataclass(frozen=True)
@@ -94,11 +131,106 @@ def compress(name: str, data: bytes) -> bytes:
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
+def inflate(name: str, data: bytes, limits: ReadLimits) -> Iterator[bytes]:
+    """A raw file's content in chunks, decompressed by its suffix as it is read, without a leading UTF-8 byte
+    order mark; `UnreadableFileError` at a decompression error or past the inflation cap (chunks before it were
+    yielded)."""
+    found = codec(name)
+    if found is None or not data:
+        yield _without_bom(data)
+        return
+    cap, total = limits.inflated_cap(len(data)), 0
+    try:
+        with found.reader(io.BytesIO(data)) as stream:
+            while chunk := stream.read1(_CHUNK):  # read1: what one step inflated, kept if the next step fails
+                if not total:
+                    chunk = _without_bom(chunk)
+                total += len(chunk)
+                if total > cap:
+                    raise UnreadableFileError(
+                        f"inflates past {cap:,} bytes ({limits.max_inflation}x its {len(data):,} bytes, "
+                        "ingest.max_inflation): read no further"
+                    )
+                yield chunk
+    except UnreadableFileError:
+        raise
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+        raise UnreadableFileError(f"cannot decompress: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # zstandard.ZstdError and friends
+        raise UnreadableFileError(f"cannot decompress: {type(exc).__name__}") from None
+
+
+def bounded_content(name: str, data: bytes, limits: ReadLimits) -> bytes:
+    """A file's whole content (the formats framed as a whole: json, csv, text), within the inflation cap."""
+    return b"".join(inflate(name, data, limits))
+
+
+def bounded_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """(1-based number, line, its length in bytes) of a chunked byte stream, split as `jsonl_lines` splits; the
+    line is None when longer than `max_line_bytes`: its bytes are passed over, never held whole."""
+    held: list[bytes] = []
+    size, number, after_cr = 0, 0, False
+    for chunk in chunks:
+        if after_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split between two chunks
+        after_cr = chunk.endswith(b"\r")
+        for piece in chunk.splitlines(keepends=True):
+            ended = piece.endswith((b"\n", b"\r"))
+            body = piece.rstrip(b"\r\n") if ended else piece
+            size += len(body)
+            if size <= max_line_bytes:
+                held.append(body)
+            elif held:
+                held = []
+            if ended:
+                number += 1
+                yield number, (b"".join(held) if size <= max_line_bytes else None), size
+                held, size = [], 0
+    if size or held:
+        yield number + 1, (b"".join(held) if size <= max_line_bytes else None), size
+
+
+def jsonl_stream(name: str, data: bytes, limits: ReadLimits) -> Iterator[tuple[int, bytes] | RawRecord]:
+    """A JSONL file's lines as (number, bytes), read as a stream within `limits`; a line too long to hold comes
+    as a `record_too_large` reject instead, and a fault that stops the reading (a broken or bomb-sized
+    compressed stream) as one `unreadable_file` reject after the lines read before it."""
+    last = 0
+    try:
+        for last, line, size in bounded_lines(inflate(name, data, limits), limits.max_line_bytes):
+            yield (last, line) if line is not None else too_large_record(last, size, limits.max_line_bytes)
+    except UnreadableFileError as exc:
+        yield RawRecord(None, None, UNREADABLE_FILE.name, f"{exc} (after line {last})" if last else str(exc))
+
+
+def too_large_record(number: int, size: int, max_line_bytes: int) -> RawRecord:
+    """A line passed over for its length, as a `record_too_large` reject."""
+    return RawRecord(number, None, RECORD_TOO_LARGE.name, f"line of {size:,} bytes > {max_line_bytes:,} read at most")
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the JSON in `text` nests arrays and objects (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def too_deep_record(number: int | None, text: str) -> RawRecord | None:
+    """`too_deep` when `text` nests deeper than MAX_DEPTH, else None (checked before any parser recurses)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH or (depth := nesting_depth(text)) <= MAX_DEPTH:
+        return None
+    return RawRecord(number, text, TOO_DEEP.name, f"nested {depth:,} levels deep > {MAX_DEPTH}")
+
+
+def _without_bom(content: bytes) -> bytes:
+    return content[len(UTF8_BOM) :] if content.startswith(UTF8_BOM) else content
+
+
 def file_content(name: str, data: bytes) -> bytes:
     """A raw file's content: decompressed, without a leading UTF-8 byte order mark (an encoding marker, not
     content: a documented skip)."""
-    content = decompress(name, data)
-    return content[len(UTF8_BOM) :] if content.startswith(UTF8_BOM) else content
+    return _without_bom(decompress(name, data))
 
 
 def jsonl_lines(data: bytes) -> list[bytes]:
@@ -120,7 +252,10 @@ def trailing_text_at(line: str) -> int | None:
 
 
 def trailing_text_record(number: int, line: str) -> RawRecord:
-    """A JSONL line as a record, rejected as `malformed_json` when text follows its JSON value."""
+    """A JSONL line as a record, rejected as `too_deep` when nested too deep to parse, as `malformed_json` when
+    text follows its JSON value."""
+    if deep := too_deep_record(number, line):
+        return deep
     at = trailing_text_at(line)
     if at is None:
         return RawRecord(number, line)
@@ -151,6 +286,9 @@ def json_records(data: bytes) -> Iterator[RawRecord]:
     if not data.strip():
         return
     text = _decode_whole(data)
+    if deep := too_deep_record(None, text):
+        yield deep
+        return
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -209,9 +347,12 @@ def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
         yield RawRecord(start, None, MALFORMED_CSV.name, str(exc))
 
 
-def text_records(data: bytes) -> Iterator[RawRecord]:
+def text_records(data: bytes, max_bytes: int) -> Iterator[RawRecord]:
     """The whole file is one document (`{"text": ...}`); an empty file has none."""
     if not data:
+        return
+    if len(data) > max_bytes:
+        yield too_large_record(1, len(data), max_bytes)
         return
     try:
         yield RawRecord(1, json.dumps({"text": data.decode("utf-8")}, ensure_ascii=False))
@@ -226,19 +367,24 @@ def _decode_whole(data: bytes) -> str:
         raise UnreadableFileError(f"not valid UTF-8 at byte {exc.start}") from None
 
 
-def file_records(name: str, data: bytes, fmt: str, csv_options: CsvOptions | None = None) -> Iterator[RawRecord]:
-    """All records of one file; a file that cannot be read at all yields one `unreadable_file` record."""
+def file_records(
+    name: str, data: bytes, fmt: str, csv_options: CsvOptions | None = None, limits: ReadLimits = DEFAULT_LIMITS
+) -> Iterator[RawRecord]:
+    """All records of one file, read within `limits`; a file that cannot be read to its end yields one
+    `unreadable_file` record after the records read before the fault."""
+    if fmt not in ("jsonl", "json", "csv", "text"):
+        raise ValueError(f"format {fmt} is not decoded from bytes")
     try:
-        content = file_content(name, data)
         if fmt == "jsonl":
-            yield from jsonl_records(content)
-        elif fmt == "json":
+            for line in jsonl_stream(name, data, limits):
+                yield line if isinstance(line, RawRecord) else line_record(*line)
+            return
+        content = bounded_content(name, data, limits)
+        if fmt == "json":
             yield from json_records(content)
         elif fmt == "csv":
             yield from csv_records(content, csv_options or CsvOptions())
-        elif fmt == "text":
-            yield from text_records(content)
         else:
-            raise ValueError(f"format {fmt} is not decoded from bytes")
+            yield from text_records(content, limits.max_line_bytes)
     except UnreadableFileError as exc:
         yield RawRecord(None, None, UNREADABLE_FILE.name, str(exc))

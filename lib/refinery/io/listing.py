@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,14 +28,21 @@ class RawPathError(InputNotFoundError):
     """The raw input path is missing or unreadable."""
 
 
+HIDDEN_NAME = "hidden name (starts with _ or .): Spark's readers never open it; rename it to ingest it"
+LINK_OUTSIDE = "symbolic link to a target outside the source folder: not followed (ingest.follow_links)"
+LINK_NOT_FOLLOWED = "symbolic link: not followed (ingest.follow_links: none)"
+LINK_BROKEN = "symbolic link whose target does not exist"
+
+
 @dataclass(frozen=True)
 class ListedFile:
-    """One file below a source folder: its full path (as Spark's `path` column spells it), size and age."""
+    """One entry below a source folder: its full path (as Spark's `path` column spells it; a link's own path,
+    never its target's), size and age, and why it is skipped (None: it is read)."""
 
     path: str
     length: int
     modified_at: datetime
-    hidden: bool  # a name below the folder starts with `_` or `.`: Spark's readers never open such files
+    skip: str | None = None
 
 
 def check_raw_path(path: str) -> None:
@@ -57,12 +65,14 @@ def check_eval_set(name: str, location: str) -> None:
         raise InputNotFoundError(f"eval set '{name}': path {location} does not exist")
 
 
-def list_files(spark: SparkSession, folder: str, *, glob: str) -> list[ListedFile]:
-    """Every file below `folder` (recursively) whose name matches `glob` (`*`, `?`, `[...]`, `{a,b}`)."""
+def list_files(spark: SparkSession, folder: str, *, glob: str, follow_links: str = "inside") -> list[ListedFile]:
+    """Every file below `folder` (recursively) whose name matches `glob` (`*`, `?`, `[...]`, `{a,b}`), with the
+    skipped ones (hidden names, symbolic links not followed: a link to a folder is one entry) and the reason."""
     check_raw_path(folder)
     matches = _glob_matcher(glob)
-    listed = _list_local(folder) if is_local(folder) else _list_hadoop(spark, folder)
-    return [f for f in listed if matches(f.path.rsplit("/", 1)[-1])]
+    if is_local(folder):
+        return _list_local(folder, matches, follow_links)
+    return [f for f in _list_hadoop(spark, folder) if matches(f.path.rsplit("/", 1)[-1])]
 
 
 def is_readable(spark: SparkSession, path: str) -> bool:
@@ -78,20 +88,52 @@ def is_readable(spark: SparkSession, path: str) -> bool:
         return False
 
 
-def _list_local(folder: str) -> list[ListedFile]:
+def _list_local(folder: str, matches: Callable[[str], bool], follow_links: str) -> list[ListedFile]:
+    """The files below a local folder whose names `matches`. A symbolic link (to a file or a folder) is followed
+    by `follow_links`: `inside` when its target resolves inside the folder, `all` always, `none` never; one not
+    followed is a skipped entry under its own name (its target is never recorded), as is a link whose target
+    is gone."""
     root = Path(local_path(folder)).resolve()
     files = []
-    for directory, _dirs, names in os.walk(root, followlinks=True):
-        below = Path(directory).relative_to(root).parts
-        for name in names:
+    for directory, dirs, names in os.walk(root, followlinks=True):
+        here = Path(directory)
+        below = here.relative_to(root).parts
+        for name in list(dirs):
+            if (skip := _link_skip(here / name, root, follow_links)) is not None:
+                dirs.remove(name)
+                files.append(ListedFile(_uri(here / name), 0, _link_time(here / name), skip))
+        for name in filter(matches, names):
+            path = here / name
+            if (skip := _link_skip(path, root, follow_links)) is not None:
+                files.append(ListedFile(_uri(path), 0, _link_time(path), skip))
+                continue
             hidden = any(part.startswith(("_", ".")) for part in (*below, name))
-            files.append(_local_file(Path(directory) / name, hidden=hidden))
+            stat = path.stat()
+            modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+            files.append(ListedFile(_uri(path), stat.st_size, modified, HIDDEN_NAME if hidden else None))
     return sorted(files, key=lambda f: f.path)
 
 
-def _local_file(path: Path, *, hidden: bool) -> ListedFile:
-    stat = path.stat()
-    return ListedFile(as_uri(str(path)), stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC), hidden)
+def _link_skip(path: Path, root: Path, follow_links: str) -> str | None:
+    """Why a symbolic link is not followed (None: it is, or `path` is no link)."""
+    if not path.is_symlink():
+        return None
+    if not path.exists():
+        return LINK_BROKEN
+    if follow_links == "none":
+        return LINK_NOT_FOLLOWED
+    if follow_links == "inside" and not path.resolve().is_relative_to(root):
+        return LINK_OUTSIDE
+    return None
+
+
+def _uri(path: Path) -> str:
+    """A listed file's URI under its own name (a link is not resolved to its target)."""
+    return as_uri(str(path), resolve_links=False)
+
+
+def _link_time(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.lstat().st_mtime, UTC)
 
 
 def _list_hadoop(spark: SparkSession, folder: str) -> list[ListedFile]:
@@ -109,7 +151,7 @@ def _list_hadoop(spark: SparkSession, folder: str) -> list[ListedFile]:
         below = path[len(prefix) :].split("/") if path.startswith(prefix) else [path.rsplit("/", 1)[-1]]
         hidden = any(part.startswith(("_", ".")) for part in below)
         modified = datetime.fromtimestamp(status.getModificationTime() / 1000, UTC)
-        files.append(ListedFile(path, status.getLen(), modified, hidden))
+        files.append(ListedFile(path, status.getLen(), modified, HIDDEN_NAME if hidden else None))
     return sorted(files, key=lambda f: f.path)
 
 

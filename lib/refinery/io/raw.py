@@ -20,12 +20,13 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from refinery.io.decode import (
+    DEFAULT_LIMITS,
+    MAX_DEPTH,
     CsvOptions,
     RawRecord,
-    UnreadableFileError,
-    file_content,
+    ReadLimits,
     file_records,
-    jsonl_lines,
+    jsonl_stream,
     line_record,
     trailing_text_record,
 )
@@ -36,6 +37,7 @@ RAW_RECORD_SCHEMA = "_file string, _line bigint, value string, _reject_rule stri
 _RAW_COLUMNS = ("_file", "_line", "value", "_reject_rule", "_reject_detail")
 BYTE_FORMATS = ("jsonl", "json", "csv", "text")
 _BATCH_ROWS = 4096
+_BATCH_BYTES = 64 << 20  # a batch of lines is also cut at this many bytes
 _EMPTY_MESSAGE = (EMPTY_MESSAGE.name, "the message has no value")  # rule, detail
 # Read options for raw files: every file below the folder (the caller picks them by path), local files
 # without the checksum file system, and files that vanish or break after listing skipped (then reported).
@@ -56,6 +58,7 @@ def read_records(
     fmt: str,
     folder: str | None = None,
     csv_options: CsvOptions | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> DataFrame:
     """Records of the given files (full paths as `refinery.io.listing` lists them, below `folder`, by default
     `root`) in RAW_RECORD columns.
@@ -63,7 +66,8 @@ def read_records(
     The folder is scanned and the files are picked by a `path IN (...)` filter that Spark pushes into the
     scan: handing Spark the paths themselves would parse them as globs (`[`, `{`, `:` break that). Local
     files are read without Hadoop's checksum layer, which fails on names holding a colon. A file that
-    vanishes or cannot be opened after it was listed yields no rows; the ingest stage reports it.
+    vanishes or cannot be opened after it was listed yields no rows; the ingest stage reports it. Files are
+    decompressed and framed within `limits`.
     """
     if not files:
         return spark.createDataFrame([], RAW_RECORD_SCHEMA)
@@ -73,10 +77,10 @@ def read_records(
         raise ValueError(f"raw format '{fmt}' has no record reader (known: {', '.join((*BYTE_FORMATS, 'warc'))})")
     reader = spark.read.format("binaryFile").options(**_ROBUST_READ)
     contents = reader.load(folder or root).where(F.col("path").isin(list(files))).select("path", "content")
-    return contents.mapInArrow(_frame_records(fmt, root, csv_options), RAW_RECORD_SCHEMA)
+    return contents.mapInArrow(_frame_records(fmt, root, csv_options, limits), RAW_RECORD_SCHEMA)
 
 
-def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
+def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None, limits: ReadLimits):
     """A mapInArrow function: binaryFile batches (path, content) -> RAW_RECORD batches."""
 
     def frame(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -86,10 +90,10 @@ def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
                 batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True
             ):
                 name = below_or_absolute(path, root)
-                if fmt == "jsonl" and (lines := _readable_lines(name, content or b"")) is not None:
-                    yield from _jsonl_batches(name, lines)
+                if fmt == "jsonl":
+                    yield from _jsonl_batches(name, content or b"", limits)
                     continue
-                for record in file_records(name, content or b"", fmt, csv_options):
+                for record in file_records(name, content or b"", fmt, csv_options, limits):
                     pending.append((name, record))
                     if len(pending) >= _BATCH_ROWS:
                         yield _to_batch(pending)
@@ -100,20 +104,31 @@ def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None):
     return frame
 
 
-def _readable_lines(name: str, content: bytes) -> list[bytes] | None:
-    """The file's lines, or None when it cannot be decompressed (`file_records` then says why)."""
-    try:
-        return jsonl_lines(file_content(name, content)) if content else []
-    except UnreadableFileError:
-        return None
+def _jsonl_batches(name: str, content: bytes, limits: ReadLimits) -> Iterator[pa.RecordBatch]:
+    """A JSONL file's lines (`jsonl_stream`) as RAW_RECORD batches of at most _BATCH_ROWS lines or about
+    _BATCH_BYTES bytes (positions are line numbers), its rejects after them."""
+    numbers: list[int] = []
+    lines: list[bytes] = []
+    odd: list[tuple[str, RawRecord]] = []
+    size = 0
+    for line in jsonl_stream(name, content, limits):
+        if isinstance(line, RawRecord):
+            odd.append((name, line))
+            continue
+        numbers.append(line[0])
+        lines.append(line[1])
+        size += len(line[1])
+        if len(lines) >= _BATCH_ROWS or size >= _BATCH_BYTES:
+            yield _lines_batch(name, numbers, lines)
+            numbers, lines, size = [], [], 0
+    if lines:
+        yield _lines_batch(name, numbers, lines)
+    if odd:
+        yield _to_batch(odd)
 
 
-def _jsonl_batches(name: str, lines: list[bytes]) -> Iterator[pa.RecordBatch]:
-    """JSONL lines as RAW_RECORD batches of at most _BATCH_ROWS lines (positions are line numbers)."""
-    for start in range(0, len(lines), _BATCH_ROWS):
-        chunk = lines[start : start + _BATCH_ROWS]
-        positions = pa.array(range(start + 1, start + 1 + len(chunk)), pa.int64())
-        yield json_lines_batch(pa.array([name] * len(chunk), pa.string()), positions, pa.array(chunk, pa.binary()))
+def _lines_batch(name: str, numbers: list[int], lines: list[bytes]) -> pa.RecordBatch:
+    return json_lines_batch(pa.array([name] * len(lines), pa.string()), pa.array(numbers, pa.int64()), pa.array(lines))
 
 
 def json_lines_batch(names: pa.Array, positions: pa.Array, lines: pa.Array) -> pa.RecordBatch:
@@ -128,7 +143,7 @@ def json_lines_batch(names: pa.Array, positions: pa.Array, lines: pa.Array) -> p
             for name, position, raw in zip(names.to_pylist(), positions.to_pylist(), lines.to_pylist(), strict=True)
         ]
         return _to_batch(records)
-    rules, details = _trailing_text_flags(values)
+    rules, details = _line_flags(values)
     if values.null_count:
         absent = pc.is_null(values)
         rules = pc.if_else(absent, _EMPTY_MESSAGE[0], rules)
@@ -141,11 +156,15 @@ def json_lines_batch(names: pa.Array, positions: pa.Array, lines: pa.Array) -> p
 _AFTER_CLOSE = r"\}\s*[^\s,\]\}]"
 
 
-def _trailing_text_flags(values: pa.StringArray) -> tuple[pa.Array, pa.Array]:
-    """(rule, detail) arrays: `malformed_json` for lines with text after their JSON value, else null."""
+def _line_flags(values: pa.StringArray) -> tuple[pa.Array, pa.Array]:
+    """(rule, detail) arrays: `too_deep` for lines nested too deep to parse, `malformed_json` for lines with text
+    after their JSON value, else null. Only lines that may be either are looked at in Python."""
     suspect = pc.or_(
-        pc.invert(pc.ends_with(pc.utf8_rtrim_whitespace(values), "}")),
-        pc.match_substring_regex(values, _AFTER_CLOSE),
+        pc.or_(
+            pc.invert(pc.ends_with(pc.utf8_rtrim_whitespace(values), "}")),
+            pc.match_substring_regex(values, _AFTER_CLOSE),
+        ),
+        pc.greater(pc.count_substring_regex(values, r"[\[{]"), MAX_DEPTH),
     )
     rules: list[str | None] = [None] * len(values)
     details: list[str | None] = [None] * len(values)

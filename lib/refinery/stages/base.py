@@ -313,7 +313,10 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
         raise
     except Exception as exc:
         error = describe_error(exc)
-        record(FAILED, error=error)
+        try:
+            record(FAILED, error=error)
+        except Exception as unrecorded:  # a full disk, a lost connection: say so rather than trace
+            error = f"{error}; the ledger could not record it: {describe_error(unrecorded)}"
         raise StageFailed(stage, error) from exc
     result.seconds = time.perf_counter() - clock
     metrics = {f"rejected.{rule}": str(n) for rule, n in sorted(result.rejected_by_rule.items())}

@@ -270,7 +270,8 @@ def _rewrite_raw(ctx: StageContext, names: list[str], matcher: RawMatcher) -> tu
             not_rewritten.append((name, "forget rewrites files on the driver's file system only"))
             continue
         try:
-            blanked += REWRITERS[source.format](Path(paths.local_path(location)), name, source, matcher)
+            target = Path(paths.local_path(location)).resolve()  # a followed link: its target, in place
+            blanked += REWRITERS[source.format](target, name, source, matcher)
         except CannotRewriteError as exc:
             not_rewritten.append((name, str(exc)))
     return blanked, not_rewritten

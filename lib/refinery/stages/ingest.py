@@ -24,6 +24,7 @@ from refinery import paths
 from refinery.config import SourceConfig
 from refinery.config.checks import require_file_sources
 from refinery.faults import kill_point
+from refinery.io.decode import ReadLimits
 from refinery.io.listing import is_readable
 from refinery.io.raw import BYTE_FORMATS, read_parquet_rows, read_records
 from refinery.lake.store import TableRef, WriteResult
@@ -182,7 +183,7 @@ def check_written(what: str, counts: BatchCounts, bronze: WriteResult, rejects: 
 
 
 def _result(ctx: StageContext, raw, version: int | None, counts: BatchCounts, batch: Batch) -> StageResult:
-    metrics = {"files": str(len(batch.files)), "files.skipped_hidden": str(batch.skipped_hidden)}
+    metrics = {"files": str(len(batch.files)), "files.skipped": str(batch.skipped)}
     if batch.files:
         metrics["batch"] = str(batch.number)
         metrics["resumed"] = str(batch.resumed).lower()
@@ -222,8 +223,9 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str, typing: T
             typed = rows.transform(type_columns, fields=source.fields, lineage=("_file", "_line"), **limits)
         else:
             folder = source.folder(raw_root)
+            bounds = ReadLimits.of(cfg.max_record_chars, cfg.max_inflation)
             raw = read_records(
-                ctx.spark, files, root=raw_root, folder=folder, fmt=source.format, csv_options=source.csv
+                ctx.spark, files, root=raw_root, folder=folder, fmt=source.format, csv_options=source.csv, limits=bounds
             )
             typed = raw.transform(typing(ctx, source))
         parts.append(typed.withColumn("_source_name", F.lit(source.name)))
@@ -261,4 +263,4 @@ def count_records(records: DataFrame) -> BatchCounts:
 
 def file_location(name: str, raw_root: str) -> str:
     """Where a logged file is, as Spark's file sources spell it (names below the raw root are relative)."""
-    return name if paths.is_absolute(name) else paths.as_uri(paths.join(raw_root, name))
+    return name if paths.is_absolute(name) else paths.as_uri(paths.join(raw_root, name), resolve_links=False)

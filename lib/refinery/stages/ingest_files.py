@@ -2,7 +2,8 @@
 
 A run lists every source, logs the files no batch committed as a `planned` batch, and, once bronze and rejects
 hold their records, logs them `committed` with per-file counts; a batch a killed run left planned is the next
-run's batch, exactly. Files with hidden names are logged once as `skipped`, with the reason. Names are stored
+run's batch, exactly. Files not read (hidden names, symbolic links not followed) are logged once as `skipped`,
+with the reason. Names are stored
 relative to the raw root, with any PII in them turned into a token (`logged_name`).
 """
 
@@ -22,7 +23,6 @@ from refinery.stages.base import StageContext
 from refinery.transforms.pii import lineage_safe
 
 PLANNED, COMMITTED, SKIPPED = "planned", "committed", "skipped"  # statuses in _refinery/ingest_files
-_HIDDEN_NOTE = "hidden name (starts with _ or .): Spark's readers never open it; rename it to ingest it"
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Batch:
     number: int
     files: list[dict]
     resumed: bool
-    skipped_hidden: int = 0
+    skipped: int = 0
 
 
 def plan_batch(ctx: StageContext, raw_root: str) -> Batch:
@@ -96,7 +96,7 @@ _PLAN_COLUMNS = ("pipeline", "source", "path", "length", "modified_at", "batch")
 def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, number: int) -> Batch:
     """List every source and log the files no batch committed as batch `number`.
 
-    Files with a hidden name (`_` or `.` below the source folder: Spark's readers never open them) are
+    Files the listing skips (a hidden name: Spark's readers never open it; a symbolic link not followed) are
     logged once as `skipped` with the reason, and counted, rather than passed over in silence.
     """
     cfg = ctx.config.ingest
@@ -104,13 +104,14 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
     if not listed:
         return Batch(number, [], resumed=False)
     listing = ctx.spark.createDataFrame(
-        listed, "source string, path string, location string, length bigint, modified_at timestamp, hidden boolean"
+        listed, "source string, path string, location string, length bigint, modified_at timestamp, skip string"
     ).dropDuplicates(["path"])
     committed = files.where(F.col("status") == COMMITTED).select("path")
     known_skips = files.where(F.col("status") == SKIPPED).select("path", "length", "modified_at")
     new = listing.join(committed, "path", "left_anti")
-    hidden = new.where("hidden").join(known_skips, ["path", "length", "modified_at"], "left_anti").collect()
-    chosen = new.where(~F.col("hidden")).orderBy("path").limit(cfg.max_files_per_batch).collect()
+    skipped = new.where(F.col("skip").isNotNull())
+    skipped = skipped.join(known_skips, ["path", "length", "modified_at"], "left_anti").collect()
+    chosen = new.where(F.col("skip").isNull()).orderBy("path").limit(cfg.max_files_per_batch).collect()
     # both are file listings (paths and sizes), the second bounded by max_files_per_batch
 
     def logged_row(row: Row, number: int, status: str, note: str | None = None) -> dict:
@@ -127,11 +128,12 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
             "note": note,
         }
 
-    skips = [logged_row(row, 0, SKIPPED, _HIDDEN_NOTE) for row in hidden]
+    skips = [logged_row(row, 0, SKIPPED, row["skip"]) for row in skipped]
     planned = [logged_row(row, number, PLANNED) for row in chosen]
     if skips:
         log.warning(
-            "ingest: skipped %d file(s) with hidden names (see _refinery/ingest_files, status skipped)", len(skips)
+            "ingest: skipped %d file(s): hidden names or links not followed (_refinery/ingest_files, status skipped)",
+            len(skips),
         )
     if skips or planned:
         _log_files(ctx, skips + planned)
@@ -143,11 +145,12 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
 
 
 def _listing(ctx: StageContext, raw_root: str) -> list[tuple]:
-    """(source, name relative to the raw root, length, modified_at, hidden) of every file of every source."""
+    """(source, name relative to the raw root, length, modified_at, skip reason) of every file of every source."""
+    cfg = ctx.config.ingest
     return [
-        (source.name, below_or_absolute(f.path, raw_root), f.length, f.modified_at, f.hidden)
-        for source in ctx.config.ingest.file_sources
-        for f in list_files(ctx.spark, source.folder(raw_root), glob=source.glob)
+        (source.name, below_or_absolute(f.path, raw_root), f.length, f.modified_at, f.skip)
+        for source in cfg.file_sources
+        for f in list_files(ctx.spark, source.folder(raw_root), glob=source.glob, follow_links=cfg.follow_links)
     ]
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from refinery.faults import killed_during_write
 from refinery.io.listing import list_files
 from refinery.lake.releases import last_write
 from refinery.lake.store import TableRef
@@ -90,7 +91,8 @@ def _maintain_table(ctx: StageContext, label: str, ref: TableRef, pinned: int | 
     held_by_stream = label == "bronze" and _stream_behind(ctx)
     compact = cfg.optimize and label not in _NO_COMPACTION and pinned is None and not held_by_stream
     if compact:
-        table.optimize().executeCompaction()
+        with killed_during_write(ref.path, "optimize"):
+            table.optimize().executeCompaction()
     elif cfg.optimize:
         notes.append(
             "not compacted: " + ("a stream has not read it to the end" if held_by_stream else "training layout")

@@ -227,6 +227,8 @@ def _release(config: Config, action: str, name: str | None) -> int:
         return EXIT_USAGE
     if action == "create":
         tables.check_release_name(name)  # before the JVM and the lease: a bad name is refused at once
+        if say_torn(config.lake.root):
+            return EXIT_FAILED
     from refinery.stages.base import new_run_id
 
     lake = _lake(config)

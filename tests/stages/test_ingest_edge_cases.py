@@ -162,3 +162,30 @@ def test_a_planned_file_that_vanished_is_an_unreadable_file_reject(spark, lake, 
         1,
         1,
     )
+
+
+def test_a_raw_file_that_changes_after_ingest_is_read_again_and_nothing_is_lost(spark, lake):
+    raw = lake / "raw" / "web_text"
+    growing = raw / "growing.jsonl"  # its writer is half-way through the third line when ingest reads it
+    growing.write_text(lines({"id": "g1", "text": "first"}, {"id": "g2", "text": "second"}) + '{"id": "g3", "te')
+    assert ingest(lake) == 0
+    cut = read(spark, lake, "rejects", "web_text").where("_file = 'growing.jsonl'").collect()
+    assert [(r._line, r.rule) for r in cut] == [(3, "malformed_json")]
+
+    with growing.open("a") as writer:  # the writer ends its line and appends another
+        writer.write('xt": "third"}\n' + json.dumps({"id": "g4", "text": "fourth"}) + "\n")
+    (raw / "later.jsonl").write_text(lines({"id": "rewritten", "text": "other content under a name taken before"}))
+    assert ingest(lake) == 0
+    run = last_run(spark, lake)
+    assert run.metrics["files.changed"] == "2"
+    assert run.rows_in == run.rows_out + run.rows_rejected == 5 and run.rows_out == 3
+    bronze = read(spark, lake, "bronze", "web_text")
+    assert {r.doc_id for r in bronze.where("_file = 'growing.jsonl'").collect()} == {"g1", "g2", "g3", "g4"}
+    assert bronze.where("doc_id IN ('g1', 'g2', '12345', 'rewritten')").groupBy("doc_id").count().collect()
+    assert bronze.count() == bronze.select("doc_id").distinct().count()  # the first version's records stay
+    again = read(spark, lake, "rejects", "web_text").where(f"_run_id = '{run.run_id}'")
+    assert {(r.doc_id, r.rule, r.detail) for r in again.collect()} == {
+        ("g1", "duplicate_id", "id ingested before from growing.jsonl at position 1"),
+        ("g2", "duplicate_id", "id ingested before from growing.jsonl at position 2"),
+    }
+    assert ingest(lake) == 0 and last_run(spark, lake).metrics["files"] == "0"  # each version is taken once

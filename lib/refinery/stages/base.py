@@ -338,10 +338,22 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for users and the ledger: the error's class and first line, PII-redacted and truncated."""
+    """One line for users and the ledger: the error's class and first line, PII-redacted and truncated. A JVM
+    error says what Spark was doing (its error class) and its root cause instead of py4j's `calling o123.save`."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     # A Python worker's error arrives wrapped in a traceback: its last `SomeError: ...` line says what happened.
     raised = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
     first_line = raised[-1] if "Traceback" in str(exc) and raised else (lines or [""])[0]
+    causes = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by: ")]
+    if causes and "Traceback" not in str(exc):
+        doing = next((m.group(1) for line in lines if (m := _SPARK_ERROR.search(line))), None)
+        root = re.sub(r"^(?:[\w$]+\.)+(?=[\w$]+: )", "", causes[-1])  # the class's own name
+        first_line = f"{doing}: {root}" if doing else root
+        if _NO_SPACE in root:
+            first_line += " (free space on that file system and rerun: the run resumes)"
     text = redact_text(shown(f"{type(exc).__name__}: {first_line}"))  # no PII, no credentials of a URI
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
+
+
+_SPARK_ERROR = re.compile(r"(\[[A-Z_]+\] [^\n]*?)\.?(?: SQLSTATE: \w+|$)")  # `[TASK_WRITE_FAILED] Task failed ...`
+_NO_SPACE = "No space left on device"

@@ -136,7 +136,7 @@ def write_batch(ctx: StageContext, batch: Batch, raw_root: str, typing: Typing) 
     records = records.withColumn("value", F.when(F.col(REJECT_RULE).isNotNull(), F.col("value")))
     with Persisted() as cache:
         typed = cache.keep(records)
-        losers = cache.keep(duplicate_id_losers(typed, known=_known_ids(ctx, batch.files)))
+        losers = cache.keep(duplicate_id_losers(typed, known=_known_ids(ctx, batch)))
         records = flag_losers(typed, F.broadcast(losers) if losers.count() <= _BROADCAST_LOSERS else losers)
         counts = count_records(records)
         vanished = _vanished_files(ctx, batch.files, counts.per_file, raw_root)
@@ -183,7 +183,7 @@ def check_written(what: str, counts: BatchCounts, bronze: WriteResult, rejects: 
 
 
 def _result(ctx: StageContext, raw, version: int | None, counts: BatchCounts, batch: Batch) -> StageResult:
-    metrics = {"files": str(len(batch.files)), "files.skipped": str(batch.skipped)}
+    metrics = {"files": str(len(batch.files)), "files.skipped": str(batch.skipped), "files.changed": str(batch.changed)}
     if batch.files:
         metrics["batch"] = str(batch.number)
         metrics["resumed"] = str(batch.resumed).lower()
@@ -238,11 +238,14 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str, typing: T
     return records.transform(add_lineage, run_id=ctx.run_id, ingested_at=ctx.started_at)
 
 
-def _known_ids(ctx: StageContext, planned: list[dict]) -> DataFrame:
-    """Ids bronze already holds, less the rows of this batch's own files (a resumed batch wrote those)."""
-    own_files = ctx.spark.createDataFrame([(row["path"],) for row in planned], "_file string")
-    bronze = ctx.lake.read(ctx.table("bronze"))
-    return bronze.select("doc_id", "_file", "_line").join(own_files, "_file", "left_anti")
+def _known_ids(ctx: StageContext, batch: Batch) -> DataFrame:
+    """Ids bronze already holds, less the rows of this batch's files ingested since it was planned (its own: a
+    resumed batch may find its append there). An earlier version of a changed file is known: its records stay,
+    the new copies lose."""
+    own_files = ctx.spark.createDataFrame([(row["path"], True) for row in batch.files], "_file string, own boolean")
+    bronze = ctx.lake.read(ctx.table("bronze")).join(own_files, "_file", "left")
+    own = F.coalesce(F.col("own"), F.lit(False)) & (F.col("_ingested_at") >= F.lit(batch.planned_at))
+    return bronze.where(~own).select("doc_id", "_file", "_line")
 
 
 def count_records(records: DataFrame) -> BatchCounts:

@@ -2,8 +2,10 @@
 
 A run lists every source, logs the files no batch committed as a `planned` batch, and, once bronze and rejects
 hold their records, logs them `committed` with per-file counts; a batch a killed run left planned is the next
-run's batch, exactly. Files not read (hidden names, symbolic links not followed) are logged once as `skipped`,
-with the reason. Names are stored
+run's batch, exactly. A file is a version: its path, length and modification time; one changed since a batch
+took it (appended to, rewritten, or still being written when it was read) is taken again, whole, by the next
+batch. Files not read (hidden names, symbolic links not followed) are logged once as `skipped`, with the
+reason. Names are stored
 relative to the raw root, with any PII in them turned into a token (`logged_name`).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
@@ -37,7 +40,9 @@ class Batch:
     number: int
     files: list[dict]
     resumed: bool
+    planned_at: datetime  # when the plan was logged: bronze rows of its files from then on are its own
     skipped: int = 0
+    changed: int = 0  # files a batch committed before, changed since (listed with another length or time)
 
 
 def plan_batch(ctx: StageContext, raw_root: str) -> Batch:
@@ -46,8 +51,8 @@ def plan_batch(ctx: StageContext, raw_root: str) -> Batch:
     batches = _batches(logged)
     open_batches = sorted(number for number, committed in batches.items() if not committed)
     if open_batches:
-        planned = _planned_files(logged, open_batches[0])
-        return Batch(open_batches[0], _located(ctx, planned, raw_root), resumed=True)
+        planned, planned_at = _planned_files(logged, open_batches[0])
+        return Batch(open_batches[0], _located(ctx, planned, raw_root), True, planned_at or ctx.started_at)
     return _plan_new_batch(ctx, logged, raw_root, number=max(batches, default=0) + 1)
 
 
@@ -83,10 +88,10 @@ def _batches(files: DataFrame) -> dict[int, bool]:
     return {row["batch"]: row["committed"] for row in rows}
 
 
-def _planned_files(files: DataFrame, batch: int) -> list[dict]:
-    """The file rows of a batch that was planned but not committed (a run that did not finish)."""
-    rows = files.where((F.col("batch") == batch) & (F.col("status") == PLANNED))
-    return [row.asDict() for row in rows.select(*_PLAN_COLUMNS).orderBy("path").collect()]
+def _planned_files(files: DataFrame, batch: int) -> tuple[list[dict], datetime | None]:
+    """The file rows of a batch that was planned but not committed (a run that did not finish), and when."""
+    rows = files.where((F.col("batch") == batch) & (F.col("status") == PLANNED)).orderBy("path").collect()
+    return [{key: row[key] for key in _PLAN_COLUMNS} for row in rows], min((row["at"] for row in rows), default=None)
 
 
 _AUTHORITY = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*")
@@ -102,15 +107,17 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
     cfg = ctx.config.ingest
     listed = [(source, logged_name(name), name, *rest) for source, name, *rest in _listing(ctx, raw_root)]
     if not listed:
-        return Batch(number, [], resumed=False)
+        return Batch(number, [], False, ctx.started_at)
     listing = ctx.spark.createDataFrame(
         listed, "source string, path string, location string, length bigint, modified_at timestamp, skip string"
     ).dropDuplicates(["path"])
-    committed = files.where(F.col("status") == COMMITTED).select("path")
-    known_skips = files.where(F.col("status") == SKIPPED).select("path", "length", "modified_at")
-    new = listing.join(committed, "path", "left_anti")
-    skipped = new.where(F.col("skip").isNotNull())
-    skipped = skipped.join(known_skips, ["path", "length", "modified_at"], "left_anti").collect()
+    version = ["path", "length", "modified_at"]  # a file changed since a batch took it is a new version
+    committed = files.where(F.col("status") == COMMITTED).select(*version)
+    known_skips = files.where(F.col("status") == SKIPPED).select(*version)
+    new = listing.join(committed, version, "left_anti")
+    seen = committed.select("path").distinct().withColumn("seen", F.lit(True))
+    new = new.join(seen, "path", "left").withColumn("seen", F.coalesce("seen", F.lit(False)))
+    skipped = new.where(F.col("skip").isNotNull()).join(known_skips, version, "left_anti").collect()
     chosen = new.where(F.col("skip").isNull()).orderBy("path").limit(cfg.max_files_per_batch).collect()
     # both are file listings (paths and sizes), the second bounded by max_files_per_batch
 
@@ -135,13 +142,20 @@ def _plan_new_batch(ctx: StageContext, files: DataFrame, raw_root: str, *, numbe
             "ingest: skipped %d file(s): hidden names or links not followed (_refinery/ingest_files, status skipped)",
             len(skips),
         )
+    changed = sum(row["seen"] for row in chosen)
+    if changed:
+        log.warning(
+            "ingest: %d file(s) changed since a batch took them: read again whole (records bronze has already "
+            "are duplicate_id rejects)",
+            changed,
+        )
     if skips or planned:
         _log_files(ctx, skips + planned)
     files = [
         {**{k: row[k] for k in _PLAN_COLUMNS}, "location": file["location"]}
         for row, file in zip(planned, chosen, strict=True)
     ]
-    return Batch(number, files, False, len(skips))
+    return Batch(number, files, False, ctx.started_at, len(skips), changed)
 
 
 def _listing(ctx: StageContext, raw_root: str) -> list[tuple]:

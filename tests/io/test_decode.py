@@ -116,7 +116,7 @@ def test_a_line_too_long_is_passed_over_and_the_next_line_is_kept():
     lines = list(bounded_lines([b"short\n", b"x" * 40, b"x" * 40 + b"\nafter\n"], 50))
     assert lines == [(1, b"short", 5), (2, None, 80), (3, b"after", 5)]
     [kept, too_large, after] = file_records(
-        "a.jsonl", b'{"a": 1}\n' + b"y" * 99 + b'\n{"a": 2}\n', "jsonl", None, ReadLimits(50)
+        "a.jsonl", b'{"a": 1}\n' + b"y" * 99 + b'\n{"a": 2}\n', "jsonl", None, ReadLimits(50, 200)
     )
     assert too_large == RawRecord(2, None, "record_too_large", "line of 99 bytes > 50 read at most")
     assert (kept.rule, after.rule) == (None, None)
@@ -124,7 +124,7 @@ def test_a_line_too_long_is_passed_over_and_the_next_line_is_kept():
 
 def test_a_decompression_bomb_stops_at_the_inflation_cap_after_the_lines_before_it():
     bomb = gzip.compress(b'{"text": "before"}\n' + b"0" * (64 << 20), 9)  # 64 MiB that compress about 1000x
-    records = list(file_records("bomb.jsonl.gz", bomb, "jsonl", None, ReadLimits(max_inflation=200)))
+    records = list(file_records("bomb.jsonl.gz", bomb, "jsonl", None, ReadLimits(4_000_000, 200)))
     assert [r.rule for r in records] == [None, "unreadable_file"]
     assert "inflates past" in records[1].detail and "ingest.max_inflation" in records[1].detail
     # a truncated stream keeps the lines it could read

@@ -72,6 +72,7 @@ def lake(spark, tmp_path_factory):
     (raw / "elsewhere").symlink_to(elsewhere, target_is_directory=True)
     (raw / "gone.jsonl").symlink_to(raw / "no-such-file.jsonl")
     (raw / "linked.jsonl").symlink_to(raw / "_tmp" / "part.jsonl")  # inside the folder: read under the link's name
+    (raw / "loop").symlink_to(raw, target_is_directory=True)  # a cycle: listed once, as skipped
     assert ingest(lake) == 0
     return lake
 
@@ -107,15 +108,17 @@ def test_hidden_files_and_links_not_followed_are_logged_as_skipped_and_counted(s
         "_tmp/part.jsonl",
         "elsewhere",
         "gone.jsonl",
+        "loop",
         "outside.jsonl",
         "passwd.jsonl",
     ]
+    assert notes["loop"] == "symbolic link to a folder that holds it: not followed (a cycle)"
     assert all("hidden name" in notes[name] for name in (".dot.jsonl", "_hidden.jsonl", "_tmp/part.jsonl"))
     assert notes["gone.jsonl"] == "symbolic link whose target does not exist"
     assert all("outside the source folder" in notes[name] for name in ("elsewhere", "outside.jsonl", "passwd.jsonl"))
-    assert last_run(spark, lake).metrics["files.skipped"] == "7"
+    assert last_run(spark, lake).metrics["files.skipped"] == "8"
     assert ingest(lake) == 0  # nothing new: the skipped files are not logged again
-    assert read(spark, lake, "_refinery", "ingest_files").where("status = 'skipped'").count() == 7
+    assert read(spark, lake, "_refinery", "ingest_files").where("status = 'skipped'").count() == 8
 
 
 def test_a_link_inside_the_folder_is_read_under_its_own_name_and_no_outside_path_is_recorded(spark, lake):

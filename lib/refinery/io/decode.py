@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from refinery.config.sources import CsvOptions
+from refinery.config.sources import CsvOptions, IngestConfig
 from refinery.rejects import (
     EMPTY_LINE,
     INVALID_UTF8,
@@ -47,8 +47,8 @@ class ReadLimits:
     within `ingest.max_record_chars`); a compressed file stops inflating at `max_inflation` times its size plus
     INFLATION_FLOOR (a decompression bomb)."""
 
-    max_line_bytes: int = 4 * 5_000_000
-    max_inflation: int = 200
+    max_line_bytes: int
+    max_inflation: int
 
     @classmethod
     def of(cls, max_record_chars: int, max_inflation: int) -> ReadLimits:
@@ -58,7 +58,7 @@ class ReadLimits:
         return self.max_inflation * stored + INFLATION_FLOOR
 
 
-DEFAULT_LIMITS = ReadLimits()
+DEFAULT_LIMITS = ReadLimits.of(IngestConfig.max_record_chars, IngestConfig.max_inflation)  # the config's defaults
 
 
 @dataclass(frozen=True)

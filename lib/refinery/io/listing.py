@@ -32,6 +32,7 @@ HIDDEN_NAME = "hidden name (starts with _ or .): Spark's readers never open it; 
 LINK_OUTSIDE = "symbolic link to a target outside the source folder: not followed (ingest.follow_links)"
 LINK_NOT_FOLLOWED = "symbolic link: not followed (ingest.follow_links: none)"
 LINK_BROKEN = "symbolic link whose target does not exist"
+LINK_CYCLE = "symbolic link to a folder that holds it: not followed (a cycle)"
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,10 @@ def _list_local(folder: str, matches: Callable[[str], bool], follow_links: str) 
         here = Path(directory)
         below = here.relative_to(root).parts
         for name in list(dirs):
-            if (skip := _link_skip(here / name, root, follow_links)) is not None:
+            skip = _link_skip(here / name, root, follow_links)
+            if skip is None and (here / name).is_symlink() and here.resolve().is_relative_to((here / name).resolve()):
+                skip = LINK_CYCLE
+            if skip is not None:
                 dirs.remove(name)
                 files.append(ListedFile(_uri(here / name), 0, _link_time(here / name), skip))
         for name in filter(matches, names):

@@ -182,6 +182,8 @@ def _run(config: Config, stage_names: list[str], work: Callable | None = None, o
     try:
         with _lease(ctx.lake, config, ctx.run_id):
             results = work(ctx) if work else run_stages(ctx, stage_names)
+    except (UsageError, PipelineBusyError):  # one line and exit 2 (or 1, busy) from `main`
+        raise
     except Exception as exc:  # a stage failed (its ledger row says so), or the lake could not be read or written
         from refinery.stages.base import describe_error
 

@@ -79,7 +79,7 @@ def message_positions(spark, lake: Path):
 def rows(lake: Path, name: str, stage: str | None = None) -> int:
     """Rows of a layer (of one stage's rejects), read without Spark while the stream runs (0 before it exists)."""
     path = lake / name / "web_text"
-    if not (path / "_delta_log").is_dir():
+    if not any((path / "_delta_log").glob("*.json")):  # not created yet, or its first commit not written yet
         return 0
     dataset = DeltaTable(str(path)).to_pyarrow_dataset()
     return dataset.count_rows(filter=None if stage is None else pc.field("stage") == stage)

@@ -17,7 +17,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from refinery.config import SourceConfig
-from refinery.io.decode import CsvOptions, csv_records, file_content, json_records, jsonl_records
+from refinery.io.decode import CsvOptions, csv_records, file_content, file_records, json_records
 from refinery.io.warc import read_warc
 from refinery.privacy.deletion import Request, Tombstones, field_request
 from refinery.privacy.raw_rewrite import (
@@ -65,7 +65,7 @@ def test_jsonl_lines_ended_by_a_lone_cr_keep_their_numbers_and_escaped_text_stil
     path.write_bytes(f'{first}\r{{"id": "b", "text": "write\\nto {EMAIL}\\u0021"}}\r{third}\r'.encode())
     assert rewrite_jsonl_file(path, "old-mac.jsonl", SOURCE, tombstones(Request("contains", EMAIL))) == 1
     assert path.read_bytes() == f"{first}\r\r{third}\r".encode()
-    assert [(r.position, r.value) for r in jsonl_records(path.read_bytes()) if r.value] == [
+    assert [(r.position, r.value) for r in file_records(path.name, path.read_bytes(), "jsonl") if r.value] == [
         (1, first),
         (3, third),
     ]

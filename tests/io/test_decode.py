@@ -17,7 +17,6 @@ from refinery.io.decode import (
     file_records,
     jsonl_lines,
     nesting_depth,
-    split_lines,
     trailing_text_at,
 )
 
@@ -47,10 +46,13 @@ def test_zero_byte_and_truncated_gzip():
 
 
 def test_split_lines_positions_and_endings():
-    assert list(split_lines(b"a\r\nb\n\nc")) == [(1, b"a"), (2, b"b"), (3, b""), (4, b"c")]
-    assert list(split_lines(b"a\n")) == [(1, b"a")]
-    assert list(split_lines(b"")) == []
-    assert list(split_lines(b"\n")) == [(1, b"")]
+    def split_lines(data: bytes) -> list[tuple[int, bytes | None]]:
+        return [(number, line) for number, line, _ in bounded_lines([data], len(data))]
+
+    assert split_lines(b"a\r\nb\n\nc") == [(1, b"a"), (2, b"b"), (3, b""), (4, b"c")]
+    assert split_lines(b"a\n") == [(1, b"a")]
+    assert split_lines(b"") == []
+    assert split_lines(b"\n") == [(1, b"")]
 
 
 def test_jsonl_invalid_utf8_is_flagged_per_line():

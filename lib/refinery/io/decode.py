@@ -262,23 +262,12 @@ def trailing_text_record(number: int, line: str) -> RawRecord:
     return RawRecord(number, line, MALFORMED_JSON.name, f"text after the JSON value at character {at + 1}")
 
 
-def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, line) for each line of `data` (see `jsonl_lines`)."""
-    return enumerate(jsonl_lines(data), start=1)
-
-
 def line_record(number: int, raw: bytes) -> RawRecord:
     """One JSONL line; a line that is not valid UTF-8 is rejected as `invalid_utf8`."""
     try:
         return trailing_text_record(number, raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         return RawRecord(number, raw.decode("utf-8", "replace"), INVALID_UTF8.name, f"byte {exc.start}: {exc.reason}")
-
-
-def jsonl_records(data: bytes) -> Iterator[RawRecord]:
-    """One record per line; a line that is not valid UTF-8 is rejected as `invalid_utf8`."""
-    for number, raw in split_lines(data):
-        yield line_record(number, raw)
 
 
 def json_records(data: bytes) -> Iterator[RawRecord]:

@@ -17,11 +17,10 @@ import yaml
 from refinery import paths, pipelines, tables
 from refinery.commands.doctor import doctor, say_torn
 from refinery.commands.preflight import check_inputs
+from refinery.commands.summary import SUMMARY_WIDTH, format_summary  # noqa: F401 - tests read the width here
 from refinery.config import ENVIRONMENTS, Config, load_config, masked
 from refinery.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PipelineBusyError, UsageError
 from refinery.privacy.keys import check_key_available
-
-SUMMARY_WIDTH = 120  # summary lines are cut here: the summary stays one screen, the ledger has every metric
 
 log = logging.getLogger("refinery")
 
@@ -66,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--conf-dir", help="folder with base.yaml, env/ and pipelines/ (default: ./conf)")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and the summary")
+    common.add_argument(
+        "--strict", action="store_true", help="a warning (a file without records, a stage rejecting all) fails the run"
+    )
     common.add_argument(
         "--spark-log", action="store_true", help="show Spark's own log lines on stderr (console.spark_log=console)"
     )
@@ -140,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(config, ["maintain"])
         if args.command == "doctor":
             return doctor(config.lake.root, repair_them=args.repair)
-        return _run(config, list(config.pipeline_kind.stage_names) if args.command == "run" else [args.command])
+        stages = list(config.pipeline_kind.stage_names) if args.command == "run" else [args.command]
+        return _run(config, stages, strict=args.strict)
     except UsageError as exc:  # bad usage, config or inputs: one line, exit 2
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -159,9 +162,17 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
-def _run(config: Config, stage_names: list[str], work: Callable | None = None, outcome: Callable | None = None) -> int:
-    """Run stages (or `work`: the stream, a forget) under the pipeline's lease and print the summary; `outcome`
-    turns the results into the exit code (default: 0)."""
+def _run(
+    config: Config,
+    stage_names: list[str],
+    work: Callable | None = None,
+    outcome: Callable | None = None,
+    *,
+    strict: bool = False,
+) -> int:
+    """Run stages (or `work`: the stream, a forget) under the pipeline's lease and print the summary (of the
+    stages that finished, when one fails); `outcome` turns the results into the exit code (default: 0). With
+    `strict`, a stage's warning stops the run and fails it."""
     check_inputs(config, stage_names)  # before the JVM starts: a usage error in well under a second
     check_key_available(config, stage_names)
     if say_torn(config.lake.root):  # never commit on top of a torn commit
@@ -181,12 +192,14 @@ def _run(config: Config, stage_names: list[str], work: Callable | None = None, o
     )
     try:
         with _lease(ctx.lake, config, ctx.run_id):
-            results = work(ctx) if work else run_stages(ctx, stage_names)
+            results = work(ctx) if work else run_stages(ctx, stage_names, strict=strict)
     except (UsageError, PipelineBusyError):  # one line and exit 2 (or 1, busy) from `main`
         raise
     except Exception as exc:  # a stage failed (its ledger row says so), or the lake could not be read or written
         from refinery.stages.base import describe_error
 
+        if finished := getattr(exc, "finished", None):
+            print(format_summary(finished, time.perf_counter() - clock))
         where = f"ledger: {ctx.lake.table('runs')}, run {ctx.run_id}"
         said = str(exc) if isinstance(exc, StageFailed) else f"{command} failed: {describe_error(exc)}"
         print(f"refinery: {said} ({where})", file=sys.stderr)
@@ -340,40 +353,6 @@ def _explain(config: Config, doc_id: str, *, as_json: bool) -> int:
     found = explain(_lake(config), config, doc_id)
     print(json.dumps(found, indent=2, default=str) if as_json else format_explanation(found))
     return EXIT_OK
-
-
-def format_summary(results, total_seconds: float) -> str:
-    """A one-screen table: rows in/out/rejected per stage, output versions, time, rejects by rule."""
-    header = f"{'stage':<8} {'in':>9} {'out':>9} {'rejected':>9} {'version':>7} {'time':>7}  output"
-    lines = [header, "-" * len(header)]
-    for r in results:
-        lines.append(
-            f"{r.stage:<8} {r.rows_in:>9,} {r.rows_out:>9,} {r.rows_rejected:>9,} {r.output_version:>7} "
-            f"{r.seconds:>6.1f}s  {r.output.key if r.output else '-'}"
-        )
-    for r in results:
-        tables = {k.removeprefix("table."): v for k, v in r.metrics.items() if k.startswith("table.")}
-        lines.extend(f"  {r.stage} {name}: {usage}" for name, usage in tables.items())
-        if r.rejected_by_rule:
-            by_count = sorted(r.rejected_by_rule.items(), key=lambda kv: -kv[1])
-            lines.append(_one_line(f"  {r.stage} rejected: ", [f"{rule} {n:,}" for rule, n in by_count]))
-        extra = {k: v for k, v in r.metrics.items() if not k.startswith(("rejected.", "table."))}
-        if extra:
-            lines.append(_one_line(f"  {r.stage} metrics: ", [f"{k}={v}" for k, v in sorted(extra.items())]))
-    lines.append(f"total {total_seconds:.1f}s")
-    return "\n".join(lines)
-
-
-def _one_line(prefix: str, items: list[str], width: int = SUMMARY_WIDTH) -> str:
-    """`prefix` and the items that fit in `width` characters; the rest are counted (the ledger has them all)."""
-    shown: list[str] = []
-    for index, item in enumerate(items):
-        left = len(items) - index - 1
-        tail = f", ... {left} more in the ledger" if left else ""
-        if shown and len(prefix + ", ".join([*shown, item]) + tail) > width:
-            return prefix + ", ".join(shown) + f", ... {len(items) - len(shown)} more in the ledger"
-        shown.append(item)
-    return prefix + ", ".join(shown)
 
 
 def _configure_logging(quiet: bool) -> None:

@@ -56,7 +56,26 @@ UNREADABLE_FILE = RejectRule(
 )
 INVALID_UTF8 = RejectRule("invalid_utf8", (INGEST,), "a record's bytes are not UTF-8 (the detail gives the byte)")
 EMPTY_LINE = RejectRule("empty_line", (INGEST,), "a blank line or CSV row")
-EMPTY_RECORD = RejectRule("empty_record", (INGEST,), "a WARC response without a payload")
+EMPTY_RECORD = RejectRule(
+    "empty_record", (INGEST,), "a WARC/ARC document record (response, resource, conversion) with no text"
+)
+TRUNCATED_RECORD = RejectRule(
+    "truncated_record",
+    (INGEST,),
+    "a WARC/ARC record shorter than its length: the next record or the file's end comes first",
+)
+MALFORMED_RECORD = RejectRule(
+    "malformed_record", (INGEST,), "WARC/ARC bytes that are no record: no header, or a length that does not end it"
+)
+CORRUPT_RECORD = RejectRule(
+    "corrupt_record", (INGEST,), "a WARC/ARC record in a gzip member that does not inflate (or past the inflation cap)"
+)
+DIGEST_MISMATCH = RejectRule(
+    "digest_mismatch", (INGEST,), "a WARC record whose block or payload digest does not match (with `check_digests`)"
+)
+INVALID_ENCODING = RejectRule(
+    "invalid_encoding", (INGEST,), "text no encoding decodes: the configured one, or every charset tried (named)"
+)
 EMPTY_MESSAGE = RejectRule("empty_message", (INGEST,), "a Kafka message without a value")
 RAGGED_ROW = RejectRule("ragged_row", (INGEST,), "a CSV row whose field count differs from the header's")
 MALFORMED_CSV = RejectRule("malformed_csv", (INGEST,), "the CSV cannot be parsed from this row on")

@@ -93,7 +93,9 @@ def test_csv_without_header_and_other_delimiter():
 def test_text_documents():
     assert list(file_records("a.txt", b"whole\nfile", "text")) == [RawRecord(1, '{"text": "whole\\nfile"}')]
     assert list(file_records("e.txt", b"", "text")) == []
-    assert next(iter(file_records("b.txt", b"\xff", "text"))).rule == "invalid_utf8"
+    assert next(iter(file_records("b.txt", b"\xff", "text", encoding="utf-8"))).rule == "invalid_encoding"
+    binary = next(iter(file_records("b.bin", bytes(range(256)) * 4, "text")))
+    assert binary.rule == "invalid_encoding" and binary.detail.startswith("utf-8: not valid utf-8 at byte 128; ")
 
 
 def test_line_endings_bom_and_text_after_a_value():

@@ -49,7 +49,7 @@ def test_truncated_warc_keeps_what_it_read_and_says_why(spark, tmp_path):
     (tmp_path / "cut.warc.gz").write_bytes(data[: len(data) - 200])
     files = [f.path for f in list_files(spark, str(tmp_path), glob="cut.warc.gz")]
     rows = read_records(spark, files, root=str(tmp_path), fmt="warc").collect()
-    assert [r._reject_rule for r in rows][-1] == "unreadable_file"
+    assert [r._reject_rule for r in rows][-1] == "truncated_record"
     assert all(r._reject_rule is None for r in rows[:-1])
 
 
@@ -91,4 +91,4 @@ def test_arc_records_take_their_uri_and_empty_ones_are_rejected(spark, tmp_path)
     assert kept._reject_rule is None and record["url"] == "http://a.example.com/x" and record["text"] == PAGE
     assert "id" not in record  # no record id: doc_id comes from the file and offset
     assert record["meta"]["warc_date"] == "20260101000000"
-    assert (empty._reject_rule, empty._reject_detail) == ("empty_record", "response record with no payload")
+    assert (empty._reject_rule, empty._reject_detail) == ("empty_record", "response record with no text")

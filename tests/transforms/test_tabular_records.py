@@ -73,3 +73,33 @@ def test_records_that_cannot_be_typed_are_named_by_rule(spark):
     assert rules[6][0] == "malformed_json"
     assert rules[7][0] == "empty_line"
     assert rules[8][0] == "record_too_large"
+
+
+def test_snapshot_rows_are_upserts_in_file_order(spark):
+    """A plain CSV export has no operation or sequence: each row is an upsert, a later line superseding an
+    earlier one, a later snapshot (a higher base) superseding both; a change record next to it keeps its own."""
+    raw = spark.createDataFrame(
+        [
+            (1, json.dumps({"id": "a", "income": "1"})),
+            (2, json.dumps({"id": "b", "income": "2"})),
+            (3, json.dumps({"id": "c", "op": "delete", "seq": 5})),
+            (4, json.dumps({"id": "d", "seq": 5})),  # a change that lost its operation: still rejected
+        ],
+        "_line long, value string",
+    )
+
+    def frame(**options):
+        typed = type_tabular_records(
+            raw, columns=COLUMNS, operation="op", sequence="seq", max_record_chars=500, **options
+        )
+        return {r["_line"]: (r["_op"], r["_seq"], r["_reject_rule"]) for r in typed.collect()}
+
+    base = 1_700_000_000 * 10**9
+    assert frame(snapshot_sequence=base) == {
+        1: ("update", base + 1, None),
+        2: ("update", base + 2, None),
+        3: ("delete", 5, None),
+        4: (None, 5, "missing_field:op"),
+    }
+    assert frame(snapshot=False)[1][2] == "missing_field:op"  # a change source: no snapshot rows
+    assert frame(snapshot=True, snapshot_sequence=base)[4] == ("update", 5, None)  # its own sequence kept

@@ -7,6 +7,7 @@ record's id, text, url, source and meta (`refinery.transforms.params.RecordField
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -59,10 +60,17 @@ class SourceConfig:
     fields: RecordFields = field(default_factory=RecordFields)
     csv: CsvOptions = field(default_factory=CsvOptions)
     kafka: KafkaOptions = field(default_factory=KafkaOptions)
+    encoding: str | None = None  # text, csv and WARC payloads: this charset only (None: see refinery.io.charsets)
+    check_digests: bool = False  # WARC: reject a record whose WARC-Block/Payload-Digest does not match
+    # Record data: each row is an upsert in file order (true), a change with its operation and sequence (false),
+    # or, unset, a snapshot row when it has neither field.
+    snapshot: bool | None = None
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
             raise ParameterError("name", f"'{self.name}' must be snake_case")
+        if self.encoding and self.encoding.lower() != "auto" and not _known_codec(self.encoding):
+            raise ParameterError("encoding", f"source '{self.name}': unknown encoding {self.encoding!r}")
         if self.is_kafka and not (self.kafka.bootstrap_servers and self.kafka.topics):
             raise ParameterError("kafka", f"source '{self.name}' needs kafka.bootstrap_servers and kafka.topics")
 
@@ -75,6 +83,14 @@ class SourceConfig:
         if not self.path:
             return raw_root
         return self.path if paths.is_absolute(self.path) else paths.join(raw_root, self.path)
+
+
+def _known_codec(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
 
 
 # ingest.follow_links: symbolic links below a source folder are followed when their target is inside the folder,

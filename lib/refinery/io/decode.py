@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from refinery.config.sources import CsvOptions, IngestConfig
+from refinery.io.charsets import decode_text
 from refinery.rejects import (
     EMPTY_LINE,
+    INVALID_ENCODING,
     INVALID_UTF8,
     MALFORMED_CSV,
     MALFORMED_JSON,
@@ -301,18 +303,26 @@ def csv_reader(lines: Iterable[str], options: CsvOptions):
     )
 
 
-def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
+def csv_records(data: bytes, options: CsvOptions, encoding: str | None = None) -> Iterator[RawRecord]:
     """One record per CSV row (quoted newlines allowed), as a JSON object of column -> string.
 
     Position is the line where the row starts. Rows whose field count differs from the header are
-    rejected as `ragged_row`; rows with undecodable bytes as `invalid_utf8`.
+    rejected as `ragged_row`; rows with undecodable bytes as `invalid_utf8` (or, with a configured
+    `encoding`, `invalid_encoding`).
     """
     if not data:
         return
+    name = encoding if encoding and encoding.lower() not in ("auto", "utf-8", "utf8") else None
+    invalid = (
+        (INVALID_ENCODING.name, f"row is not valid {name}") if name else (INVALID_UTF8.name, "row is not valid UTF-8")
+    )
     try:
-        text, valid_utf8 = data.decode("utf-8"), True
+        text, valid_utf8 = data.decode(name or "utf-8"), True
     except UnicodeDecodeError:
-        text, valid_utf8 = data.decode("utf-8", "replace"), False
+        text, valid_utf8 = data.decode(name or "utf-8", "replace"), False
+    except LookupError:
+        yield RawRecord(None, None, INVALID_ENCODING.name, f"unknown encoding {encoding!r}")
+        return
     reader = csv_reader(io.StringIO(text, newline=""), options)
     names = list(options.column_names)
     start = 1
@@ -326,7 +336,7 @@ def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
             if not row or row == [""]:
                 yield RawRecord(position, raw, EMPTY_LINE.name, "blank line")
             elif not valid_utf8 and "\ufffd" in raw:
-                yield RawRecord(position, raw, INVALID_UTF8.name, "row is not valid UTF-8")
+                yield RawRecord(position, raw, *invalid)
             elif names and len(row) != len(names):
                 yield RawRecord(position, raw, RAGGED_ROW.name, f"{len(row)} fields, header has {len(names)}")
             else:
@@ -336,17 +346,22 @@ def csv_records(data: bytes, options: CsvOptions) -> Iterator[RawRecord]:
         yield RawRecord(start, None, MALFORMED_CSV.name, str(exc))
 
 
-def text_records(data: bytes, max_bytes: int) -> Iterator[RawRecord]:
-    """The whole file is one document (`{"text": ...}`); an empty file has none."""
+def text_records(data: bytes, max_bytes: int, encoding: str | None = None) -> Iterator[RawRecord]:
+    """The whole file is one document (`{"text": ...}`, with `{"meta": {"charset": ...}}` when it was not
+    UTF-8), decoded as `refinery.io.charsets.decode_text` decodes a page; an empty file has none."""
     if not data:
         return
     if len(data) > max_bytes:
         yield too_large_record(1, len(data), max_bytes)
         return
-    try:
-        yield RawRecord(1, json.dumps({"text": data.decode("utf-8")}, ensure_ascii=False))
-    except UnicodeDecodeError as exc:
-        yield RawRecord(1, None, INVALID_UTF8.name, f"byte {exc.start}: {exc.reason}")
+    decoded = decode_text(data, encoding=encoding)
+    if decoded.text is None:
+        yield RawRecord(1, None, INVALID_ENCODING.name, decoded.failed)
+        return
+    record: dict = {"text": decoded.text}
+    if decoded.found_by != "utf-8":
+        record["meta"] = {"charset": f"{decoded.encoding} ({decoded.found_by})"}
+    yield RawRecord(1, json.dumps(record, ensure_ascii=False))
 
 
 def _decode_whole(data: bytes) -> str:
@@ -357,10 +372,15 @@ def _decode_whole(data: bytes) -> str:
 
 
 def file_records(
-    name: str, data: bytes, fmt: str, csv_options: CsvOptions | None = None, limits: ReadLimits = DEFAULT_LIMITS
+    name: str,
+    data: bytes,
+    fmt: str,
+    csv_options: CsvOptions | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    encoding: str | None = None,
 ) -> Iterator[RawRecord]:
-    """All records of one file, read within `limits`; a file that cannot be read to its end yields one
-    `unreadable_file` record after the records read before the fault."""
+    """All records of one file, read within `limits` (`text` and `csv` decoded with `encoding`); a file that
+    cannot be read to its end yields one `unreadable_file` record after the records read before the fault."""
     if fmt not in ("jsonl", "json", "csv", "text"):
         raise ValueError(f"format {fmt} is not decoded from bytes")
     try:
@@ -372,8 +392,8 @@ def file_records(
         if fmt == "json":
             yield from json_records(content)
         elif fmt == "csv":
-            yield from csv_records(content, csv_options or CsvOptions())
+            yield from csv_records(content, csv_options or CsvOptions(), encoding)
         else:
-            yield from text_records(content, limits.max_line_bytes)
+            yield from text_records(content, limits.max_line_bytes, encoding)
     except UnreadableFileError as exc:
         yield RawRecord(None, None, UNREADABLE_FILE.name, str(exc))

@@ -31,7 +31,7 @@ from refinery.io.decode import (
     trailing_text_record,
 )
 from refinery.paths import below_or_absolute, is_local, normalize
-from refinery.rejects import EMPTY_MESSAGE, EMPTY_RECORD, UNREADABLE_FILE
+from refinery.rejects import EMPTY_MESSAGE
 
 RAW_RECORD_SCHEMA = "_file string, _line bigint, value string, _reject_rule string, _reject_detail string"
 _RAW_COLUMNS = ("_file", "_line", "value", "_reject_rule", "_reject_detail")
@@ -59,6 +59,8 @@ def read_records(
     folder: str | None = None,
     csv_options: CsvOptions | None = None,
     limits: ReadLimits = DEFAULT_LIMITS,
+    encoding: str | None = None,
+    check_digests: bool = False,
 ) -> DataFrame:
     """Records of the given files (full paths as `refinery.io.listing` lists them, below `folder`, by default
     `root`) in RAW_RECORD columns.
@@ -67,20 +69,22 @@ def read_records(
     scan: handing Spark the paths themselves would parse them as globs (`[`, `{`, `:` break that). Local
     files are read without Hadoop's checksum layer, which fails on names holding a colon. A file that
     vanishes or cannot be opened after it was listed yields no rows; the ingest stage reports it. Files are
-    decompressed and framed within `limits`.
+    decompressed and framed within `limits`; `text` and `csv` files and WARC payloads are decoded with
+    `encoding` (None: UTF-8 for csv, the charset chain of `refinery.io.charsets` for text and WARC), WARC digests
+    checked with `check_digests`.
     """
     if not files:
         return spark.createDataFrame([], RAW_RECORD_SCHEMA)
     if fmt == "warc":
-        return _warc_records(spark, files, root)
+        return _warc_records(spark, files, root, limits, encoding, check_digests)
     if fmt not in BYTE_FORMATS:
         raise ValueError(f"raw format '{fmt}' has no record reader (known: {', '.join((*BYTE_FORMATS, 'warc'))})")
     reader = spark.read.format("binaryFile").options(**_ROBUST_READ)
     contents = reader.load(folder or root).where(F.col("path").isin(list(files))).select("path", "content")
-    return contents.mapInArrow(_frame_records(fmt, root, csv_options, limits), RAW_RECORD_SCHEMA)
+    return contents.mapInArrow(_frame_records(fmt, root, csv_options, limits, encoding), RAW_RECORD_SCHEMA)
 
 
-def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None, limits: ReadLimits):
+def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None, limits: ReadLimits, encoding: str | None):
     """A mapInArrow function: binaryFile batches (path, content) -> RAW_RECORD batches."""
 
     def frame(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -93,7 +97,7 @@ def _frame_records(fmt: str, root: str, csv_options: CsvOptions | None, limits: 
                 if fmt == "jsonl":
                     yield from _jsonl_batches(name, content or b"", limits)
                     continue
-                for record in file_records(name, content or b"", fmt, csv_options, limits):
+                for record in file_records(name, content or b"", fmt, csv_options, limits, encoding):
                     pending.append((name, record))
                     if len(pending) >= _BATCH_ROWS:
                         yield _to_batch(pending)
@@ -204,32 +208,32 @@ def read_parquet_rows(spark: SparkSession, files: Sequence[str], *, root: str) -
     )
 
 
-def _warc_records(spark: SparkSession, files: Sequence[str], root: str) -> DataFrame:
-    """WARC response records as `{"id", "text", "url", "meta"}` objects; position = the record's byte offset."""
-    from refinery.io.warc import WarcDataSource
+def _warc_records(
+    spark: SparkSession, files: Sequence[str], root: str, limits: ReadLimits, encoding: str | None, check_digests: bool
+) -> DataFrame:
+    """WARC/WET/ARC document records as `{"id", "text", "url", "meta"}` objects; position = the record's byte
+    offset; a rejected record keeps its rule and detail."""
+    from refinery.io.warc import META_FIELDS, WarcDataSource
 
     spark.dataSource.register(WarcDataSource)
-    warc = spark.read.format("warc").option("paths", json.dumps(list(files))).load()
-    meta = F.map_filter(
-        F.create_map(
-            F.lit("warc_date"),
-            F.col("warc_date"),
-            F.lit("content_type"),
-            F.col("content_type"),
-            F.lit("http_status"),
-            F.col("http_status").cast("string"),
-        ),
-        lambda _key, value: value.isNotNull(),
-    )
+    options = {
+        "paths": json.dumps(list(files)),
+        "check_digests": str(check_digests).lower(),
+        "max_record_bytes": str(limits.max_line_bytes),
+        "max_inflation": str(limits.max_inflation),
+        "encoding": encoding or "",
+    }
+    warc = spark.read.format("warc").options(**options).load()
+    pairs = [part for key, column in META_FIELDS.items() for part in (F.lit(key), F.col(column).cast("string"))]
+    meta = F.map_filter(F.create_map(*pairs), lambda _key, value: value.isNotNull())
     record = F.struct(F.col("record_id").alias("id"), F.col("payload").alias("text"), F.col("url"), meta.alias("meta"))
-    failed = F.col("error").isNotNull()
-    empty = ~F.coalesce(F.col("payload"), F.lit("")).rlike(r"\S")  # nothing but white space
+    rejected = F.col("rule").isNotNull()
     return warc.select(
         relative_path_column(F.col("path"), root).alias("_file"),
         F.col("offset").alias("_line"),
-        F.when(~failed, F.to_json(record)).alias("value"),
-        F.when(failed, F.lit(UNREADABLE_FILE.name)).when(empty, F.lit(EMPTY_RECORD.name)).alias("_reject_rule"),
-        F.when(failed, F.col("error")).when(empty, F.lit("response record with no payload")).alias("_reject_detail"),
+        F.when(~rejected, F.to_json(record)).alias("value"),
+        F.col("rule").alias("_reject_rule"),
+        F.col("detail").alias("_reject_detail"),
     )
 
 

@@ -1,36 +1,78 @@
-"""WARC and ARC files as a Spark Python data source (`spark.read.format("warc")`), one partition per file.
+"""WARC, WET and ARC files as a Spark Python data source (`spark.read.format("warc")`), one partition per file.
 
-Each WARC `response` record (Common Crawl style) becomes a row: the WARC record id, target URI,
-date, byte offset, HTTP status and headers, and the HTTP body decoded to text with its declared
-charset. ARC files (the format before WARC) are read too: their `uri` is the url, their `archive-date`
-the date, and, having no record id, their doc_id is made from the file and offset. Other record types
-(request, metadata, warcinfo, the ARC file header) are not documents and are skipped. Files are
-gzip-compressed per record (`.warc.gz`, read as they are) or whole (`.bz2`, `.zst`, `.xz`: decompressed
-as a stream; offsets are then positions in the decompressed file). A file that cannot be read to its
-end (bad compression, a record shorter than its Content-Length or whose digest does not match) yields
-one row with `error` set, after the records it could read.
+A document is a WARC `response` record (its HTTP body: Common Crawl's WARC files), a `conversion` record
+(the extracted text of a WET file) or a `resource` record (a block stored as it is), and every ARC record
+after the file header. Each becomes a row with the record id, target URI, date, byte offset, record type,
+HTTP status and headers, content type, identified language (WET) and the payload decoded as
+`refinery.io.charsets` decodes (configured encoding, BOM, HTTP and `<meta>` charsets, UTF-8, detection). ARC
+records have no id: their doc_id is made from the file and offset. `request`, `metadata`, `warcinfo`,
+`revisit` and `continuation` records hold no document and make no row.
+
+Records are framed by `refinery.io.archive`: a record that is cut short, misframed, too large, in a gzip
+member that does not inflate, or (with `check_digests`) whose digest does not match, is one row with its rule
+and detail, and the records around it are read on. A file that cannot be opened or read on (a broken stream
+compressed as a whole) ends with one `unreadable_file` row, after the records read before.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
 from collections.abc import Iterator
+from io import BytesIO
+from typing import NamedTuple
 
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 
-from refinery.io.decode import Codec, codec
+from refinery.io.archive import Framed, digest_problem, frame_records
+from refinery.io.charsets import decode_text
+from refinery.io.decode import DEFAULT_LIMITS, Codec, ReadLimits, codec
 from refinery.paths import is_local, local_path
+from refinery.rejects import EMPTY_RECORD, INVALID_ENCODING, MALFORMED_RECORD, RECORD_TOO_LARGE, UNREADABLE_FILE
+from refinery.transforms.params import RecordFields
+
+DOCUMENT_TYPES = ("response", "resource", "conversion")
+
+
+class WarcRow(NamedTuple):
+    """One row of the data source (WARC_SCHEMA): a document, or a rejected record (`rule`, `detail`)."""
+
+    path: str
+    offset: int | None
+    record_id: str | None = None
+    url: str | None = None
+    warc_date: str | None = None
+    record_type: str | None = None
+    http_status: int | None = None
+    http_headers: dict | None = None
+    content_type: str | None = None
+    language: str | None = None
+    charset: str | None = None
+    payload: str | None = None
+    rule: str | None = None
+    detail: str | None = None
+
 
 WARC_SCHEMA = (
-    "path string, offset bigint, record_id string, url string, warc_date string, http_status int, "
-    "http_headers map<string,string>, content_type string, payload string, error string"
+    "path string, offset bigint, record_id string, url string, warc_date string, record_type string, "
+    "http_status int, http_headers map<string,string>, content_type string, language string, charset string, "
+    "payload string, rule string, detail string"
 )
-_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.I)
+# A document's meta entries and the row fields they come from: ingest and forget's raw rewrite build it alike.
+META_FIELDS = {
+    "warc_date": "warc_date",
+    "warc_type": "record_type",
+    "content_type": "content_type",
+    "http_status": "http_status",
+    "content_language": "language",
+    "charset": "charset",
+}
 
 
 class WarcDataSource(DataSource):
-    """Options: `paths`, a JSON list of file paths or URIs (file:/..., or any fsspec URL when fsspec is installed)."""
+    """Options: `paths` (a JSON list of file paths or URIs: file:/..., or any fsspec URL when fsspec is
+    installed), `check_digests` (true/false), `encoding` (a source's configured one), `max_record_bytes` and
+    `max_inflation` (`ReadLimits`)."""
 
     @classmethod
     def name(cls) -> str:
@@ -40,54 +82,123 @@ class WarcDataSource(DataSource):
         return WARC_SCHEMA
 
     def reader(self, schema) -> DataSourceReader:
-        return WarcReader(json.loads(self.options.get("paths", "[]")))
+        options = self.options
+        limits = ReadLimits(
+            int(options.get("max_record_bytes", DEFAULT_LIMITS.max_line_bytes)),
+            int(options.get("max_inflation", DEFAULT_LIMITS.max_inflation)),
+        )
+        return WarcReader(
+            json.loads(options.get("paths", "[]")),
+            WarcOptions(options.get("check_digests", "false") == "true", options.get("encoding") or None, limits),
+        )
+
+
+class WarcOptions:
+    """How one source's archives are read."""
+
+    def __init__(self, check_digests: bool = False, encoding: str | None = None, limits: ReadLimits = DEFAULT_LIMITS):
+        self.check_digests, self.encoding, self.limits = check_digests, encoding, limits
 
 
 class WarcReader(DataSourceReader):
-    def __init__(self, paths: list[str]):
-        self.paths = paths
+    def __init__(self, paths: list[str], options: WarcOptions):
+        self.paths, self.options = paths, options
 
     def partitions(self) -> list[InputPartition]:
         return [InputPartition(path) for path in self.paths]
 
     def read(self, partition: InputPartition) -> Iterator[tuple]:
-        yield from read_warc(partition.value)
+        yield from read_warc(partition.value, self.options)
 
 
-def read_warc(path: str) -> Iterator[tuple]:
-    """Rows in WARC_SCHEMA order for every response record of one file."""
+def read_warc(path: str, options: WarcOptions | None = None) -> Iterator[tuple]:
+    """Rows in WARC_SCHEMA order for every document record of one file, and one per record that is rejected."""
+    options = options or WarcOptions()
+    last = None
+    try:
+        stream, size = _open(path)
+        with stream:
+            cap = options.limits.inflated_cap(size) if codec(path) else 1 << 62
+            records = frame_records(stream, path, max_record_bytes=options.limits.max_line_bytes, cap=cap)
+            for framed in records:
+                last = framed.offset
+                row = document_row(path, framed, options)
+                if row is not None:
+                    yield row
+    except Exception as exc:  # cannot be opened, or a stream compressed as a whole breaks: after what was read
+        after = f" (after the record at {last:,})" if last is not None else ""
+        yield _rejected(path, last, UNREADABLE_FILE.name, f"{type(exc).__name__}: {exc}"[:400] + after)
+
+
+def document_row(path: str, framed: Framed, options: WarcOptions) -> WarcRow | None:
+    """The row of one framed record: a document, a rejected record, or None for a record that is no document."""
+    if framed.rule:
+        return _rejected(path, framed.offset, framed.rule, framed.detail)
+    record_type = "response" if framed.format == "arc" else (framed.warc_header("WARC-Type") or "").lower()
+    if record_type not in DOCUMENT_TYPES:
+        return None
+    if framed.format == "arc" and framed.header.startswith(b"filedesc://"):
+        return None  # the ARC file header
+    try:
+        record = _parse(framed)
+    except Exception as exc:  # headers warcio cannot parse
+        return _rejected(path, framed.offset, MALFORMED_RECORD.name, f"{type(exc).__name__}: {exc}"[:300])
+    http = record.http_headers if record_type == "response" else None
+    if options.check_digests and framed.format == "warc":
+        problem = digest_problem(framed, _payload_start(framed.block) if http else None)
+        if problem:
+            return _rejected(path, framed.offset, *problem)
+    limit = options.limits.max_line_bytes
+    body = record.content_stream().read(limit + 1)
+    if len(body) > limit:
+        return _rejected(path, framed.offset, RECORD_TOO_LARGE.name, f"payload > {limit:,} bytes")
+    content_type = http.get_header("Content-Type") if http else framed.warc_header("Content-Type")
+    record_id, url, date = record_identity(record)
+    row = WarcRow(
+        path,
+        framed.offset,
+        record_id,
+        url,
+        date,
+        record_type,
+        int(http.get_statuscode()) if http and (http.get_statuscode() or "").isdigit() else None,
+        dict(http.headers) if http else {},
+        content_type,
+        framed.warc_header("WARC-Identified-Content-Language"),
+    )
+    decoded = decode_text(body, content_type=content_type, encoding=options.encoding)
+    if decoded.text is None:
+        return row._replace(rule=INVALID_ENCODING.name, detail=decoded.failed)
+    if not decoded.text.strip():
+        return row._replace(rule=EMPTY_RECORD.name, detail=f"{record_type} record with no text")
+    charset = None if decoded.found_by == "utf-8" else f"{decoded.encoding} ({decoded.found_by})"
+    return row._replace(charset=charset, payload=decoded.text)
+
+
+def as_document(row: WarcRow, fields: RecordFields) -> dict:
+    """A document row as the raw record ingest types (`fields` names its id, text, url and meta fields)."""
+    meta = {key: str(value) for key, column in META_FIELDS.items() if (value := getattr(row, column)) is not None}
+    return {fields.id: row.record_id, fields.text: row.payload, fields.url: row.url, fields.meta: meta}
+
+
+def _parse(framed: Framed):
+    """The record as warcio reads it (HTTP headers parsed, chunked and compressed bodies decoded)."""
     from warcio.archiveiterator import ArchiveIterator
 
-    offset = None
-    try:
-        with _open(path) as stream:
-            # Digests are checked where the WARC has them (Common Crawl does): a truncated record fails.
-            records = ArchiveIterator(stream, check_digests="raise")
-            for record in records:
-                if record.rec_type != "response":
-                    continue
-                headers = record.http_headers
-                body = record.content_stream().read()
-                offset = records.get_record_offset()  # only valid once the record was read
-                missing = getattr(record.raw_stream, "limit", 0)
-                if missing:
-                    raise EOFError(f"record at offset {offset} is {missing} bytes short of its Content-Length")
-                content_type = headers.get_header("Content-Type") if headers else None
-                yield (
-                    path,
-                    offset,
-                    *record_identity(record),
-                    int(headers.get_statuscode()) if headers and headers.get_statuscode() else None,
-                    dict(headers.headers) if headers else {},
-                    content_type,
-                    decode_payload(body, content_type),
-                    None,
-                )
-            unread = stream.tell() - records.offset
-            if unread > 0:  # a last record cut off inside its gzip member ends the iteration silently
-                raise EOFError(f"{unread} bytes at the end of the file are not a complete WARC record")
-    except Exception as exc:  # a truncated or corrupt file: say so, after the records that could be read
-        yield (path, offset, None, None, None, None, None, None, None, f"{type(exc).__name__}: {exc}"[:500])
+    return next(iter(ArchiveIterator(BytesIO(framed.as_bytes()), check_digests=False)))
+
+
+def _payload_start(block: bytes) -> int | None:
+    """Where an HTTP message's body starts in a response record's block."""
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        at = block.find(separator)
+        if at >= 0:
+            return at + len(separator)
+    return None
+
+
+def _rejected(path: str, offset: int | None, rule: str, detail: str | None) -> WarcRow:
+    return WarcRow(path, offset, rule=rule, detail=detail)
 
 
 def record_identity(record) -> tuple[str | None, str | None, str | None]:
@@ -99,31 +210,24 @@ def record_identity(record) -> tuple[str | None, str | None, str | None]:
     return headers.get_header("WARC-Record-ID"), headers.get_header("WARC-Target-URI"), headers.get_header("WARC-Date")
 
 
-def decode_payload(body: bytes, content_type: str | None) -> str:
-    match = _CHARSET.search(content_type or "")
-    for encoding in (match.group(1) if match else None, "utf-8"):
-        if encoding:
-            try:
-                return body.decode(encoding)
-            except (LookupError, UnicodeDecodeError):
-                continue
-    return body.decode("utf-8", "replace")
-
-
 def whole_file_codec(name: str) -> Codec | None:
     """The codec of a WARC compressed as a whole (`.bz2`, `.xz`, `.zst`); None for a plain file or a `.warc.gz`,
-    which is gzipped record by record and read as it is."""
+    which is gzipped record by record and inflated member by member."""
     found = codec(name)
     return None if found is None or name.lower().endswith(".gz") else found
 
 
 def _open(path: str):
-    """The file's bytes as a stream, decompressed when the whole file is (gzip is left to warcio)."""
+    """The file's bytes as a stream (inflated when compressed as a whole; gzip is inflated per member by the
+    framer) and its size on storage."""
     if is_local(path):
-        raw = open(local_path(path), "rb")  # noqa: SIM115 - closed by the caller's `with`
+        local = local_path(path)
+        raw, size = open(local, "rb"), os.path.getsize(local)  # noqa: SIM115 - closed by the caller's `with`
     else:
         import fsspec  # remote storage needs fsspec and its filesystem package (s3fs, adlfs, gcsfs ...)
 
-        raw = fsspec.open(path, "rb").open()
+        opened = fsspec.open(path, "rb")
+        raw = opened.open()
+        size = opened.fs.size(opened.path)
     whole = whole_file_codec(path)
-    return whole.reader(raw) if whole else raw
+    return (whole.reader(raw) if whole else raw), size

@@ -5,7 +5,8 @@
         ...
 
 `refinery.loader.release` reads a release's files (from its Delta log, with `deltalake`) and deals their rows to
-the readers; `refinery.loader.torch_data` is its PyTorch `IterableDataset` (the `torch` extra);
+the readers; `refinery.loader.stream` reads a split as one resumable stream per rank (elastic: a state saved
+under one placement resumes under any other); `refinery.loader.torch_data` is its PyTorch `IterableDataset` (the `torch` extra);
 `refinery.loader.tabular` gives a tabular release as numeric matrices. Nothing here imports Spark.
 """
 
@@ -15,13 +16,12 @@ from refinery.loader.release import (
     DataFile,
     ReleaseFiles,
     ReleaseNotFoundError,
-    ReleaseStream,
     epoch_order,
     iter_batches,
     iter_file_batches,
     reader_range,
-    single_reader,
 )
+from refinery.loader.stream import ReleaseStream, single_reader
 from refinery.loader.tabular import MatrixBatch, iter_matrices
 
 __all__ = [

@@ -195,19 +195,24 @@ def iter_file_batches(
         start = min(stop, start + skip_batches * batch_size)
     # The epoch's row sequence: its file order, rotated by an epoch offset (so epochs cut the readers'
     # ranges at different rows), read as at most two unrotated segments.
-    offset = int(np.random.default_rng([seed, epoch]).integers(total)) if shuffle and total else 0
+    offset = epoch_offset(seed, epoch, total, shuffle)
     batches = (
         batch
-        for lo, hi in _unrotated(start, stop, offset, total)
-        for batch in _read_range(files, lo, hi, columns, batch_size)
+        for lo, hi in unrotated(start, stop, offset, total)
+        for batch in read_range(files, lo, hi, columns, batch_size)
     )
     if buffered:
         batches = _shuffled(batches, shuffle_buffer, batch_size, np.random.default_rng([seed, epoch, reader]))
-    batches = _rebatched(batches, batch_size)
+    batches = rebatched(batches, batch_size)
     yield from itertools.islice(batches, skip_batches, None) if buffered else batches
 
 
-def _unrotated(start: int, stop: int, offset: int, total: int) -> list[tuple[int, int]]:
+def epoch_offset(seed: int, epoch: int, total: int, shuffle: bool) -> int:
+    """How far an epoch's row sequence is rotated (so epochs cut the readers' ranges at different rows)."""
+    return int(np.random.default_rng([seed, epoch]).integers(total)) if shuffle and total else 0
+
+
+def unrotated(start: int, stop: int, offset: int, total: int) -> list[tuple[int, int]]:
     """Positions [start, stop) of a sequence of `total` rows rotated left by `offset`, as unrotated ranges."""
     if stop <= start:
         return []
@@ -242,7 +247,7 @@ def _permuted(table: pa.Table, batch_size: int, rng: np.random.Generator) -> Ite
         yield from table.take(order[start : start + batch_size]).combine_chunks().to_batches()
 
 
-def _rebatched(batches: Iterator[pa.RecordBatch], batch_size: int) -> Iterator[pa.RecordBatch]:
+def rebatched(batches: Iterator[pa.RecordBatch], batch_size: int) -> Iterator[pa.RecordBatch]:
     """The same rows in batches of exactly `batch_size` rows (the last one shorter).
 
     Batches are cut with zero-copy slices; only the rows straddling two input batches are copied.
@@ -268,7 +273,7 @@ def _rebatched(batches: Iterator[pa.RecordBatch], batch_size: int) -> Iterator[p
         yield carry
 
 
-def _read_range(
+def read_range(
     files: Sequence[DataFile], start: int, stop: int, columns: Sequence[str] | None, batch_size: int
 ) -> Iterator[pa.RecordBatch]:
     """Rows [start, stop) of `files` taken in order, reading only the row groups that hold them."""
@@ -321,63 +326,3 @@ def _with_partition_columns(
         for name in names
     ]
     return pa.RecordBatch.from_arrays(arrays, names=names)
-
-
-class ReleaseStream:
-    """An iterable over a release's split that finds its place among the readers each time it is iterated.
-
-    The split's files are listed once, here (picklable, so DataLoader workers, forked or spawned, never
-    read the Delta log). `placement()` gives (rank, world_size, worker_id, num_workers) at iteration time
-    (in a DataLoader worker, that is where the worker is known); `set_epoch(e)` before each epoch, as with
-    DistributedSampler. Other keyword arguments go to `iter_file_batches`.
-
-    Resuming mid-epoch: `state_dict()` is {"epoch", "batches"}, the batches this epoch already handed out;
-    `load_state_dict` makes the next iteration start after them. Iterated in one process, the stream counts
-    them itself; behind a DataLoader with workers, pass the training loop's own count of batches taken this
-    epoch: the loader takes one batch from each worker in turn, so each worker can tell which part and how
-    many of its batches were taken, and the resumed loader yields the rest in the original order.
-    """
-
-    def __init__(
-        self, lake: str, pipeline: str, release: str, split: str, placement=None, *, epoch: int = 0, **options
-    ):
-        self.files = ReleaseFiles.open(lake, pipeline, release).split_files(split)
-        self.placement = placement or single_reader
-        self.epoch = epoch
-        self.options = options
-        self.batches = 0  # batches of `epoch` handed out (or, after load_state_dict, already consumed)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        self.batches = 0
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "batches": self.batches}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch = int(state["epoch"])
-        self.batches = int(state["batches"])
-
-    def __iter__(self) -> Iterator[pa.RecordBatch]:
-        rank, world_size, worker_id, num_workers = self.placement()
-        # A DataLoader takes batches from its workers in turn, starting with worker 0: after n batches the
-        # next one was due from worker n % W, so on resume worker w reads the part of worker (w + n) % W.
-        role = (worker_id + self.batches) % num_workers
-        skip = len(range(role, self.batches, num_workers))  # that part's batches already taken
-        for batch in iter_file_batches(
-            self.files,
-            rank=rank,
-            world_size=world_size,
-            worker_id=role,
-            num_workers=num_workers,
-            epoch=self.epoch,
-            skip_batches=skip,
-            **self.options,
-        ):
-            self.batches += 1
-            yield batch
-
-
-def single_reader() -> tuple[int, int, int, int]:
-    """Placement of a stream read by one process: rank 0 of 1, worker 0 of 1."""
-    return 0, 1, 0, 1

@@ -7,8 +7,10 @@
     loader = DataLoader(dataset, batch_size=None, num_workers=4)   # batch_size=None: items are batches
     for epoch in range(epochs):
         dataset.set_epoch(epoch)
-        for batch in loader:   # {"doc_id": [...], "text": [...], "n_tokens": tensor([...])}
+        for step, batch in enumerate(loader):   # {"doc_id": [...], "text": [...], "n_tokens": tensor([...])}
             ...
+            state = dataset.state_dict(batches=step + 1)   # save with the checkpoint
+    # after a restart, with any number of workers or ranks: dataset.load_state_dict(state), then iterate
 
 Each item is `to_torch(record_batch)`: numeric and boolean columns as tensors, other columns as lists.
 The dataset is picklable and lists its files when built (in the parent), so workers started by fork
@@ -23,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
-from refinery.loader.release import ReleaseStream
+from refinery.loader.stream import ReleaseStream
 
 
 def distributed_placement() -> tuple[int, int, int, int]:

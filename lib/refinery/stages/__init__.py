@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 
 from refinery import pipelines
-from refinery.stages.base import StageContext, StageResult, execute
+from refinery.stages.base import StageContext, StageFailed, StageResult, execute
 
 Stage = Callable[[StageContext], StageResult]
 
@@ -21,11 +21,26 @@ def stage_function(kind: pipelines.Kind, name: str) -> Stage:
     return importlib.import_module(module).run
 
 
-def run_stages(ctx: StageContext, names: list[str] | tuple[str, ...] | None = None) -> list[StageResult]:
+def run_stages(
+    ctx: StageContext, names: list[str] | tuple[str, ...] | None = None, *, strict: bool = False
+) -> list[StageResult]:
     """Run the named stages (default: the pipeline kind's whole run) in order under one run id; the first
-    failure stops the run."""
+    failure stops the run (with `strict`, the first stage with a warning), the error carrying the results of the
+    stages that finished (`finished`)."""
     kind = ctx.config.pipeline_kind
     names = kind.stage_names if names is None else names
     for name in names:
         kind.check_command(ctx.pipeline, name)
-    return [execute(ctx, name, stage_function(kind, name)) for name in names]
+    results: list[StageResult] = []
+    for name in names:
+        try:
+            result = execute(ctx, name, stage_function(kind, name))
+        except StageFailed as exc:
+            exc.finished = results
+            raise
+        results.append(result)
+        if strict and result.warnings:
+            failed = StageFailed(name, f"--strict: {'; '.join(result.warnings)}")
+            failed.finished = results
+            raise failed
+    return results

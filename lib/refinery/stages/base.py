@@ -39,6 +39,7 @@ class StageFailed(RuntimeError):
         super().__init__(f"stage {stage} failed: {error}")
         self.stage = stage
         self.error = error
+        self.finished: list[StageResult] = []  # the stages of the run that finished before it
 
 
 class ReconciliationError(RuntimeError):
@@ -152,6 +153,7 @@ class StageResult:
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # what a user must hear: said in the summary and the ledger
 
     @classmethod
     def of_writes(
@@ -319,8 +321,14 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
             error = f"{error}; the ledger could not record it: {describe_error(unrecorded)}"
         raise StageFailed(stage, error) from exc
     result.seconds = time.perf_counter() - clock
+    if ctx.stage is not None and result.rows_in and not result.rows_out:
+        result.warnings.append(f"rejected all {result.rows_in:,} rows it read ({_top_rules(result.rejected_by_rule)})")
+    for warning in result.warnings:
+        log.warning("%s: %s", stage, warning)
     metrics = {f"rejected.{rule}": str(n) for rule, n in sorted(result.rejected_by_rule.items())}
     metrics.update(result.metrics)
+    if result.warnings:
+        metrics["warnings"] = "; ".join(result.warnings)[:1000]
     metrics["seconds"] = f"{result.seconds:.2f}"
     record(
         OK,
@@ -335,6 +343,11 @@ def execute(ctx: StageContext, stage: str, body: Callable[[StageContext], StageR
     )
     log.info("%s: done in %.1fs", stage, result.seconds)
     return result
+
+
+def _top_rules(by_rule: dict[str, int], shown: int = 3) -> str:
+    ranked = sorted(by_rule.items(), key=lambda item: -item[1])
+    return ", ".join(f"{rule} {count:,}" for rule, count in ranked[:shown]) + (", ..." if len(ranked) > shown else "")
 
 
 def describe_error(exc: BaseException) -> str:

@@ -123,7 +123,12 @@ def ingest(ctx: StageContext, typing: Typing) -> StageResult:
     ctx.size_shuffles(lambda: sum(file["length"] for file in batch.files))
     bronze, counts = write_batch(ctx, batch, raw.path, typing)
     commit_batch(ctx, batch, counts.per_file)
-    return _result(ctx, raw, bronze.version, counts, batch)
+    result = _result(ctx, raw, bronze.version, counts, batch)
+    empty = [row["path"] for row in batch.files if not counts.per_file.get(row["path"], {}).get("records")]
+    if empty:
+        shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        result.warnings.append(f"{len(empty)} file(s) yielded no record: {shown}")
+    return result
 
 
 def write_batch(ctx: StageContext, batch: Batch, raw_root: str, typing: Typing) -> tuple[WriteResult, BatchCounts]:
@@ -225,7 +230,15 @@ def _read_batch(ctx: StageContext, planned: list[dict], raw_root: str, typing: T
             folder = source.folder(raw_root)
             bounds = ReadLimits.of(cfg.max_record_chars, cfg.max_inflation)
             raw = read_records(
-                ctx.spark, files, root=raw_root, folder=folder, fmt=source.format, csv_options=source.csv, limits=bounds
+                ctx.spark,
+                files,
+                root=raw_root,
+                folder=folder,
+                fmt=source.format,
+                csv_options=source.csv,
+                limits=bounds,
+                encoding=source.encoding,
+                check_digests=source.check_digests,
             )
             typed = raw.transform(typing(ctx, source))
         parts.append(typed.withColumn("_source_name", F.lit(source.name)))

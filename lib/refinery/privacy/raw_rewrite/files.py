@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from refinery.config import SourceConfig
+from refinery.io.charsets import decode_text
 from refinery.io.decode import compress, csv_reader, file_content
 from refinery.privacy.deletion import Tombstones
 from refinery.transforms.forgotten import row_matches
@@ -89,7 +90,8 @@ def rewrite_jsonl_file(path: Path, name: str, source: SourceConfig, matcher: Raw
 
 def rewrite_csv_file(path: Path, name: str, source: SourceConfig, matcher: RawMatcher) -> int:
     """Empty every line of the matching rows of a CSV raw file (a row may span lines inside quotes)."""
-    text = file_content(path.name, path.read_bytes()).decode("utf-8", "replace")
+    encoding = source.encoding if source.encoding and source.encoding.lower() != "auto" else "utf-8"
+    text = file_content(path.name, path.read_bytes()).decode(encoding, "surrogateescape")  # written back as read
     lines = list(io.StringIO(text, newline=""))  # the physical lines csv.reader counts
     options = source.csv
     reader = csv_reader(iter(lines), options)  # ingest's dialect: the rows it read are the rows found here
@@ -107,7 +109,7 @@ def rewrite_csv_file(path: Path, name: str, source: SourceConfig, matcher: RawMa
                 rows += 1
     except csv.Error:
         raise CannotRewriteError("the CSV cannot be parsed to its end") from None
-    _write_blanked(path, [line.encode() for line in lines], blank, matcher.write)
+    _write_blanked(path, [line.encode(encoding, "surrogateescape") for line in lines], blank, matcher.write)
     return rows
 
 
@@ -139,8 +141,10 @@ def rewrite_json_file(path: Path, name: str, source: SourceConfig, matcher: RawM
 
 
 def rewrite_text_file(path: Path, name: str, source: SourceConfig, matcher: RawMatcher) -> int:
-    """Empty a text raw file (one document) that holds a subject; an empty file yields no record."""
-    text = file_content(path.name, path.read_bytes()).decode("utf-8", "replace")
+    """Empty a text raw file (one document, decoded as ingest decodes it) that holds a subject; an empty file
+    yields no record."""
+    content = file_content(path.name, path.read_bytes())
+    text = decode_text(content, encoding=source.encoding).text or content.decode("utf-8", "replace")
     if not text or not matcher.matches({"text": text}, text, name, 1, source.fields):
         return 0
     if matcher.write:

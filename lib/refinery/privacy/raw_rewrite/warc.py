@@ -4,9 +4,10 @@ Bronze's lineage of a WARC document is the byte offset of its record, so a recor
 out. Each matching record is replaced by a `metadata` record (no document: ingest skips it) of exactly
 the same length, its block blank: in a `.warc.gz` a gzip member of the same compressed length (padded
 through the gzip header's extra field), in a plain file or one compressed as a whole the same number of
-bytes. A response record matches as ingest sees its document (`refinery.privacy.raw_rewrite.files.matches`);
-any record matches by its target URI or its words; and the request and metadata records of a matching
-response (same target URI, or naming its record id) go with it. ARC files are not rewritten.
+bytes. Records are framed as ingest frames them (`refinery.io.archive`); a document record matches as ingest
+sees its document (`refinery.privacy.raw_rewrite.files.matches`); any record, a rejected span too, matches by
+its target URI or its words; and the request and metadata records of a matching response (same target URI,
+or naming its record id) go with it. ARC files are not rewritten.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import zlib
 from pathlib import Path
 
 from refinery.config import SourceConfig
+from refinery.io.archive import Framed, frame_records
 from refinery.io.decode import compress, decompress
-from refinery.io.warc import decode_payload, record_identity, whole_file_codec
+from refinery.io.warc import WarcOptions, as_document, document_row, whole_file_codec
 from refinery.privacy.raw_rewrite.files import CannotRewriteError, RawMatcher, replace_file
 
 _REFERENCES = ("WARC-Concurrent-To", "WARC-Refers-To")
@@ -67,40 +69,38 @@ def rewrite_warc_file(path: Path, name: str, source: SourceConfig, matcher: RawM
 
 def _records(data: bytes, name: str, source: SourceConfig, matcher: RawMatcher, *, count: bool = True) -> list[_Record]:
     """Every record of the file with its byte span (to the next record) and whether it matches itself."""
-    from warcio.archiveiterator import ArchiveIterator
-
-    found, fields = [], source.fields
-    records = ArchiveIterator(io.BytesIO(data))
-    try:
-        for record in records:
-            if record.format != "warc":
-                raise CannotRewriteError("ARC records are not rewritten")
-            headers, http = record.rec_headers, record.http_headers
-            body = record.content_stream().read()
-            offset = records.get_record_offset()
-            record_id, url, date = record_identity(record)
-            content_type = http.get_header("Content-Type") if http else None
-            text = decode_payload(body, content_type)
-            whole = "\n".join(part for part in (headers.to_str(), http.to_str() if http else "", text) if part)
-            if record.rec_type == "response":
-                meta = {"warc_date": date, "content_type": content_type}
-                if http and http.get_statuscode():
-                    meta["http_status"] = str(int(http.get_statuscode()))
-                document = {fields.id: record_id, fields.text: text, fields.url: url, fields.meta: meta}
-            else:
-                document = {fields.url: url}  # no document: only its URL and words can match
-            matched = matcher.matches(document, whole, name, offset, fields, count=count)
-            references = tuple(headers.get_header(h) for h in _REFERENCES if headers.get_header(h))
-            found.append(_Record(offset, 0, record.rec_type == "response", matched, record_id, url, references, date))
-    except CannotRewriteError:
-        raise
-    except Exception as exc:  # a file ingest reported unreadable: its readable records are not all known
-        raise CannotRewriteError(f"the WARC cannot be read to its end ({type(exc).__name__})") from None
-    ends = [r.offset for r in found[1:]] + [len(data)]
-    # A .warc.gz compressed as one gzip stream (not a member per record) has no span per record.
-    if any(end <= r.offset for r, end in zip(found, ends, strict=True)):
+    options = WarcOptions(encoding=source.encoding)
+    fields = source.fields
+    framed = list(frame_records(io.BytesIO(data), name, max_record_bytes=1 << 62, cap=1 << 62))  # data is held
+    if any(record.format != "warc" for record in framed):
+        raise CannotRewriteError("ARC records are not rewritten")
+    ends = [record.offset for record in framed[1:]] + [len(data)]
+    if any(end <= record.offset for record, end in zip(framed, ends, strict=True)):
+        # A .warc.gz compressed as one gzip stream (not a member per record) has no span per record.
         raise CannotRewriteError("the WARC's records have no byte spans of their own")
-    return [dataclasses.replace(r, end=end) for r, end in zip(found, ends, strict=True)]
+    found = []
+    for record, end in zip(framed, ends, strict=True):
+        row = document_row(name, record, options)
+        document = as_document(row, fields) if row is not None and row.rule is None else None
+        url = record.warc_header("WARC-Target-URI") if not record.rule else None
+        whole = _span_text(data, record, end) + ("\n" + document[fields.text] if document else "")
+        matched = matcher.matches(document or {fields.url: url}, whole, name, record.offset, fields, count=count)
+        references = tuple(value for h in _REFERENCES if (value := record.warc_header(h)))
+        record_id, date = record.warc_header("WARC-Record-ID"), record.warc_header("WARC-Date")
+        found.append(_Record(record.offset, end, document is not None, matched, record_id, url, references, date))
+    return found
+
+
+def _span_text(data: bytes, record: Framed, end: int) -> str:
+    """The text of a record's bytes as the file holds them (a gzip member inflated as far as it goes)."""
+    span = data[record.offset : end]
+    if span.startswith(b"\x1f\x8b"):
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        try:
+            span = inflater.decompress(span)
+        except zlib.error:
+            span = b""
+    return span.decode("utf-8", "replace")
 
 
 def _with_companions(records: list[_Record]) -> list[_Record]:

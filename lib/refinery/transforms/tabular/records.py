@@ -29,6 +29,8 @@ def type_tabular_records(
     sequence: str,
     max_record_chars: int,
     withheld: Sequence[str] = (),
+    snapshot: bool | None = None,
+    snapshot_sequence: int = 0,
 ) -> DataFrame:
     """Parse JSON object strings into `columns` (cast from text) plus `_op` and `_seq`; flag what cannot be typed.
 
@@ -37,6 +39,11 @@ def type_tabular_records(
     JSON, `withheld` ones removed); the reject flags (kept when a reader already flagged the record). Rules:
     `empty_line`, `record_too_large`, `malformed_json`, `not_an_object`, `missing_field:<operation|sequence>`,
     `unknown_operation`, `wrong_type:<sequence>`, `unknown_field`, `wrong_type:<column>`.
+
+    A snapshot record (`snapshot` true; None: a record with neither field) is an upsert: its operation
+    `update`, its sequence its own field when it has one, else `snapshot_sequence + _line` (the caller passes
+    the ingest time in seconds times 10^9, so a later snapshot supersedes an earlier one, and a later line of
+    one file an earlier line). Requires `_line` then.
     """
     names = [c.name for c in columns]
     parsed = df.withColumn(
@@ -48,22 +55,25 @@ def type_tabular_records(
     with_text = parsed.withColumns({f"_text_{name}": value for name, value in texts.items()}).withColumn(
         "_unknown", F.array_sort(F.array_except(F.map_keys("_fields"), known))
     )
+    op_text, seq_text = F.col(f"_text_{OP}"), F.col(f"_text_{SEQ}")
+    whole = F.lit(bool(snapshot)) if snapshot is not None else op_text.isNull() & seq_text.isNull()
+    position = F.lit(snapshot_sequence) + F.coalesce(F.col("_line"), F.lit(0)) if snapshot is not False else None
     typed = with_text.withColumns(
         {
             **{c.name: F.col(f"_text_{c.name}").try_cast(c.dataType) for c in columns},
-            OP: F.lower(F.col(f"_text_{OP}")),
-            SEQ: F.col(f"_text_{SEQ}").try_cast("bigint"),
+            OP: F.when(whole & op_text.isNull(), F.lit("update")).otherwise(F.lower(op_text)),
+            SEQ: F.when(whole & seq_text.isNull(), position).otherwise(seq_text.try_cast("bigint")),
         }
     )
     rules = [
         *framing_rules(max_record_chars, not_an_object="not an object of scalar fields"),
-        Rule(MISSING_FIELD.of(operation), F.col(f"_text_{OP}").isNull(), F.lit(f"field '{operation}' is missing")),
+        Rule(MISSING_FIELD.of(operation), F.col(OP).isNull(), F.lit(f"field '{operation}' is missing")),
         Rule(
             UNKNOWN_OPERATION.name,
             ~F.col(OP).isin(*OPERATIONS),
             F.lit(f"operation is not one of {', '.join(OPERATIONS)}"),
         ),
-        Rule(MISSING_FIELD.of(sequence), F.col(f"_text_{SEQ}").isNull(), F.lit(f"field '{sequence}' is missing")),
+        Rule(MISSING_FIELD.of(sequence), F.col(SEQ).isNull() & seq_text.isNull(), F.lit(f"'{sequence}' is missing")),
         _wrong_type(sequence, SEQ, "bigint"),
         Rule(
             UNKNOWN_FIELD.name,

@@ -78,3 +78,21 @@ def test_an_id_with_control_or_bidirectional_characters_is_shown_escaped():
     shown = format_explanation(found)
     assert "\u202e" not in shown and "\x00" not in shown and "\u2028" not in shown
     assert shown.splitlines()[0] == "invoice\\u202egpj.exe\\u0000 in pipeline web_text"
+
+
+def test_explain_and_release_list_and_show_start_no_jvm(spark, lake, capsys, monkeypatch):
+    """The read-only commands read a path lake with deltalake: a JVM would take 40 s to start."""
+    import refinery.session
+
+    def no_jvm(*_args, **_kwargs):
+        raise AssertionError("a read-only command started Spark")
+
+    monkeypatch.setattr(refinery.session, "get_session", no_jvm)
+    doc_id = spark.read.format("delta").load(str(lake / "gold" / "web_text")).first().doc_id
+    assert explained(lake, doc_id, capsys)["releases"] == ["r1"]
+    assert main(["release", "list", "--lake", str(lake), "-q"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("r1 ")
+    assert main(["release", "show", "r1", "--lake", str(lake), "-q"]) == 0
+    assert "gold_version: " in capsys.readouterr().out
+    assert main(["release", "show", "nope", "--lake", str(lake), "-q"]) == 2
+    assert "no release 'nope'" in capsys.readouterr().err

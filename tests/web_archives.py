@@ -98,15 +98,32 @@ def cut_short(record: bytes, missing: int, format: str = "warc") -> bytes:
     return record[: len(record) - end - missing] + record[len(record) - end :]
 
 
+SENTENCES = (
+    "The harbour committee met on Tuesday to discuss the new ferry timetable and the cost of repairs to the pier.",
+    "Residents asked for more evening crossings and a covered waiting room near the ticket office.",
+    "A local baker has opened a second shop on the market square, selling rye bread and apple cakes.",
+    "The school choir will perform at the town hall next month, with tickets available at the library.",
+    "Heavy rain flooded the lower fields, and farmers expect the harvest to start two weeks later than usual.",
+    "The museum is showing a collection of old maps that trace how the coastline has changed since 1800.",
+    "Volunteers planted three hundred trees along the river path during the spring cleaning weekend.",
+    "The council approved a plan to repair the cycle lanes on the main road before the end of summer.",
+    "A new bus line connects the station with the hospital every twenty minutes on weekdays.",
+    "The football club celebrated its centenary with a match against a team from the neighbouring island.",
+    "Engineers inspected the old bridge and found that the stone arches are still in good condition.",
+    "The theatre group is looking for actors for an autumn production of a comedy set in a fishing village.",
+    "Students from the technical college built a small weather station on the roof of their workshop.",
+    "The winter market will open in December with stalls selling wool, honey, candles and smoked fish.",
+    "Birdwatchers counted more than forty species in the marshes during the annual survey in May.",
+    "The lighthouse keeper's cottage has been restored and now hosts a small exhibition about shipwrecks.",
+)
+
+
 def pages(count: int, host: str = "news.example.org") -> list[tuple[str, bytes, str]]:
-    """HTML pages with a few paragraphs of prose each, UTF-8."""
+    """HTML pages of English prose (nine sentences each, in a different order and choice per page), UTF-8."""
     out = []
     for i in range(count):
-        body = (
-            f"<html><head><title>Report {i}</title></head><body><p>The harbour committee met on day {i} to discuss "
-            "the new ferry timetable, the cost of repairs to the old pier and a plan for the winter market. "
-            "Residents asked for more evening crossings and a covered waiting room.</p></body></html>"
-        )
+        chosen = [SENTENCES[(i * 7 + k * (1 + i % 5)) % len(SENTENCES)] for k in range(9)]
+        body = f"<html><head><title>Report {i}</title></head><body><p>" + " ".join(chosen) + "</p></body></html>"
         out.append((f"https://{host}/{i}", body.encode(), "text/html; charset=UTF-8"))
     return out
 
@@ -114,9 +131,7 @@ def pages(count: int, host: str = "news.example.org") -> list[tuple[str, bytes, 
 LEGACY_PAGES = {  # name -> (bytes, the text a reader must see in it)
     "utf8.html": ("<html><body><p>Grüße aus Köln, sagte die Redaktion.</p></body></html>".encode(), "Grüße aus Köln"),
     "cp1252-meta.html": (
-        '<html><head><meta charset="windows-1252"></head><body><p>Le comité a visité l’église à 2 €.</p></body></html>'.encode(
-            "cp1252"
-        ),
+        '<html><head><meta charset="windows-1252"></head><p>Le comité a visité l’église à 2 €.</p>'.encode("cp1252"),
         "l’église à 2 €",
     ),
     "latin1-http-equiv.html": (
@@ -142,7 +157,7 @@ def write_crawl_set(raw) -> dict[str, tuple[int, int, list[str]]]:
         (raw / folder).mkdir(parents=True, exist_ok=True)
     records = crawl_records(pages(30))
     records[3 * 14 + 2] = cut_short(records[3 * 14 + 2], 12)  # page 14's response: 12 bytes short
-    records[3 * 20 + 2] = records[3 * 20 + 2].replace(b"harbour", b"harb0ur")  # page 20: its digest no longer matches
+    records[3 * 20 + 2] = records[3 * 20 + 2].replace(b"</p>", b"</P>")  # page 20: its digest no longer matches
     (raw / "crawl" / "CC-MAIN-00001.warc.gz").write_bytes(members(records))
     plain = crawl_records(pages(5, "blog.example.net"))
     stray = b"\0\0 stray bytes\n"

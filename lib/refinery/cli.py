@@ -16,6 +16,7 @@ import yaml
 
 from refinery import paths, pipelines, tables
 from refinery.commands.doctor import doctor, say_torn
+from refinery.commands.init import init_project
 from refinery.commands.preflight import check_inputs
 from refinery.commands.summary import SUMMARY_WIDTH, format_summary  # noqa: F401 - tests read the width here
 from refinery.config import ENVIRONMENTS, Config, load_config, masked
@@ -47,6 +48,7 @@ COMMANDS = {
     "profile": "column profiles of a table and suggested expectations (YAML to paste under tabular:)",
     "forget": "remove a subject from every table, release and raw file; purge the bytes; keep a keyed tombstone",
     "doctor": "find torn Delta commits in a local lake, without a JVM; --repair rolls their tables back before them",
+    "init": "start a project folder of your own (pipelines, schemas) on the packaged defaults, from a sample file",
 }
 
 
@@ -99,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forget.add_argument("--resume", action="store_true", help="finish a forget killed before its end (no request)")
     sub["doctor"].add_argument("--repair", action="store_true", help="set torn commits (and later ones) aside")
+    init = sub["init"]
+    init.add_argument("folder", help="the project folder (made if missing)")
+    init.add_argument("--from", dest="sample", metavar="FILE", help="a sample: WARC/ARC/WET, JSONL, CSV, Parquet")
+    init.add_argument("--kind", choices=tuple(pipelines.KINDS), help="text or tabular (default: from the sample)")
+    init.add_argument("--name", help="the pipeline's name (default: the folder's)")
+    init.add_argument("--label", help="record data: the training label's column (default: guessed)")
     return parser
 
 
@@ -119,6 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     _configure_logging(args.quiet)
     try:
+        if args.command == "init":
+            sample = Path(args.sample) if args.sample else None
+            found = init_project(Path(args.folder), name=args.name, kind=args.kind, sample=sample, label=args.label)
+            print("\n".join(found))
+            return EXIT_OK
         config = _load(args)
         if args.command == "conf":
             print(yaml.safe_dump(masked(config), sort_keys=False), end="")
@@ -244,19 +257,23 @@ def _release(config: Config, action: str, name: str | None) -> int:
         tables.check_release_name(name)  # before the JVM and the lease: a bad name is refused at once
         if say_torn(config.lake.root):
             return EXIT_FAILED
-    from refinery.stages.base import new_run_id
-
-    lake = _lake(config)
     if action == "create":
+        from refinery.stages.base import new_run_id
+
+        lake = _lake(config)
         with _lease(lake, config, new_run_id()):
             release, created = releases.create_release(lake, config, name)
         verb = "created" if created else "already exists:"
         print(f"release {release.name} {verb} gold version {release.gold_version} -> {release.table}")
         print(format_release(release))
-    elif action == "list":
-        print(format_release_list(releases.list_releases(lake, config.pipeline)))
+        return EXIT_OK
+    from refinery.lake.lookups import release_records
+
+    found = release_records(_lookups(config), config.pipeline)  # list and show read the releases table only
+    if action == "list":
+        print(format_release_list(found))
     else:
-        release = releases.find_release(lake, config.pipeline, name)
+        release = next((r for r in found if r.name == name), None)
         if release is None:
             raise releases.release_not_found(config.pipeline, name)
         print(format_release(release))
@@ -347,10 +364,17 @@ def _forget_outcome(allow_no_match: bool) -> Callable:
     return outcome
 
 
+def _lookups(config: Config):
+    """A reader of the lake's small lookups: without a JVM on a path lake, through Spark on a catalog lake."""
+    from refinery.lake.lookups import ArrowLookups, SparkLookups
+
+    return SparkLookups(_lake(config)) if config.lake.catalog else ArrowLookups(config.lake.root)
+
+
 def _explain(config: Config, doc_id: str, *, as_json: bool) -> int:
     from refinery.commands.explain import explain, format_explanation
 
-    found = explain(_lake(config), config, doc_id)
+    found = explain(_lookups(config), config, doc_id)
     print(json.dumps(found, indent=2, default=str) if as_json else format_explanation(found))
     return EXIT_OK
 

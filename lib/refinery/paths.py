@@ -30,6 +30,14 @@ def project_root() -> Path:
     return package.parents[1]
 
 
+def install_root() -> Path:
+    """The folder refinery itself was installed from (its source checkout, where `make setup` caches the jars),
+    or the copy of the project files an installed wheel carries."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parents[1]
+    return checkout if (checkout / "conf" / "base.yaml").exists() else package / "_home"
+
+
 def scheme(location: str) -> str | None:
     """The URI scheme (lower case), or None for a plain local path."""
     match = _SCHEME.match(location)

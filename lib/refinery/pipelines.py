@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from refinery.errors import ConfigError
 
 RAW = "raw"  # what ingest reads: the landing folder of files (refinery.tables), not a Delta table
-COMMON_COMMANDS = ("run", "conf", "release", "card", "profile", "maintain", "doctor")  # every kind has these
+COMMON_COMMANDS = ("run", "conf", "release", "card", "profile", "maintain", "doctor", "init")  # every kind has these
 MAINTAIN = "refinery.stages.maintain"  # the module that maintains any kind's tables
 
 

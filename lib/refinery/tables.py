@@ -45,14 +45,14 @@ class Table:
     personal: tuple[str, ...] = ()  # columns that may hold a person's data (a schema file marks a kind's own)
     description: str = ""
 
-    def partitioning(self, kind: str) -> tuple[str, ...]:
+    def partitioning(self, kind: str, own: str | None = None) -> tuple[str, ...]:
         """The partition columns of this table in pipelines of `kind`: the declared ones its columns have."""
-        names = [column.name for column in columns(self.name, kind)]
+        names = [column.name for column in columns(self.name, kind, own)]
         return tuple(column for column in self.partition_by if column in names)
 
-    def personal_columns(self, kind: str) -> tuple[str, ...]:
+    def personal_columns(self, kind: str, own: str | None = None) -> tuple[str, ...]:
         """The columns that may hold a person's data: the registry's and those the schema file marks."""
-        marked = (column.name for column in columns(self.name, kind) if column.personal)
+        marked = (column.name for column in columns(self.name, kind, own) if column.personal)
         return tuple(dict.fromkeys((*self.personal, *marked)))
 
     def schema_name(self, kind: str) -> str:
@@ -186,13 +186,23 @@ class Column:
     comment: str | None = None
 
 
-def columns(table_name: str, kind: str = "text") -> tuple[Column, ...]:
-    """The declared columns of registry table `table_name` in pipelines of `kind`."""
-    return schema_file(table(table_name).schema_name(kind))[1]
+def columns(table_name: str, kind: str = "text", own: str | None = None) -> tuple[Column, ...]:
+    """The declared columns of registry table `table_name` in pipelines of `kind` (or in the pipeline's `own`
+    schemas folder, when it declares the table)."""
+    return schema_file(*schema_location(table_name, kind, own))[1]
 
 
-def column_names(table_name: str, kind: str = "text") -> list[str]:
-    return [column.name for column in columns(table_name, kind)]
+def column_names(table_name: str, kind: str = "text", own: str | None = None) -> list[str]:
+    return [column.name for column in columns(table_name, kind, own)]
+
+
+def schema_location(table_name: str, kind: str, own: str | None = None) -> tuple[str, str | None]:
+    """(schema name, folder) of a table: `<own>/<name>.yaml` when a pipeline's own folder has it (the kind's
+    `bronze`, `silver` or `gold`), else the kind's schema in the packaged `schemas/`."""
+    name = table(table_name).schema_name(kind)
+    if own and (Path(own) / f"{name.rsplit('/', 1)[-1]}.yaml").exists():
+        return name.rsplit("/", 1)[-1], own
+    return name, None
 
 
 def schema_file(name: str, schemas_dir: str | Path | None = None) -> tuple[str, tuple[Column, ...]]:

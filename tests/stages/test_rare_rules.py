@@ -92,6 +92,9 @@ def test_each_rare_text_rule_is_reached_by_its_record(spark, tmp_path):
     }
     silver = spark.read.format("delta").load(str(lake / "silver" / "web_text"))
     assert [r.doc_id for r in silver.select("doc_id").collect()] == ["good"]
+    kept = {r.doc_id: r.record for r in spark.read.format("delta").load(str(lake / "rejects" / "web_text")).collect()}
+    assert kept["lorem"].startswith("Fresh basil") and "Lorem ipsum" in kept["lorem"]  # the text its filter judged
+    assert "Donations go to" in kept["iban"] and "DE89 3704" not in kept["iban"]  # PII redacted
 
     everything = ["--set", "curate.language.min_score=0", "--set", "curate.language.keep=[]"]
     assert main(["curate", "--lake", str(lake), *settings, *everything]) == 0

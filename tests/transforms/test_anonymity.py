@@ -77,3 +77,12 @@ def test_a_generalization_date_must_be_a_date():
     with pytest.raises(ParameterError) as error:
         Generalization("birth_date", "age_band", 10, as_of="today")
     assert error.value.field == "as_of"
+
+
+def test_numbers_are_binned_into_bands(spark):
+    rows = spark.createDataFrame(
+        [("a", 34, 52_310.5), ("b", 40, 49_999.0), ("c", None, -10.0)], "id string, age int, income double"
+    )
+    bins = [Generalization("age", "bin", 10, into="age_band"), Generalization("income", "bin", 10_000)]
+    result = {r.id: (r.age_band, r.income) for r in generalize(rows, generalizations=bins).collect()}
+    assert result == {"a": ("30-39", "50000-59999"), "b": ("40-49", "40000-49999"), "c": (None, "-10000--1")}

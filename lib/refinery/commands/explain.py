@@ -4,7 +4,8 @@ Origin: bronze's lineage (source, raw file and position, ingest run) and the ing
 (`_refinery/ingest_files`). Each stage's verdict: kept when its output table holds the document, removed
 when its rejects hold it (the rule, and the detail: for dedup the document it duplicated and the cluster
 size), not reached otherwise. Then its rows in gold (split, shard, copy) and the releases that hold it.
-Every lookup is a filter on `doc_id` returning a handful of rows. An id is looked up as ingest spells it (PII
+Every lookup is a filter on `doc_id` returning a handful of rows (`refinery.lake.lookups`: without a JVM on a
+path lake). An id is looked up as ingest spells it (PII
 in it turned into a token). A document no table holds any more may have been forgotten: with the privacy key,
 a deletion request by its id is recognised by its tombstone; a request by URL, field or content leaves no
 trace that could name the document.
@@ -15,12 +16,9 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from pyspark.sql import functions as F
-
 from refinery.config import Config, PrivacyConfig
 from refinery.errors import InputNotFoundError
-from refinery.lake import releases
-from refinery.lake.store import Lake
+from refinery.lake.lookups import release_records
 from refinery.privacy.deletion import Request
 from refinery.privacy.keys import MissingKeyError, privacy_key
 from refinery.transforms.pii import lineage_safe
@@ -32,9 +30,9 @@ class DocumentNotFoundError(InputNotFoundError):
     """No table of the pipeline, nor its rejects, holds the document."""
 
 
-def explain(lake: Lake, config: Config, doc_id: str) -> dict[str, Any]:
+def explain(lake, config: Config, doc_id: str) -> dict[str, Any]:
     """The document's origin, each stage's verdict, its gold rows and the releases holding it; or, for a
-    document forgotten by id, the forget run that removed it."""
+    document forgotten by id, the forget run that removed it. `lake` is a `refinery.lake.lookups` reader."""
     pipeline, kind = config.pipeline, config.pipeline_kind
     doc_id = lineage_safe(doc_id.strip())
     rows = {stage.name: _rows(lake, lake.table(stage.writes, pipeline), doc_id) for stage in kind.stages}
@@ -70,18 +68,17 @@ def explain(lake: Lake, config: Config, doc_id: str) -> dict[str, Any]:
     }
 
 
-def _forgotten(lake: Lake, pipeline: str, doc_id: str, privacy: PrivacyConfig) -> dict[str, Any]:
+def _forgotten(lake, pipeline: str, doc_id: str, privacy: PrivacyConfig) -> dict[str, Any]:
     """The report of a document a deletion request by its id removed; else DocumentNotFoundError."""
     missing = f"no document '{doc_id}' in pipeline {pipeline} (nor in its rejects)"
     ref = lake.table("forgotten")
-    tombstones = lake.read(ref).where(F.col("pipeline") == pipeline) if lake.exists(ref) else None
-    if tombstones is None or not tombstones.limit(1).count():
+    if not lake.rows(ref, where={"pipeline": pipeline}, limit=1):
         raise DocumentNotFoundError(missing)
     try:
-        key = privacy_key(privacy, lake.spark)
+        key = privacy_key(privacy, getattr(getattr(lake, "lake", None), "spark", None))
     except MissingKeyError:
         raise DocumentNotFoundError(f"{missing}; set the privacy key to check the deletion requests") from None
-    found = tombstones.where(F.col("hash") == Request("doc_id", doc_id).hash(key)).limit(1).collect()
+    found = lake.rows(ref, where={"pipeline": pipeline, "hash": Request("doc_id", doc_id).hash(key)}, limit=1)
     if not found:
         raise DocumentNotFoundError(
             f"{missing}; no deletion request named this id (requests by URL, field or content leave no trace "
@@ -97,14 +94,12 @@ def _forgotten(lake: Lake, pipeline: str, doc_id: str, privacy: PrivacyConfig) -
     }
 
 
-def _rows(lake: Lake, ref, doc_id: str) -> list[dict[str, Any]]:
+def _rows(lake, ref, doc_id: str) -> list[dict[str, Any]]:
     """The table's rows of the document (none when the table does not exist yet)."""
-    if not lake.exists(ref):
-        return []
-    return [row.asDict() for row in lake.read(ref).where(F.col("doc_id") == doc_id).limit(100).collect()]
+    return [dict(row) for row in lake.rows(ref, where={"doc_id": doc_id})]
 
 
-def _origin(lake: Lake, pipeline: str, row: dict[str, Any]) -> dict[str, Any]:
+def _origin(lake, pipeline: str, row: dict[str, Any]) -> dict[str, Any]:
     origin = {
         "source": row.get("source"),
         "file": row.get("_file"),
@@ -113,28 +108,19 @@ def _origin(lake: Lake, pipeline: str, row: dict[str, Any]) -> dict[str, Any]:
         "ingested_at": str(row["_ingested_at"]) if row.get("_ingested_at") else None,
         "batch": None,
     }
-    files = lake.table("ingest_files")
-    if origin["file"] and lake.exists(files):
-        logged = (
-            lake.read(files)
-            .where(
-                (F.col("pipeline") == pipeline) & (F.col("path") == origin["file"]) & (F.col("status") == "committed")
-            )
-            .select("batch")
-            .limit(1)
-            .collect()
-        )
+    if origin["file"]:
+        where = {"pipeline": pipeline, "path": origin["file"], "status": "committed"}
+        logged = lake.rows(lake.table("ingest_files"), where=where, limit=1)
         origin["batch"] = logged[0]["batch"] if logged else None
     return origin
 
 
-def _releases_holding(lake: Lake, pipeline: str, doc_id: str) -> list[str]:
-    names = []
-    for release in releases.list_releases(lake, pipeline):
-        table = lake.read(lake.resolve(release.table), release.table_version)
-        if table.where(F.col("doc_id") == doc_id).limit(1).count():
-            names.append(release.name)
-    return names
+def _releases_holding(lake, pipeline: str, doc_id: str) -> list[str]:
+    return [
+        release.name
+        for release in release_records(lake, pipeline)
+        if lake.rows(lake.resolve(release.table), version=release.table_version, where={"doc_id": doc_id}, limit=1)
+    ]
 
 
 def printable(text: Any) -> str:

@@ -30,7 +30,7 @@ def profile_report(lake: Lake, config: Config, layer: str) -> str:
     version = lake.version(ref)
     if version is None:
         raise MissingInputError(str(ref), config.pipeline_kind.writer_of(layer).name)
-    schema = table_schema(layer, config.kind)
+    schema = table_schema(layer, config.kind, config.schemas)
     skipped = [c for c in schema.column_names if c in schema.personal or c.startswith("_") or c == "doc_id"]
     table = lake.read(ref, version).drop(*skipped)
     row = profile_columns(table).first()  # one row

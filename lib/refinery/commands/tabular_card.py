@@ -32,8 +32,10 @@ class TabularCardNumbers:
     splits: list[Row]  # split, rows, label_rate
     rejects: list[tuple[str, str, int]] | None
     anonymity: AnonymityReport | None
+    anonymity_before: AnonymityReport | None  # over publish's input (silver's current rows), before suppression
     fairness: dict[str, list[Row]]  # attribute -> rows of FAIRNESS_COLUMNS, by split then group
     k: int
+    min_group_rows: int = 30
 
 
 def tabular_card_numbers(lake: Lake, config: Config, release: str | None = None) -> TabularCardNumbers:
@@ -64,8 +66,10 @@ def tabular_card_numbers(lake: Lake, config: Config, release: str | None = None)
         splits=per_split,
         rejects=rejects_by_rule(lake, config),
         anonymity=anonymity,
+        anonymity_before=anonymity_report(reference, cfg.anonymity),
         fairness=fairness,
         k=cfg.anonymity.k,
+        min_group_rows=cfg.fairness.min_group_rows,
     )
 
 
@@ -95,7 +99,14 @@ def render_tabular_card(n: TabularCardNumbers) -> list[str]:
     if n.anonymity is None:
         lines += ["No quasi-identifiers are declared (tabular.anonymity.quasi_identifiers).", ""]
     else:
-        a = n.anonymity
+        a, b = n.anonymity, n.anonymity_before
+        if b is not None:
+            lines += [
+                f"Before suppression (publish's input, {b.rows:,} rows): {b.classes:,} equivalence classes, "
+                f"{b.classes_below_k:,} of them below k = {n.k}, holding {b.rows_below_k:,} rows; with "
+                f"`tabular.anonymity.policy: suppress` those rows are rejects (rule `k_anonymity`). After:",
+                "",
+            ]
         lines += [
             f"Over {a.rows:,} rows, {a.classes:,} equivalence classes; the smallest holds {a.smallest_class:,} "
             f"rows, so the table is {a.smallest_class}-anonymous (required k = {n.k}; {a.rows_below_k:,} rows in "
@@ -112,7 +123,7 @@ def render_tabular_card(n: TabularCardNumbers) -> list[str]:
     for attribute, rows in n.fairness.items():
         lines += [f"### {attribute}", "", f"![{attribute}](fairness_{attribute}.png)", ""]
         lines += markdown_table(
-            ("split", "group", "rows", "share", "reference share", f"{n.label} rate", "small"),
+            ("split", "group", "rows", "share", "reference share", f"{n.label} rate", "95% interval", "small"),
             [
                 (
                     r["split"],
@@ -121,16 +132,25 @@ def render_tabular_card(n: TabularCardNumbers) -> list[str]:
                     r["share"],
                     r["reference_share"],
                     r["label_rate"],
+                    f"{r['label_rate_low']:.2f}-{r['label_rate_high']:.2f}",
                     _flag(r["small"]),
                 )
                 for r in rows
             ],
         )
         parity = {r["split"]: (r["parity_difference"], r["parity_ratio"]) for r in rows}
+        left_out = sorted({f"{r['group']} ({r['split']}, {r['rows']} rows)" for r in rows if r["small"]})
         lines += markdown_table(
             ("split", "demographic parity difference", "demographic parity ratio"),
             [(split, diff, ratio) for split, (diff, ratio) in sorted(parity.items())],
         )
+        if left_out:
+            lines += [
+                f"Parity compares groups of at least {n.min_group_rows} rows (`tabular.fairness.min_group_rows`); "
+                f"left out as too small to say anything: {', '.join(left_out)}. A split with fewer than two such "
+                "groups has no parity figure.",
+                "",
+            ]
     return lines
 
 

@@ -66,21 +66,45 @@ def load_config(
     overrides: list[str] | tuple[str, ...] = (),
     conf_dir: str | Path | None = None,
 ) -> Config:
-    """Merge the YAML layers and `key.path=value` overrides into a validated `Config`."""
-    base = paths.project_root()
-    conf_dir = Path(conf_dir) if conf_dir else base / "conf"
+    """Merge the YAML layers and `key.path=value` overrides into a validated `Config`.
+
+    The packaged defaults (`conf/` of the refinery install) come first; a project folder (`conf_dir`, or the
+    working directory when it holds `pipelines/`) layers its own `base.yaml`, `env/<env>.yaml` and pipelines
+    on them, so a project needs only what it changes. Relative paths in it are relative to it.
+    """
+    home = paths.project_root()
+    defaults = home / "conf"
+    project = project_folder(conf_dir)
     if env not in ENVIRONMENTS:
         raise ConfigError(f"unknown env '{env}': choose one of {', '.join(ENVIRONMENTS)}")
     if not re.fullmatch(r"[a-z][a-z0-9_]*", pipeline):
         raise ConfigError(f"pipeline name '{pipeline}' must be snake_case (letters, digits, underscores)")
-    pipeline_file = conf_dir / "pipelines" / f"{pipeline}.yaml"
-    if not pipeline_file.exists():
-        known = sorted(p.stem for p in (conf_dir / "pipelines").glob("*.yaml"))
-        raise ConfigError(f"unknown pipeline '{pipeline}': no {pipeline_file} (known: {', '.join(known) or 'none'})")
-    merged = read_layers((conf_dir / "base.yaml", conf_dir / "env" / f"{env}.yaml", pipeline_file), overrides)
+    folders = [defaults] if project is None else [defaults, project]
+    candidates = [folder / "pipelines" / f"{pipeline}.yaml" for folder in reversed(folders)]
+    pipeline_file = next((path for path in candidates if path.exists()), None)
+    if pipeline_file is None:
+        known = sorted({p.stem for folder in folders for p in (folder / "pipelines").glob("*.yaml")})
+        raise ConfigError(
+            f"unknown pipeline '{pipeline}': no {candidates[0]} (known: {', '.join(known) or 'none'}; "
+            "`refinery init DIR` starts a project with one)"
+        )
+    layers = [path for folder in folders for path in (folder / "base.yaml", folder / "env" / f"{env}.yaml")]
+    merged = read_layers((*layers, pipeline_file), overrides)
     config = build(Config, {**merged, "pipeline": pipeline, "env": env})
+    own = (project or home) / "schemas" / pipeline
+    if config.schemas is None and own.is_dir():
+        config = replace(config, schemas=str(own))
     pipelines.resolve(config.pipeline_kind.check_config)(config)  # the kind's checks against its schemas
-    return _with_paths_resolved(config, base)
+    return _with_paths_resolved(config, project or home, home)
+
+
+def project_folder(conf_dir: str | Path | None = None) -> Path | None:
+    """A user's project folder: `conf_dir` when given, else the working directory when it holds `pipelines/`
+    (None: the packaged defaults alone)."""
+    if conf_dir:
+        return Path(conf_dir).resolve()
+    here = Path.cwd()
+    return here if (here / "pipelines").is_dir() else None
 
 
 def masked(config: Config) -> dict[str, Any]:
@@ -90,21 +114,28 @@ def masked(config: Config) -> dict[str, Any]:
     return mask(config.to_dict(), plain=("pii", "privacy"))
 
 
-def _with_paths_resolved(config: Config, base: Path) -> Config:
-    """The lake root, jar folder and class archive made absolute against the project folder (URIs stay as they are).
+def _with_paths_resolved(config: Config, base: Path, home: Path) -> Config:
+    """The lake root and the schemas folder made absolute against the project folder `base`; the jar folder and
+    class archive against the first of it, the defaults' folder `home` and refinery's install folder (where
+    `make setup` put them) that has them; URIs stay as they are.
 
     Paths that are part of the config hash (eval sets) keep the value written, so the hash does not depend
     on where the project is checked out; they are resolved with `project_path` where they are read.
     """
     spark = config.spark
+
+    def built(value: str | None) -> str | None:
+        if not value:
+            return None
+        tried = [paths.normalize(value, folder) for folder in (base, home, paths.install_root())]
+        there = (found for found in tried if not paths.is_local(found) or Path(paths.local_path(found)).exists())
+        return next(there, tried[0])
+
     return replace(
         config,
         lake=replace(config.lake, root=paths.normalize(config.lake.root, base)),
-        spark=replace(
-            spark,
-            jars_dir=paths.normalize(spark.jars_dir, base) if spark.jars_dir else None,
-            class_archive=paths.normalize(spark.class_archive, base) if spark.class_archive else None,
-        ),
+        spark=replace(spark, jars_dir=built(spark.jars_dir), class_archive=built(spark.class_archive)),
+        schemas=paths.normalize(config.schemas, base) if config.schemas else None,
     )
 
 

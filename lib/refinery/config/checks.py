@@ -17,7 +17,7 @@ def check_text(config: Config) -> None:
     """publish.group_key must read a column that publish's input declares (checked here, not mid-run)."""
     column = group_column(config.publish.group_key)
     table = config.pipeline_kind.stage("publish").reads
-    declared = tables.column_names(table, config.kind)
+    declared = tables.column_names(table, config.kind, config.schemas)
     if column not in declared:
         raise ConfigError(
             f"config key 'publish.group_key': '{config.publish.group_key}' reads column '{column}', which "
@@ -35,7 +35,8 @@ def check_tabular(config: Config) -> None:
     for source in config.ingest.file_sources:
         if source.format not in TABULAR_FORMATS:
             raise ConfigError(f"source '{source.name}': a tabular pipeline reads {', '.join(TABULAR_FORMATS)} files")
-    bronze, silver, gold = (tables.column_names(name, config.kind) for name in ("bronze", "silver", "gold"))
+    layers = ("bronze", "silver", "gold")
+    bronze, silver, gold = (tables.column_names(name, config.kind, config.schemas) for name in layers)
     check_tabular_columns(config.tabular, bronze, silver, gold)
 
 

@@ -257,6 +257,9 @@ class Config:
     maintain: MaintainConfig = field(default_factory=MaintainConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     tabular: TabularConfig = field(default_factory=TabularConfig)
+    # A folder of this pipeline's own table schemas (`<table>.yaml`, read before the kind's): by default
+    # `schemas/<pipeline>/` of the project folder, when it has one.
+    schemas: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in pipelines.KINDS:

@@ -54,7 +54,8 @@ def check_raw_path(path: str) -> None:
     local = Path(local_path(path))
     if not local.exists():
         raise RawPathError(
-            f"raw path {shown(path)} does not exist; run `make run` to seed the sample or set the source path"
+            f"raw path {shown(path)} does not exist: put your raw files there, or point the source's path at their "
+            "folder (ingest.sources[].path)"
         )
     if not local.is_dir():
         raise RawPathError(f"raw path {shown(path)} is a file: point the source's path at its folder (glob: its name)")

@@ -51,7 +51,7 @@ def create_release(lake: Lake, config: Config, name: str) -> tuple[Row, bool]:
         )
     target = lake.release_table(pipeline, name)
     with parquet_row_groups(lake.spark, config.publish.row_group_mb):
-        written = _copy_gold(lake, gold_ref, gold_version, target, table_schema("release", config.kind))
+        written = _copy_gold(lake, gold_ref, gold_version, target, table_schema("release", config.kind, config.schemas))
     copy = lake.read(target, written.version)
     counts = {key: int(value) for key, value in gold_totals(copy).items()}
     publish = run_that_wrote(lake, kind.last.name, gold_ref, gold_version)

@@ -58,12 +58,13 @@ class TableSchema:
     @property
     def table_properties(self) -> dict[str, str]:
         """Delta properties every copy of the table is created with: data-skipping statistics (min/max in
-        the Delta log, which outlives deleted rows) only on columns that cannot hold a person's data."""
+        the Delta log, which outlives deleted rows) only on columns that cannot hold a person's data (and of a
+        type Delta keeps statistics of: not a boolean, array, map or struct)."""
         skipped = {*self.personal, *self.partition_by}  # partition values are in the log anyway, not as stats
         indexed = [
             f.name
             for f in self.struct.fields
-            if f.name not in skipped and not isinstance(f.dataType, (ArrayType, MapType, StructType))
+            if f.name not in skipped and not isinstance(f.dataType, (ArrayType, MapType, StructType, BooleanType))
         ]
         if not indexed:
             return {"delta.dataSkippingNumIndexedCols": "0"}
@@ -85,13 +86,13 @@ class TableSchema:
         return df.select(*self.column_names)
 
 
-def table_schema(table: str, kind: str = "text") -> TableSchema:
-    """The columns, partitioning and personal columns of registry table `table` for pipelines of `kind`."""
+def table_schema(table: str, kind: str = "text", own: str | None = None) -> TableSchema:
+    """The columns, partitioning and personal columns of registry table `table` for pipelines of `kind` (from
+    the pipeline's `own` schemas folder when it declares the table)."""
     spec = tables.table(table)
-    columns = load_schema(spec.schema_name(kind))
-    return TableSchema(
-        columns.name, columns.struct, partition_by=spec.partitioning(kind), personal=spec.personal_columns(kind)
-    )
+    columns = load_schema(*tables.schema_location(table, kind, own))
+    layout, personal = spec.partitioning(kind, own), spec.personal_columns(kind, own)
+    return TableSchema(columns.name, columns.struct, partition_by=layout, personal=personal)
 
 
 def load_schema(name: str, schemas_dir: str | Path | None = None) -> TableSchema:

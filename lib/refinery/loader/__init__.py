@@ -6,8 +6,8 @@
 
 `refinery.loader.release` reads a release's files (from its Delta log, with `deltalake`) and deals their rows to
 the readers; `refinery.loader.stream` reads a split as one resumable stream per rank (elastic: a state saved
-under one placement resumes under any other); `refinery.loader.torch_data` is its PyTorch `IterableDataset` (the `torch` extra);
-`refinery.loader.tabular` gives a tabular release as numeric matrices. Nothing here imports Spark.
+under one placement resumes under any other); `refinery.loader.torch_data` is its PyTorch `IterableDataset`
+(the `torch` extra); `refinery.loader.tabular` gives a tabular release as numeric matrices. Nothing here imports Spark.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """A progress line per running stage at a steady cadence, read from Spark's status store.
 
-    curate: 2m10s · tasks 37/120 · 41,200 rows read (317/s)
+    curate: 2m10s · tasks 37/120 · 41,200 rows read in this pass (317/s)
 
-Tasks are those of the stage's Spark stages running at that moment (done / total); rows read are the
-input records of every Spark stage the Refinery stage ran so far. A line is printed only while one of
-its Spark stages runs, so a quick stage prints none.
+Tasks are those of the stage's Spark stages running at that moment (done / total); rows read are the input
+records of those running Spark stages: one pass over the input, never more than it holds (a stage that reads
+its input twice, to count and then to write, starts again from 0 on the second pass instead of adding it up).
+A line is printed only while one of its Spark stages runs, so a quick stage prints none.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class StageProgress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = time.monotonic()
+        self._pass_ids: frozenset[int] = frozenset()  # the Spark stages of the pass being reported, and its start
+        self._pass_at = self._started
 
     def __enter__(self) -> StageProgress:
         self.sc.setJobGroup(self.group, f"refinery {self.stage}")
@@ -69,10 +72,19 @@ class StageProgress:
         done = sum(info.numCompletedTasks for info in running)
         total = sum(info.numTasks for info in running)
         store = self.sc._jsc.sc().statusStore()
-        rows = sum(_input_records(store, stage_id) for stage_id in stage_ids)
+        rows = sum(_input_records(store, info.stageId) for info in running)
         elapsed = time.monotonic() - self._started
-        rate = f" ({rows / elapsed:,.0f}/s)" if rows else ""
-        return f"{self.stage}: {format_duration(elapsed)} · tasks {done:,}/{total:,} · {rows:,} rows read{rate}"
+        pass_seconds = max(time.monotonic() - self._pass_started(running), 1e-3)
+        rate = f" ({rows / pass_seconds:,.0f}/s)" if rows else ""
+        line = f"{self.stage}: {format_duration(elapsed)} · tasks {done:,}/{total:,}"
+        return line + (f" · {rows:,} rows read in this pass{rate}" if rows else "")
+
+    def _pass_started(self, running) -> float:
+        """When (monotonic) the earliest running Spark stage was first seen: the pass's start."""
+        ids = frozenset(info.stageId for info in running)
+        if ids != self._pass_ids:
+            self._pass_ids, self._pass_at = ids, time.monotonic() - self.every_seconds
+        return self._pass_at
 
 
 def format_duration(seconds: float) -> str:

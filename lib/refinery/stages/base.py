@@ -73,7 +73,7 @@ class StageContext:
         return self.lake.table(layer, self.pipeline)
 
     def schema(self, table: str) -> TableSchema:
-        return table_schema(table, self.config.kind)
+        return table_schema(table, self.config.kind, self.config.schemas)
 
     def read_input(self) -> tuple[TableRef, int, DataFrame]:
         """The latest version of the running stage's declared input, pinned: (ref, version, DataFrame at it)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from refinery.config import CurateConfig
@@ -17,7 +17,7 @@ from refinery.stages.skeleton import Flagged, rebuild
 from refinery.transforms.html import extract_main_text
 from refinery.transforms.language import add_language, flag_languages
 from refinery.transforms.params import ABOUT_COLUMNS
-from refinery.transforms.pii import redact_pii
+from refinery.transforms.pii import redact_column, redact_pii
 from refinery.transforms.pseudonyms import Pseudonymizer, pseudonymize_fields
 from refinery.transforms.quality import QualityFilters, flag_quality
 from refinery.transforms.rules import kept_rows, rejected_rows
@@ -85,7 +85,14 @@ def flag(ctx: StageContext, bronze: DataFrame, cache: Persisted) -> Flagged:
     if spread is not bronze:
         curated.count()
         curated = curated.coalesce(bronze.rdd.getNumPartitions())
-    return Flagged(kept_rows(curated), rejected_rows(curated), rows_in, metrics=pii_totals(curated))
+    rejected = rejected_rows(curated).withColumn("record", _audit_text(ctx.config.ingest.reject_record_chars))
+    return Flagged(kept_rows(curated), rejected, rows_in, metrics=pii_totals(curated))
+
+
+def _audit_text(chars: int) -> Column:
+    """What a curate reject keeps of its document, so its filter's decision can be audited: the text the filters
+    judged (main text, normalized), its first `chars` characters, PII redacted (rows removed for PII too)."""
+    return redact_column(F.substring(F.col("text"), 1, chars))
 
 
 def run(ctx: StageContext) -> StageResult:

@@ -18,7 +18,7 @@ from refinery.config.tabular import TabularConfig
 from refinery.lake.gold import anonymity_report
 from refinery.lake.schemas import TableSchema
 from refinery.lake.store import TableRef, WriteResult
-from refinery.rejects import MISSING_LABEL
+from refinery.rejects import K_ANONYMITY, MISSING_LABEL
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult
 from refinery.stages.skeleton import Flagged, rebuild
@@ -84,8 +84,12 @@ def flag(ctx: StageContext, silver: DataFrame, cache: Persisted) -> Flagged:
     gold, fit = encode(split, cfg)
     shuffle_key = F.xxhash64(F.lit(f"{publish.salt}:order"), F.col(cfg.key))
     gold = gold.withColumn("shuffle_key", shuffle_key).repartition("split").sortWithinPartitions("shuffle_key")
-    anonymity = anonymity_report(kept, cfg.anonymity)
+    anonymity = anonymity_report(kept, cfg.anonymity)  # after suppression: what gold holds
+    before = anonymity_report(
+        flagged.where(F.col(REJECT_RULE).isNull() | (F.col(REJECT_RULE) == K_ANONYMITY.name)), cfg.anonymity
+    )
     metrics = {**split_counts(split), **(anonymity.as_metrics() if anonymity else {})}
+    metrics.update(before.as_metrics("anonymity.before") if before else {})
     metrics["features.fitted_rows"] = str(fit.rows)
     settings = {
         tables.FEATURE_FIT: fit.to_json(),

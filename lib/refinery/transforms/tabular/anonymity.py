@@ -24,7 +24,8 @@ CLASS_SIZE = "_class_size"
 def generalize(df: DataFrame, *, generalizations: Sequence[Generalization]) -> DataFrame:
     """Replace each generalized column by its coarser value (a string), under its `into` name if it has one.
 
-    Requires: the generalized columns (`age_band`: a date; `prefix`: any). Rewrites or renames them.
+    Requires: the generalized columns (`age_band`: a date; `prefix`: any; `bin`: a number). Rewrites or renames
+    them.
     """
     generalized = df.withColumns({g.output: _generalized(g) for g in generalizations})
     return generalized.drop(*[g.column for g in generalizations if g.output != g.column])
@@ -34,9 +35,12 @@ def _generalized(g: Generalization) -> Column:
     value = F.col(g.column)
     if g.kind == "prefix":
         return F.substring(value.cast("string"), 1, g.width)
-    age = F.floor(F.months_between(F.lit(g.as_of).cast("date"), value.cast("date")) / 12).cast("int")
-    low = F.floor(age / g.width) * g.width
-    return F.when(age.isNull(), None).otherwise(F.format_string("%d-%d", low, low + g.width - 1))
+    if g.kind == "bin":
+        number = value.cast("double")
+    else:
+        number = F.floor(F.months_between(F.lit(g.as_of).cast("date"), value.cast("date")) / 12)
+    low = (F.floor(number / g.width) * g.width).cast("long")
+    return F.when(number.isNull(), None).otherwise(F.format_string("%d-%d", low, low + g.width - 1))
 
 
 def flag_small_classes(df: DataFrame, *, quasi_identifiers: Sequence[str], k: int) -> DataFrame:

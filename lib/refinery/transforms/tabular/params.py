@@ -109,7 +109,7 @@ def _check_pattern(pattern: str) -> None:
         raise ParameterError("pattern", f"not a regular expression: {exc}") from None
 
 
-GeneralizationKind = Literal["age_band", "prefix"]
+GeneralizationKind = Literal["age_band", "prefix", "bin"]
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ class Generalization:
     """A quasi-identifier made coarser from silver on.
 
     `age_band`: a birth date becomes the band of `width` years holding the age on `as_of` ("30-39"; a fixed
-    date, so a rerun gives the same bands); `prefix`: a code (a zip code) keeps its first `width` characters.
+    date, so a rerun gives the same bands); `prefix`: a code (a zip code) keeps its first `width` characters;
+    `bin`: a number (an age, an income) becomes the band of `width` holding it ("30-39", "50000-59999").
     The coarser value replaces the column, or with `into` goes to that column and the original is dropped.
     """
 

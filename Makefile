@@ -6,8 +6,10 @@ PY := $(VENV)/bin/python
 JARS := .cache/jars
 LAKE ?= lake
 PIPELINE ?= web_text
+RUN_STAMP := $(VENV)/.installed-run
 SETUP_STAMP := $(VENV)/.installed
 JARS_STAMP := $(JARS)/.stamp
+BROKER_STAMP := $(JARS)/.broker-stamp
 CLASS_ARCHIVE_STAMP := .cache/.class-archive-built
 ENV_ARCHIVE := dist/refinery-env.tar.gz
 CLUSTER_ENV := .cache/cluster-env
@@ -20,21 +22,30 @@ COMPAT_TESTS := tests/stages/test_pipeline.py tests/stages/test_stream.py tests/
 PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/eval -type f -not -name '*.pyc')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-tabular card test cluster-test compat-test lint bench bench-scale dist clean seed
+.PHONY: help docs setup setup-run run run-tabular card test cluster-test compat-test lint bench bench-scale dist clean seed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) $(JARS_STAMP) $(CLASS_ARCHIVE_STAMP) ## create .venv, install refinery[dev], resolve Delta's, Kafka's and the test broker's jars once, build the JVM's class archive
+setup-run: $(RUN_STAMP) $(JARS_STAMP) $(CLASS_ARCHIVE_STAMP) ## what running needs: .venv with refinery[spark], Delta's and Kafka's jars once, the JVM's class archive
 
-$(SETUP_STAMP): pyproject.toml
+setup: setup-run $(SETUP_STAMP) $(BROKER_STAMP) ## setup-run, then what the tests need: refinery[dev] (torch, pytest ...), the test broker's jars
+
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[spark]"
+	touch $@
+
+$(SETUP_STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-$(JARS_STAMP): $(SETUP_STAMP)
+$(JARS_STAMP): $(RUN_STAMP)
 	$(PY) -m refinery.session.jars --dest $(JARS)
+	touch $@
+
+$(BROKER_STAMP): $(SETUP_STAMP)
 	$(PY) -m tests.kafka_broker --resolve  # the tests' and the stream bench's Kafka broker (a KRaft node)
 	touch $@
 
@@ -48,7 +59,7 @@ seed: ## copy the bundled sample raw files into $(LAKE)/raw/$(PIPELINE)
 	mkdir -p $(LAKE)/raw/$(PIPELINE)
 	cp data/sample/$(PIPELINE)/*.jsonl* $(LAKE)/raw/$(PIPELINE)/
 
-run: setup seed ## run the whole pipeline on the bundled sample into ./lake
+run: setup-run seed ## run the whole pipeline on the bundled sample into ./lake
 	$(VENV)/bin/refinery run --pipeline $(PIPELINE) --env local --lake $(LAKE)
 
 # The tabular sample's pseudonyms need a privacy key: a random one made once for this checkout, kept in the
@@ -58,13 +69,13 @@ DEV_KEY := .cache/dev-privacy-key
 $(DEV_KEY):
 	mkdir -p .cache && (umask 077 && $(PY) -c "import secrets; print(secrets.token_hex(32))" > $@)
 
-run-tabular: setup $(DEV_KEY) ## the tabular sample (customer CSV + change files) into ./lake, then release tabular-sample
+run-tabular: setup-run $(DEV_KEY) ## the tabular sample (customer CSV + change files) into ./lake, then release tabular-sample
 	mkdir -p $(LAKE)/raw/tabular
 	cp data/sample/tabular/*.csv data/sample/tabular/*.jsonl $(LAKE)/raw/tabular/
 	REFINERY_PRIVACY_KEY="$$(cat $(DEV_KEY))" $(VENV)/bin/refinery run --pipeline tabular --env local --lake $(LAKE)
 	$(VENV)/bin/refinery release create tabular-sample-$$(date -u +%Y%m%d-%H%M%S) --pipeline tabular --env local --lake $(LAKE)
 
-card: setup ## write a dataset card of the current gold into ./card (RELEASE=name describes a release)
+card: setup-run ## write a dataset card of the current gold into ./card (RELEASE=name describes a release)
 	$(VENV)/bin/refinery card --pipeline $(PIPELINE) --env local --lake $(LAKE) --out card $(if $(RELEASE),--release $(RELEASE))
 
 test: setup dist ## run the test suite (real Spark + Delta; the cluster test starts a standalone cluster)
@@ -78,6 +89,10 @@ compat-test: setup ## every stage, the stream, readers and releases again on pys
 	$(COMPAT_VENV)/bin/python -m pip install --quiet -e . $(COMPAT_PINS) "pytest>=8" "chispa>=0.10"
 	$(COMPAT_VENV)/bin/python -m refinery.session.jars --dest $(JARS)
 	$(COMPAT_VENV)/bin/python -m pytest -q --durations=10 $(COMPAT_TESTS)
+
+docs: setup-run ## build the documentation site (docs/, MkDocs, strict: broken links fail) into .cache/site
+	$(PY) -m pip install --quiet -e ".[docs]"
+	$(PY) -m mkdocs build --strict --quiet
 
 lint: setup ## ruff check
 	$(VENV)/bin/ruff check lib tests jobs bench data resources

@@ -2,7 +2,7 @@
 
 The workers cannot see the project folder (its venv, its source, the sample's eval set) nor the driver's
 environment: Python dependencies reach the executors only through the packed environment shipped with
-`--archives` (`make dist`), exactly as the README's cluster section says. Gold must equal local mode's, for
+`--archives` (`make dist`), exactly as docs/cluster.md says. Gold must equal local mode's, for
 the text sample and for the tabular one.
 """
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the workers' private 
 
 
 def submit_command(master: str, driver_python: Path, events: Path) -> list[str]:
-    """The README's spark-submit line, with the Delta jars from the local cache instead of --packages
+    """docs/cluster.md's spark-submit line, with the Delta jars from the local cache instead of --packages
     (the same jars; --py-files puts the Python API inside the delta-spark jar on the path, as --packages does)."""
     jars = cached_jars(JARS)
     delta_jar = next(j for j in jars if Path(j).name.startswith("io.delta_delta-spark_"))

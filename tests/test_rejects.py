@@ -1,5 +1,5 @@
 """The reject-rule registry (refinery.rejects) as a contract: every rule is declared once, used by the code,
-documented in the README's table and in schemas/rejects.yaml, and emitted by some test; no stage emits a rule
+documented in docs/stages.md's table and in schemas/rejects.yaml, and emitted by some test; no stage emits a rule
 that is not declared (read from every rejects table and run ledger the test session wrote)."""
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def test_every_member_the_code_names_of_a_family_is_declared():
     assert [(file, rule) for file, rule in named if rejects.declaration(rule) is None] == []
 
 
-def test_the_readme_table_and_the_rejects_schema_document_every_rule():
-    assert rejects.markdown_table() in (PROJECT / "README.md").read_text()
+def test_the_docs_table_and_the_rejects_schema_document_every_rule():
+    assert rejects.markdown_table() in (PROJECT / "docs" / "stages.md").read_text()
     documented = yaml.safe_load((PROJECT / "schemas" / "rejects.yaml").read_text())["rules"]
     by_stage: dict[str, list[str]] = {}
     for rule in rejects.RULES:

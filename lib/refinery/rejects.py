@@ -3,7 +3,7 @@
 Code emits a rule through its declaration (`MALFORMED_JSON.name`, `WRONG_TYPE.of("text")`), never a literal, so
 a rule cannot be spelled two ways. A family (`gopher_quality:<reason>`, `wrong_type:<field>`) is emitted as
 `<name>:<part>`; where its parts are a fixed set they are listed (`*` matches a number, as in `top_2_gram`).
-The README's rule table is `markdown_table()`, `schemas/rejects.yaml` lists the names per stage, and
+The rule table of docs/stages.md is `markdown_table()`, `schemas/rejects.yaml` lists the names per stage, and
 tests/test_rejects.py keeps both in step and checks that every rule is emitted by some test and that no stage
 emits one that is not declared here.
 """
@@ -32,7 +32,7 @@ class RejectRule:
 
     @property
     def shown(self) -> str:
-        """How the README names it: `malformed_json`, `wrong_type:<field>`."""
+        """How docs/stages.md names it: `malformed_json`, `wrong_type:<field>`."""
         return f"{self.name}:<{self.part}>" if self.part else self.name
 
     def covers(self, emitted: str) -> bool:
@@ -172,7 +172,7 @@ def declaration(emitted: str) -> RejectRule | None:
 
 
 def markdown_table() -> str:
-    """The README's table of rules: one row per rule, in declaration order."""
+    """docs/stages.md's table of rules: one row per rule, in declaration order."""
     rows = ["| rule | stages | meaning |", "| --- | --- | --- |"]
     rows += [f"| `{rule.shown}` | {', '.join(rule.stages)} | {rule.meaning} |" for rule in RULES]
     return "\n".join(rows)

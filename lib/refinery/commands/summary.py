@@ -24,7 +24,7 @@ def format_summary(results, total_seconds: float) -> str:
         if extra:
             lines.append(_one_line(f"  {r.stage} metrics: ", [f"{k}={v}" for k, v in sorted(extra.items())]))
     for r in results:
-        lines.extend(_one_line(f"  {r.stage} warning: ", [warning]) for warning in r.warnings)
+        lines.extend(_cut(f"  {r.stage} warning: {warning}") for warning in r.warnings)
     lines.append(f"total {total_seconds:.1f}s")
     return "\n".join(lines)
 
@@ -39,3 +39,8 @@ def _one_line(prefix: str, items: list[str], width: int = SUMMARY_WIDTH) -> str:
             return prefix + ", ".join(shown) + f", ... {len(items) - len(shown)} more in the ledger"
         shown.append(item)
     return prefix + ", ".join(shown)
+
+
+def _cut(line: str, width: int = SUMMARY_WIDTH) -> str:
+    """A line cut at `width` characters (the ledger's `warnings` metric has it whole)."""
+    return line if len(line) <= width else line[: width - 3] + "..."

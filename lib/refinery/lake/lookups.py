@@ -56,7 +56,9 @@ class ArrowLookups:
         for column, value in (where or {}).items():
             test = pc.field(column) == value
             condition = test if condition is None else condition & test
-        table = dataset.to_table(filter=condition).slice(0, limit)
+        # One thread: a process that exits right after (a CLI command) must find no Arrow scan thread running,
+        # or it aborts at exit ("terminate called without an active exception").
+        table = dataset.to_table(filter=condition, use_threads=False).slice(0, limit)
         maps = {field.name for field in table.schema if str(field.type).startswith("map<")}
         return [Record({k: _plain(v, k in maps) for k, v in row.items()}) for row in table.to_pylist()]
 

@@ -12,11 +12,22 @@ from pathlib import Path
 
 import yaml
 
-from refinery.commands.init_profile import ColumnProfile, profile_table, read_sample
+from refinery.commands.init_profile import (
+    BIRTH_DATE,
+    IDENTIFIER,
+    POSTAL_CODE,
+    SENSITIVE,
+    bronze_column,
+    is_categorical,
+    is_numeric,
+    profile_table,
+    read_sample,
+)
 from refinery.config.tabular import ChangeColumns, FeatureConfig, TabularConfig
 from refinery.config.tabular_schemas import bronze_columns, gold_columns, schema_yaml, silver_columns
 from refinery.errors import UsageError
 from refinery.transforms.tabular.params import Generalization
+from refinery.transforms.tabular.profile import as_config, suggest_expectations
 
 ARCHIVES = re.compile(r"\.(warc|arc|wet)(\.(gz|bz2|xz|zst))?$", re.I)
 TEXT_FILES = re.compile(r"\.(txt|html?|md)(\.(gz|bz2|xz|zst))?$", re.I)
@@ -100,11 +111,11 @@ def _text_project(name: str, sample: Path | None) -> str:
 
 def _tabular_project(name: str, sample: Path, label: str | None) -> tuple[str, dict[str, str]]:
     """The pipeline YAML and the bronze, silver and gold schemas of a record-data sample."""
-    profiles = profile_table(read_sample(sample))
+    profiles, looks = profile_table(read_sample(sample))
     by_name = {p.name: p for p in profiles}
     named = [p for p in profiles if re.search(r"(^|_)(id|key)$", p.name, re.I) and p.nulls <= 0.01 * p.rows]
     key = next((p.name for p in named if p.distinct >= 0.9 * p.rows), None)  # change files repeat a key
-    key = key or next((p.name for p in profiles if p.unique), None)
+    key = key or next((p.name for p in profiles if p.nulls == 0 and p.distinct == p.rows), None)
     if key is None:
         raise UsageError(f"--from {sample.name}: no column is unique and never empty, so none identifies a row")
     label = label or next((p.name for p in profiles if p.name.lower() in _LABELS), None)
@@ -112,26 +123,36 @@ def _tabular_project(name: str, sample: Path, label: str | None) -> tuple[str, d
         raise UsageError(f"--from {sample.name}: say which column is the training label with --label COLUMN")
     change = ChangeColumns()
     data = [p for p in profiles if p.name not in (change.operation, change.sequence)]
-    identifiers = [key, *(p.name for p in data if p.identifier and p.name != key)]
+    identifiers = [key, *(p.name for p in data if looks.get(p.name) == IDENTIFIER and p.name != key)]
     generalize = [
-        *(Generalization(p.name, "age_band", 10, date.today().isoformat(), "age_band") for p in data if p.birth_date),
-        *(Generalization(p.name, "prefix", 2, into=f"{p.name}_prefix") for p in data if p.postal_code),
+        *(
+            Generalization(p.name, "age_band", 10, date.today().isoformat(), "age_band")
+            for p in data
+            if looks.get(p.name) == BIRTH_DATE
+        ),
+        *(
+            Generalization(p.name, "prefix", 2, into=f"{p.name}_prefix")
+            for p in data
+            if looks.get(p.name) == POSTAL_CODE
+        ),
     ]
     dropped = {key, label, *identifiers, *(g.column for g in generalize)}
-    numeric = [p.name for p in data if p.numeric and p.name not in dropped]
+    numeric = [p.name for p in data if is_numeric(p) and p.name not in dropped]
     categorical = [g.output for g in generalize if g.kind == "age_band"] + [
-        p.name for p in data if p.categorical and p.name not in dropped
+        p.name for p in data if is_categorical(p) and p.name not in dropped and p.name not in looks
     ]
     features = FeatureConfig(numeric=numeric, categorical=categorical)
     cfg = TabularConfig(key=key, label=label, identifiers=identifiers, generalize=generalize, features=features)
-    bronze = bronze_columns([p.column(personal=p.name in dropped - {label}) for p in data])
-    quasi = [g.output for g in generalize] + [p.name for p in data if p.sensitive_attribute and p.name not in dropped]
+    bronze = bronze_columns([bronze_column(p, personal=p.name in dropped - {label}) for p in data])
+    quasi = [g.output for g in generalize] + [p.name for p in data if looks.get(p.name) == SENSITIVE]
     schemas = {
         "bronze": schema_yaml(f"Typed records of {sample.name}, with lineage", bronze),
         "silver": schema_yaml("Current records, pseudonymized and generalized", silver_columns(bronze, cfg)),
         "gold": schema_yaml("Training rows, split and encoded", gold_columns(bronze, cfg)),
     }
     snapshot = not {change.operation, change.sequence} <= set(by_name)  # no change columns: rows are upserts
+    # What the sample meets (as `refinery profile` suggests it), without the columns that become tokens or bands.
+    checked = [p for p in data if p.name not in dropped - {label}]
     document = {
         "kind": "tabular",
         "ingest": {"sources": [{**_source(sample), "snapshot": snapshot}]},
@@ -140,7 +161,7 @@ def _tabular_project(name: str, sample: Path, label: str | None) -> tuple[str, d
             "label": label,
             "identifiers": identifiers,
             "generalize": [_plain(g) for g in generalize],
-            "expectations": _expectations(data, dropped),
+            "expectations": as_config(suggest_expectations(checked)),
             "anonymity": {"quasi_identifiers": quasi, "k": 5, "policy": "suppress"} if quasi else {},
             "features": {"numeric": numeric, "categorical": categorical},
             "fairness": {"attributes": list(quasi)} if quasi else {},
@@ -148,20 +169,6 @@ def _tabular_project(name: str, sample: Path, label: str | None) -> tuple[str, d
     }
     header = f"# {name}: profiled from {sample.name} by `refinery init` (review the guesses: key, label, identifiers)\n"
     return header + yaml.safe_dump(document, sort_keys=False, width=110), schemas
-
-
-def _expectations(profiles: list[ColumnProfile], dropped: set[str]) -> list[dict]:
-    """Checks the sample passes: columns never empty, numbers never negative, short lists of values."""
-    found: list[dict] = [{"name": "has_rows", "kind": "row_count", "min": 1, "severity": "fail"}]
-    for p in profiles:
-        if p.nulls == 0:
-            found.append({"name": f"{p.name}_present", "kind": "not_null", "column": p.name, "severity": "warn"})
-        if p.numeric and p.minimum is not None and p.minimum >= 0:
-            found.append({"name": f"{p.name}_not_negative", "kind": "range", "column": p.name, "min": 0})
-        if p.categorical and p.name not in dropped and p.values:
-            known = {"kind": "allowed", "column": p.name, "values": p.values, "severity": "warn"}
-            found.append({"name": f"{p.name}_known", **known})
-    return found
 
 
 def _plain(generalization: Generalization) -> dict:

@@ -267,8 +267,14 @@ class _Framer:
 
     def _after_blank_lines(self, position: int) -> int:
         """The position after CR and LF bytes at `position` (the separators between records)."""
-        while self.buffer.fill(position + 1) and self.buffer.data[position - self.buffer.base] in b"\r\n":
-            position += 1
+        buffer = self.buffer
+        while buffer.fill(position + 1):
+            data, at = buffer.data, position - buffer.base
+            while at < len(data) and data[at] in b"\r\n":
+                at += 1
+            position = buffer.base + at
+            if at < len(data):
+                break
         return position
 
     def _ends_at(self, end: int) -> bool:

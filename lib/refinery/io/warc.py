@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from io import BytesIO
 from typing import NamedTuple
 
@@ -139,30 +140,27 @@ def document_row(path: str, framed: Framed, options: WarcOptions) -> WarcRow | N
         return None
     if framed.format == "arc" and framed.header.startswith(b"filedesc://"):
         return None  # the ARC file header
-    try:
-        record = _parse(framed)
-    except Exception as exc:  # headers warcio cannot parse
-        return _rejected(path, framed.offset, MALFORMED_RECORD.name, f"{type(exc).__name__}: {exc}"[:300])
-    http = record.http_headers if record_type == "response" else None
+    http = _http_message(framed.block) if record_type == "response" else None
     if options.check_digests and framed.format == "warc":
-        problem = digest_problem(framed, _payload_start(framed.block) if http else None)
+        problem = digest_problem(framed, http.body_start if http else None)
         if problem:
             return _rejected(path, framed.offset, *problem)
-    limit = options.limits.max_line_bytes
-    body = record.content_stream().read(limit + 1)
-    if len(body) > limit:
-        return _rejected(path, framed.offset, RECORD_TOO_LARGE.name, f"payload > {limit:,} bytes")
-    content_type = http.get_header("Content-Type") if http else framed.warc_header("Content-Type")
-    record_id, url, date = record_identity(record)
+    try:
+        body = _body(framed, http, options.limits.max_line_bytes + 1)
+    except Exception as exc:  # a chunked or compressed body that does not decode
+        return _rejected(path, framed.offset, MALFORMED_RECORD.name, f"{type(exc).__name__}: {exc}"[:300])
+    if len(body) > options.limits.max_line_bytes:
+        return _rejected(
+            path, framed.offset, RECORD_TOO_LARGE.name, f"payload > {options.limits.max_line_bytes:,} bytes"
+        )
+    content_type = http.header("Content-Type") if http else framed.warc_header("Content-Type")
     row = WarcRow(
         path,
         framed.offset,
-        record_id,
-        url,
-        date,
+        *_identity(framed),
         record_type,
-        int(http.get_statuscode()) if http and (http.get_statuscode() or "").isdigit() else None,
-        dict(http.headers) if http else {},
+        http.status if http else None,
+        http.headers if http else {},
         content_type,
         framed.warc_header("WARC-Identified-Content-Language"),
     )
@@ -181,33 +179,61 @@ def as_document(row: WarcRow, fields: RecordFields) -> dict:
     return {fields.id: row.record_id, fields.text: row.payload, fields.url: row.url, fields.meta: meta}
 
 
-def _parse(framed: Framed):
-    """The record as warcio reads it (HTTP headers parsed, chunked and compressed bodies decoded)."""
+@dataclass(frozen=True)
+class _HttpMessage:
+    """A response record's HTTP status line and headers, and where its body starts in the block."""
+
+    status: int | None
+    headers: dict[str, str]
+    body_start: int
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers.items() if key.lower() == name.lower()), None)
+
+
+def _http_message(block: bytes) -> _HttpMessage | None:
+    """The HTTP message at the start of a response block (None: the block holds no HTTP headers)."""
+    if not block.startswith(b"HTTP/"):
+        return None
+    start = next((at + len(end) for end in (b"\r\n\r\n", b"\n\n") if (at := block.find(end)) >= 0), len(block))
+    lines = block[:start].decode("latin-1").splitlines()
+    parts = lines[0].split(" ", 2) if lines else []
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep and name.strip():
+            headers[name.strip()] = value.strip()
+    return _HttpMessage(status, headers, start)
+
+
+def _body(framed: Framed, http: _HttpMessage | None, limit: int) -> bytes:
+    """The payload: the block after the HTTP headers, de-chunked and decompressed by warcio when the headers
+    say it is chunked or compressed (at most `limit` bytes read)."""
+    if http is None:
+        return framed.block[:limit]
+    encoded = (http.header("Transfer-Encoding") or "").lower() == "chunked" or (
+        (http.header("Content-Encoding") or "identity").lower() not in ("", "identity")
+    )
+    if not encoded:
+        return framed.block[http.body_start : http.body_start + limit]
     from warcio.archiveiterator import ArchiveIterator
 
-    return next(iter(ArchiveIterator(BytesIO(framed.as_bytes()), check_digests=False)))
+    record = next(iter(ArchiveIterator(BytesIO(framed.as_bytes()), check_digests=False)))
+    return record.content_stream().read(limit)
 
 
-def _payload_start(block: bytes) -> int | None:
-    """Where an HTTP message's body starts in a response record's block."""
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        at = block.find(separator)
-        if at >= 0:
-            return at + len(separator)
-    return None
+def _identity(framed: Framed) -> tuple[str | None, str | None, str | None]:
+    """(record id, url, date): a WARC record's headers; an ARC record's url and date (no id: its doc_id then
+    comes from the file and offset)."""
+    if framed.format == "arc":
+        url, _, date, *_ = framed.header.decode("utf-8", "replace").split(" ")
+        return None, url, date
+    return framed.warc_header("WARC-Record-ID"), framed.warc_header("WARC-Target-URI"), framed.warc_header("WARC-Date")
 
 
 def _rejected(path: str, offset: int | None, rule: str, detail: str | None) -> WarcRow:
     return WarcRow(path, offset, rule=rule, detail=detail)
-
-
-def record_identity(record) -> tuple[str | None, str | None, str | None]:
-    """(record id, url, date) of a WARC record, or of an ARC record (no id: its doc_id then comes from the
-    file and offset; `uri` and `archive-date` headers)."""
-    headers = record.rec_headers
-    if record.format == "arc":
-        return None, headers.get_header("uri"), headers.get_header("archive-date")
-    return headers.get_header("WARC-Record-ID"), headers.get_header("WARC-Target-URI"), headers.get_header("WARC-Date")
 
 
 def whole_file_codec(name: str) -> Codec | None:

@@ -73,3 +73,28 @@ def test_a_conf_dir_with_only_pipelines_keeps_the_packaged_layers(tmp_path):
     packaged = load_config("web_text")
     assert config.spark.jars_dir == packaged.spark.jars_dir == str(PROJECT / ".cache" / "jars")
     assert config.spark == packaged.spark and config.ingest.sources[0].format == "warc"
+
+
+def test_a_copied_project_home_finds_the_jars_where_make_setup_put_them(tmp_path, monkeypatch):
+    import shutil
+
+    for folder in ("conf", "schemas"):
+        shutil.copytree(PROJECT / folder, tmp_path / "home" / folder)
+    monkeypatch.setenv("REFINERY_HOME", str(tmp_path / "home"))
+    config = load_config("web_text")
+    assert config.spark.jars_dir == str(PROJECT / ".cache" / "jars")  # not <copy>/.cache/jars, which is empty
+    assert config.lake.root == str(tmp_path / "home" / "lake")
+
+
+def test_local_mode_without_delta_jars_is_one_line_not_a_py4j_trace(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "raw" / "web_text").mkdir(parents=True)
+    (tmp_path / "raw" / "web_text" / "a.jsonl").write_text('{"id": "a", "text": "x"}\n')
+    command = [sys.executable, "-m", "refinery.cli", "ingest", "--lake", str(tmp_path), "--set", "spark.jars_dir=null"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "refinery: error: local mode needs Delta's jars: set spark.jars_dir (`make setup` fills .cache/jars)"
+    )

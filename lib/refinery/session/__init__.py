@@ -56,6 +56,10 @@ def get_session(config: SparkConfig, *, spark_log: str = "file", private_files: 
     if (config.master or "").startswith("local") and "PYSPARK_PYTHON" not in os.environ:
         # Local Python workers must run this interpreter (the venv), not whatever `python3` is on PATH.
         os.environ["PYSPARK_PYTHON"] = sys.executable
+    local = (config.master or "").startswith("local")
+    if local and not config.jars_dir and not config.packages and "spark.jars" not in config.conf:
+        # Without them Delta's classes are missing and the first Delta call fails deep inside py4j.
+        raise ConfigError("local mode needs Delta's jars: set spark.jars_dir (`make setup` fills .cache/jars)")
     if config.jars_dir:
         from refinery.session.jars import cached_jars  # here: `python -m refinery.session.jars` runs it on its own
 

@@ -91,8 +91,8 @@ def load_config(
     layers = [path for folder in folders for path in (folder / "base.yaml", folder / "env" / f"{env}.yaml")]
     merged = read_layers((*layers, pipeline_file), overrides)
     config = build(Config, {**merged, "pipeline": pipeline, "env": env})
-    own = (project or home) / "schemas" / pipeline
-    if config.schemas is None and own.is_dir():
+    own = project / "schemas" / pipeline if project else None  # the packaged schemas/ are the kinds' own
+    if config.schemas is None and own is not None and own.is_dir():
         config = replace(config, schemas=str(own))
     pipelines.resolve(config.pipeline_kind.check_config)(config)  # the kind's checks against its schemas
     return _with_paths_resolved(config, project or home, home)

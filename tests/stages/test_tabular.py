@@ -150,7 +150,11 @@ def test_gold_is_k_anonymous_stratified_and_encoded_with_the_train_fit(spark, la
     smallest = gold.groupBy("age_band", "zip_prefix").count().agg(F.min("count")).first()[0]
     assert smallest >= 3
     publish = ledger(spark, lake, "publish")
-    assert int(publish["metrics"]["rejected.k_anonymity"]) > 0
+    suppressed = int(publish["metrics"]["rejected.k_anonymity"])
+    assert suppressed > 0
+    # Before suppression the classes below k held exactly the rows suppressed; after it, none is below k.
+    assert int(publish["metrics"]["anonymity.before.rows_below_k"]) == suppressed
+    assert publish["metrics"]["anonymity.classes_below_k"] == "0"
     ratios = {"train": 0.8, "validation": 0.1, "test": 0.1}
     for label in (0, 1):
         counts = {
@@ -225,7 +229,9 @@ def test_a_release_feeds_the_matrix_loader_and_the_card_states_spark_aggregates(
     card = write_tabular_card(
         Lake(spark, replace(config.lake, root=str(lake))), config, tmp_path / "card", release="v1"
     )
-    assert "demographic parity difference" in card.read_text()
+    text = card.read_text()
+    assert "demographic parity difference" in text and "95% interval" in text
+    assert "Before suppression (publish's input" in text
     assert (tmp_path / "card" / "fairness_gender.png").stat().st_size > 0
 
 

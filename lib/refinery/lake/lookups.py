@@ -45,22 +45,34 @@ class ArrowLookups:
     def rows(
         self, location: str, *, version: int | None = None, where: Mapping[str, Any] | None = None, limit: int = 100
     ) -> list[Record]:
-        """Up to `limit` rows whose columns equal `where`'s values (none when the table does not exist)."""
-        import pyarrow.compute as pc
-        from deltalake import DeltaTable
+        """Up to `limit` rows whose columns equal `where`'s values (none when the table does not exist). Read by
+        deltalake's query engine, which honours deletion vectors (a forget's deletes leave them)."""
+        import pyarrow as pa
+        from deltalake import DeltaTable, QueryBuilder
 
         if not self.exists(location):
             return []
-        dataset = DeltaTable(paths.as_uri(location), version=version).to_pyarrow_dataset()
-        condition = None
-        for column, value in (where or {}).items():
-            test = pc.field(column) == value
-            condition = test if condition is None else condition & test
-        # One thread: a process that exits right after (a CLI command) must find no Arrow scan thread running,
-        # or it aborts at exit ("terminate called without an active exception").
-        table = dataset.to_table(filter=condition, use_threads=False).slice(0, limit)
-        maps = {field.name for field in table.schema if str(field.type).startswith("map<")}
-        return [Record({k: _plain(v, k in maps) for k, v in row.items()}) for row in table.to_pylist()]
+        table = DeltaTable(paths.as_uri(location), version=version)
+        condition = " AND ".join(
+            f"{_identifier(column)} = {_literal(value)}" for column, value in (where or {}).items()
+        )
+        query = f"SELECT * FROM t{f' WHERE {condition}' if condition else ''} LIMIT {int(limit)}"
+        found = pa.table(QueryBuilder().register("t", table).execute(query).read_all())
+        maps = {field.name for field in found.schema if pa.types.is_map(field.type)}
+        return [Record({k: _plain(v, k in maps) for k, v in row.items()}) for row in found.to_pylist()]
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: Any) -> str:
+    """A SQL literal of a lookup value (a string, a number or a bool)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _plain(value: Any, is_map: bool) -> Any:

@@ -16,7 +16,6 @@ import yaml
 
 from refinery import paths, pipelines, tables
 from refinery.commands.doctor import doctor, say_torn
-from refinery.commands.init import init_project
 from refinery.commands.preflight import check_inputs
 from refinery.commands.summary import SUMMARY_WIDTH, format_summary  # noqa: F401 - tests read the width here
 from refinery.config import ENVIRONMENTS, Config, load_config, masked
@@ -128,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.quiet)
     try:
         if args.command == "init":
+            from refinery.commands.init import init_project  # its profiler imports pyspark (no JVM)
+
             sample = Path(args.sample) if args.sample else None
             found = init_project(Path(args.folder), name=args.name, kind=args.kind, sample=sample, label=args.label)
             print("\n".join(found))

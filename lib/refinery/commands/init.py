@@ -1,7 +1,7 @@
 """`refinery init DIR`: a project folder of the user's own, layered on the packaged defaults (no checkout, no
 `spark.jars_dir`): `pipelines/<name>.yaml` and, for record data, `schemas/<name>/` with bronze profiled from a
-sample file and silver and gold derived from it (`refinery.config.tabular_schemas`). Spark-free: a sample is
-read with pyarrow, a few thousand rows at most.
+sample file and silver and gold derived from it (`refinery.config.tabular_schemas`). No JVM: a sample is read
+with pyarrow, a few thousand rows at most.
 """
 
 from __future__ import annotations
@@ -57,10 +57,9 @@ def init_project(
     else:
         config = _text_project(name, sample)
     written[pipeline] = config
-    written[folder / ".gitignore"] = "lake/\n"
+    if not (folder / ".gitignore").exists():
+        written[folder / ".gitignore"] = "lake/\n"  # the lake holds raw data: never committed
     for path, text in written.items():
-        if path.exists() and path.name == ".gitignore":
-            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return [

@@ -55,3 +55,8 @@ def test_text_files_keep_their_charset_in_meta_and_name_what_failed():
     assert "meta" not in utf8.value  # plain UTF-8 says nothing
     (failed,) = file_records("page.html", page, "text", encoding="utf-8")
     assert (failed.rule, failed.detail) == ("invalid_encoding", "not valid utf-8 at byte 40")
+
+
+def test_a_declared_utf16_without_a_byte_order_mark_reads_as_utf8():
+    page = '<meta charset="utf-16"><p>Grüße</p>'.encode()
+    assert decode_text(page).text == page.decode()  # not pairs of bytes read as UTF-16 characters

@@ -58,6 +58,8 @@ def decode_text(data: bytes, *, content_type: str | None = None, encoding: str |
             return _strict(data[len(bom) :], name, "bom") or Decoded(None, failed=_failure(data[len(bom) :], name))
     failures = []
     for label, found_by in ((declared_charset(content_type), "header"), (meta_charset(data), "meta")):
+        if label and (_python_codec(label) or "").startswith(("utf-16", "utf-32")):
+            label = "utf-8"  # WHATWG: a declared UTF-16 without a byte order mark is read as UTF-8
         if label:
             decoded = _strict(data, label, found_by)
             if decoded:

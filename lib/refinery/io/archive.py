@@ -13,6 +13,7 @@ Pure Python over a byte stream, no Spark: the ingest reader and forget's raw rew
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterator
@@ -44,12 +45,17 @@ class Framed:
 
     def warc_header(self, name: str) -> str | None:
         """A WARC header's value (case-insensitive name), None when absent."""
-        key = name.lower().encode()
+        return self._warc_headers.get(name.lower())
+
+    @functools.cached_property
+    def _warc_headers(self) -> dict[str, str]:
+        """The header block parsed once (a record's headers are asked for several times); the first of a name."""
+        found: dict[str, str] = {}
         for line in self.header.split(b"\n")[1:]:
             field, sep, value = line.partition(b":")
-            if sep and field.strip().lower() == key:
-                return value.strip().decode("utf-8", "replace")
-        return None
+            if sep:
+                found.setdefault(field.strip().lower().decode("latin-1"), value.strip().decode("utf-8", "replace"))
+        return found
 
     def as_bytes(self) -> bytes:
         """The record as a WARC or ARC file of its own (what warcio parses)."""

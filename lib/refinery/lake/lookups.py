@@ -49,10 +49,12 @@ class ArrowLookups:
         deltalake's query engine, which honours deletion vectors (a forget's deletes leave them)."""
         import pyarrow as pa
         from deltalake import DeltaTable, QueryBuilder
+        from deltalake.exceptions import TableNotFoundError
 
-        if not self.exists(location):
+        try:
+            table = DeltaTable(paths.as_uri(location), version=version)
+        except TableNotFoundError:  # not written yet: one open of the log, not a check and then an open
             return []
-        table = DeltaTable(paths.as_uri(location), version=version)
         condition = " AND ".join(
             f"{_identifier(column)} = {_literal(value)}" for column, value in (where or {}).items()
         )

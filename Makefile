@@ -11,6 +11,8 @@ SETUP_STAMP := $(VENV)/.installed
 JARS_STAMP := $(JARS)/.stamp
 BROKER_STAMP := $(JARS)/.broker-stamp
 CLASS_ARCHIVE_STAMP := .cache/.class-archive-built
+KERNELS := $(wildcard lib/refinery/transforms/kernels/*.py)
+KERNELS_STAMP := $(VENV)/.kernels-compiled
 ENV_ARCHIVE := dist/refinery-env.tar.gz
 CLUSTER_ENV := .cache/cluster-env
 # Databricks Runtime 17's Spark: a subset that runs every stage (and the stream, releases, readers) again on
@@ -19,7 +21,7 @@ COMPAT_VENV := .cache/venv-spark40
 COMPAT_PINS := pyspark==4.0.1 delta-spark==4.0.1
 COMPAT_TESTS := tests/stages/test_pipeline.py tests/stages/test_stream.py tests/stages/test_dedup_stage.py \
 	tests/stages/test_publish_stage.py tests/io tests/test_releases.py
-PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/eval -type f -not -name '*.pyc')
+PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/eval -type f -not -path '*/__pycache__/*')
 
 .DEFAULT_GOAL := help
 .PHONY: help docs setup setup-run run run-tabular card test cluster-test compat-test lint bench bench-scale dist clean seed
@@ -27,7 +29,7 @@ PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/ev
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
-setup-run: $(RUN_STAMP) $(JARS_STAMP) $(CLASS_ARCHIVE_STAMP) ## what running needs: .venv with refinery[spark], Delta's and Kafka's jars once, the JVM's class archive
+setup-run: $(RUN_STAMP) $(JARS_STAMP) $(CLASS_ARCHIVE_STAMP) $(KERNELS_STAMP) ## what running needs: .venv with refinery[spark], Delta's and Kafka's jars once, the JVM's class archive, the compiled kernels
 
 setup: setup-run $(SETUP_STAMP) $(BROKER_STAMP) ## setup-run, then what the tests need: refinery[dev] (torch, pytest ...), the test broker's jars
 
@@ -53,6 +55,11 @@ $(BROKER_STAMP): $(SETUP_STAMP)
 # spark.class_archive says (refinery.class_archive).
 $(CLASS_ARCHIVE_STAMP): $(JARS_STAMP)
 	$(PY) -m refinery.class_archive
+	touch $@
+
+# Curation's numba kernels, compiled once into their on-disk cache (about 30 s) instead of in a first run's workers.
+$(KERNELS_STAMP): $(RUN_STAMP) $(KERNELS)
+	$(PY) -m refinery.transforms.kernels
 	touch $@
 
 seed: ## copy the bundled sample raw files into $(LAKE)/raw/$(PIPELINE)
@@ -117,6 +124,10 @@ $(ENV_ARCHIVE): $(SETUP_STAMP) $(PACKAGED)
 	$(PY) -m pip wheel --quiet --no-deps -w dist . && rm -rf build
 	$(PYTHON) -m venv $(CLUSTER_ENV)
 	$(CLUSTER_ENV)/bin/python -m pip install --quiet dist/refinery-*.whl
+	# The compiled kernels travel in the archive; pyspark comes from the cluster, here from .venv (as on a worker).
+	mkdir -p .cache/spark-python
+	for package in pyspark py4j; do ln -sfn "$$($(PY) -c "import $$package, os; print(os.path.dirname($$package.__file__))")" .cache/spark-python/$$package; done
+	PYTHONPATH=.cache/spark-python $(CLUSTER_ENV)/bin/python -m refinery.transforms.kernels
 	$(VENV)/bin/venv-pack --quiet --prefix $(CLUSTER_ENV) --output $@ --compress-level 1
 
 clean: ## remove the local lake (keeps .venv and the jar cache)

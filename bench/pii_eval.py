@@ -71,7 +71,7 @@ NEGATIVE_TEMPLATES = [
 
 
 def luhn_invalid(rng: random.Random) -> str:
-    from refinery.transforms.pii import _luhn_ok
+    from refinery.transforms.pii_patterns import _luhn_ok
 
     while True:
         digits = "4" + "".join(str(rng.randint(0, 9)) for _ in range(15))

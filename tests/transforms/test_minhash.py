@@ -106,3 +106,16 @@ def test_a_document_bigger_than_one_numpy_step_gets_the_true_minima():
     signatures, counts = HASHER.signatures(pa.array(["small doc here", big, "another small one"]))
     assert counts[1] == len(hashes)
     assert (signatures[1] == permuted.astype(np.uint32)).all()
+
+
+def test_the_compiled_signatures_are_the_numpy_ones():
+    """Stored signatures stay valid: the kernel gives the numpy reference's values, shingle kinds and sizes mixed
+    (empty, shorter than the n-gram, bigger than one numpy step, other scripts)."""
+    rng = np.random.default_rng(36)
+    texts = [" ".join(words(int(n), seed=int(n))) for n in rng.integers(0, 400, size=300)]
+    texts += ["", "one two", " ".join(words(9_000, seed=3)), "Städte und Flüsse, 東京 と 大阪"]
+    for hasher in (HASHER, MinHasher(shingle="char", ngram=5, num_perm=64, seed=7)):
+        got, got_counts = hasher.signatures(pa.array(texts))
+        expected, expected_counts = hasher.signatures_reference(pa.array(texts))
+        assert (got_counts == expected_counts).all()
+        assert (got == expected).all()

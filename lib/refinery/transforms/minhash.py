@@ -9,8 +9,9 @@ Bands x rows is picked the way datasketch does: minimize the weighted sum of the
 probability (pairs below the threshold that share a band) and the false-negative probability (pairs
 above it that share none), integrated over Jaccard similarity.
 
-Everything here works a batch at a time with numpy and pyarrow compute, never a Python loop per shingle;
-`refinery.transforms.minhash_spark` runs it over DataFrames.
+Everything here works a batch at a time with numpy and pyarrow compute, never a Python loop per shingle; the
+signatures themselves come from a compiled kernel (`refinery.transforms.kernels.minhash`) held equal to the
+numpy version kept here; `refinery.transforms.minhash_spark` runs it over DataFrames.
 """
 
 from __future__ import annotations
@@ -139,7 +140,16 @@ class MinHasher:
     # -------------------------------------------------------------- signatures
 
     def signatures(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """(signatures uint32 [docs x num_perm], shingle count per document)."""
+        """(signatures uint32 [docs x num_perm], shingle count per document), by the compiled kernel."""
+        from refinery.transforms.kernels.minhash import signatures  # numba: imported where batches run
+
+        hashes, counts = self.shingles(texts)
+        out = np.full((len(counts), self.num_perm), _NO_SHINGLE, dtype=np.uint32)
+        signatures(hashes, counts, self._multipliers[:, 0], self._increments[:, 0], out)
+        return out, counts
+
+    def signatures_reference(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """`signatures` with numpy alone: the reference the kernel is held equal to."""
         hashes, counts = self.shingles(texts)
         signatures = np.full((len(counts), self.num_perm), _NO_SHINGLE, dtype=np.uint32)
         has_shingles = np.flatnonzero(counts)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from refinery.rejects import LANGUAGE_LOW_SCORE, LANGUAGE_NOT_KEPT
+from refinery.transforms.arrow_udfs import arrow_batch_udf, utf8_buffers
 from refinery.transforms.rules import Rule, flag_rejects
 
 MAX_CHARS = 2000  # the first characters decide; long documents cost no more than this
@@ -43,12 +44,17 @@ def detect(text: str | None) -> tuple[str, float]:
     return labels[0].removeprefix("__label__"), min(float(scores[0]), 1.0)
 
 
-@pandas_udf(_LANGUAGE)
-def _detect_batch(texts: pd.Series) -> pd.DataFrame:
+@arrow_batch_udf(_LANGUAGE)
+def _detect_batch(texts: pa.Array) -> pa.Array:
+    """`detect` for a batch, read from the Arrow array's UTF-8 buffers (a null text is 'und')."""
     from refinery.transforms.kernels.language import lid176  # numba: imported where batches run
 
-    found = lid176().detect(texts.tolist(), MAX_CHARS)
-    return pd.DataFrame({"lang": [lang for lang, _ in found], "score": [score for _, score in found]})
+    model = lid176()
+    labels, scores = model.detect_utf8(*utf8_buffers(texts), MAX_CHARS)
+    names = np.array([*model.labels, "und"], dtype=object)
+    probability = np.minimum(scores.astype(np.float64), 1.0)
+    probability[labels < 0] = 0.0
+    return pa.StructArray.from_arrays([pa.array(names[labels]), pa.array(probability)], names=["lang", "score"])
 
 
 def add_language(df: DataFrame) -> DataFrame:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import functools
 import re
 
-import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType, StructField, StructType
 
 from refinery.rejects import C4, FINEWEB, GOPHER_QUALITY, GOPHER_REPETITION, QUALITY_EMPTY
+from refinery.transforms.arrow_udfs import arrow_batch_udf
 from refinery.transforms.params import C4Params, FineWebParams, GopherQualityParams, GopherRepetitionParams
 from refinery.transforms.punctuation import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 from refinery.transforms.quality_verdict import Verdict, fails
@@ -319,16 +319,12 @@ def flag_quality(df: DataFrame, filters: QualityFilters) -> DataFrame:
     `c4:*`, `fineweb:*`); rewrites `text` (C4 line removal) for rows not flagged before.
     """
 
-    @pandas_udf(_VERDICT)
-    def judge(texts: pd.Series, langs: pd.Series) -> pd.DataFrame:
-        verdicts = filters.check_batch(texts.tolist(), langs.tolist())
-        return pd.DataFrame(
-            {
-                "text": [v.text for v in verdicts],
-                "rule": [v.rule for v in verdicts],
-                "detail": [v.detail for v in verdicts],
-            }
-        )
+    @arrow_batch_udf(_VERDICT)
+    def judge(texts: pa.Array, langs: pa.Array) -> pa.Array:
+        verdicts = filters.check_batch(texts.to_pylist(), langs.to_pylist())
+        columns = [pa.array([v.text for v in verdicts], pa.string()), pa.array([v.rule for v in verdicts], pa.string()),
+                   pa.array([v.detail for v in verdicts], pa.string())]  # fmt: skip
+        return pa.StructArray.from_arrays(columns, names=["text", "rule", "detail"])
 
     earlier = already_flagged(df)
     # Rows an earlier transform flagged are not judged again: the UDF gets null text for them.

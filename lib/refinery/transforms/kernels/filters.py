@@ -2,8 +2,8 @@
 step by step over each document of a batch's code points, giving a verdict code (`CODES`), the measured value,
 the n of an n-gram rule and the span of the text after C4's line removal.
 
-Thresholds arrive as one float tuple per filter, in the order of the fields of its parameter class
-(`refinery.transforms.kernels.quality.settings` builds them); a threshold of 0 turns its check off, as in Python.
+Thresholds arrive as one float tuple per filter (`refinery.transforms.kernels.quality.QualityKernel` builds them
+from the parameter classes); a threshold of 0 turns its check off, as in Python.
 """
 
 from __future__ import annotations

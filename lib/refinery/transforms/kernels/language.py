@@ -267,13 +267,16 @@ class LanguageModel:
         encoded = [(text or "").encode("utf-8", "surrogatepass") for text in texts]
         offsets = np.zeros(len(encoded) + 1, np.int64)
         np.cumsum([len(e) for e in encoded], out=offsets[1:])
-        buf = np.frombuffer(b"".join(encoded), np.uint8)
-        labels, scores = detect_batch(buf, offsets, max_chars, flags(), self.model, self.rows, self.left, self.right,
-                                      self.out_rows, self.osz)  # fmt: skip
+        labels, scores = self.detect_utf8(np.frombuffer(b"".join(encoded), np.uint8), offsets, max_chars)
         return [
             ("und", 0.0) if label < 0 else (self.labels[label], min(float(score), 1.0))
             for label, score in zip(labels.tolist(), scores.tolist(), strict=True)
         ]
+
+    def detect_utf8(self, data: np.ndarray, offsets: np.ndarray, max_chars: int) -> tuple[np.ndarray, np.ndarray]:
+        """(label index, or -1 for 'und'; float32 probability) of each text data[offsets[d]:offsets[d + 1]]."""
+        return detect_batch(data, offsets, max_chars, flags(), self.model, self.rows, self.left, self.right,
+                            self.out_rows, self.osz)  # fmt: skip
 
 
 class _Reader:

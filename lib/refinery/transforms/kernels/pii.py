@@ -1,6 +1,6 @@
-"""`pii.find_pii` without scanning every position with every pattern: a compiled pass finds, for each of
-`PII_KINDS`' patterns, the positions where a match can start, and the pattern itself (Python's `re`, with its
-validator) is tried at those positions only, in the reference's order and with its masking.
+"""`find_pii` (refinery.transforms.pii_patterns) without running every pattern at every position: a compiled
+pass finds, for each of `PII_KINDS`' patterns, the positions where a match can start, and the pattern itself
+(Python's `re`, with its validator) is tried there only, in the reference's order and with its masking.
 
 A candidate test is a necessary condition of its pattern (the first characters, the look-behind, the length,
 digit count or dots of the run a match lies in), taken on the text the pattern sees: when a kind found spans,
@@ -20,11 +20,6 @@ from refinery.transforms.kernels.charclass import ALNUM, DECIMAL, flags
 from refinery.transforms.pii_patterns import KINDS, PII_KINDS, PiiSpan
 
 _MASK = ord("_")
-
-
-@njit(cache=True)
-def _word(flags, c):
-    return (flags[c] & ALNUM) != 0 or c == 0x5F
 
 
 @njit(cache=True)
@@ -153,7 +148,7 @@ def candidates(cp, flags, first_kind, kinds, positions):
 
 
 def find_pii_fast(text: str, kinds: Collection[str] = KINDS) -> list[PiiSpan]:
-    """`pii.find_pii(text, kinds)`: the same spans, each pattern tried only where it can start."""
+    """`find_pii(text, kinds)`: the same spans, each pattern tried only where it can start."""
     points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     found_kinds, found_at = _buffers(points.size * 9 + 1)
     n = candidates(points, flags(), 0, found_kinds, found_at)

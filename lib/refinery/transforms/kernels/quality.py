@@ -111,7 +111,7 @@ class QualityKernel:
             if code == filters.FALLBACK:
                 verdicts.append(self.reference.check(texts[d], langs[d]))
                 continue
-            kept = _text((out if in_out[d] else cp)[spans[d, 0] : spans[d, 1]]) if in_out[d] else text
+            kept = _text(out[spans[d, 0] : spans[d, 1]]) if in_out[d] else text
             if code == 0:
                 verdicts.append(Verdict(kept))
             else:

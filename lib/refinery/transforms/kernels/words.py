@@ -23,11 +23,6 @@ _WWW = (0x77, 0x77, 0x77, 0x2E)  # www.
 
 
 @njit(cache=True)
-def is_space(flags, c):
-    return (flags[c] & SPACE) != 0
-
-
-@njit(cache=True)
 def all_alnum(cp, a, b, flags):
     if b <= a:
         return False

@@ -57,7 +57,7 @@ $(CLASS_ARCHIVE_STAMP): $(JARS_STAMP)
 	$(PY) -m refinery.class_archive
 	touch $@
 
-# Curation's numba kernels, compiled once into their on-disk cache (about 30 s) instead of in a first run's workers.
+# Curation's numba kernels, compiled once into their on-disk cache (about 50 s) instead of in a first run's workers.
 $(KERNELS_STAMP): $(RUN_STAMP) $(KERNELS)
 	$(PY) -m refinery.transforms.kernels
 	touch $@

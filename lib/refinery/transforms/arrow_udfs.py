@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
-from pyspark.sql.types import DataType
+from pyspark.sql.types import DataType, StructType
 
 ArrowFunction = Callable[..., pa.Array]
 
@@ -21,13 +21,14 @@ def arrow_batch_udf(return_type: DataType) -> Callable[[ArrowFunction], Callable
         if hasattr(F, "arrow_udf"):
             return F.arrow_udf(fn, return_type)
 
-        def through_pandas(*series: pd.Series):
+        def to_struct(*series: pd.Series) -> pd.DataFrame:
             result = fn(*(pa.Array.from_pandas(s) for s in series))
-            if isinstance(result.type, pa.StructType):
-                return pd.DataFrame({f.name: result.field(i).to_pandas() for i, f in enumerate(result.type)})
-            return result.to_pandas()
+            return pd.DataFrame({f.name: result.field(i).to_pandas() for i, f in enumerate(result.type)})
 
-        return pandas_udf(through_pandas, return_type)
+        def to_column(*series: pd.Series) -> pd.Series:
+            return fn(*(pa.Array.from_pandas(s) for s in series)).to_pandas()
+
+        return pandas_udf(to_struct if isinstance(return_type, StructType) else to_column, return_type)
 
     return wrap
 

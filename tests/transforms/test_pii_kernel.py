@@ -23,24 +23,7 @@ PII = [text for text, _, _ in POSITIVE] + NEGATIVE + [
     "978-3-16-148410-0", "1Z999AA10123456784", "+", "(", "--", "x-", ".5", "1,299.00",
 ]  # fmt: skip
 GLUE = [" ", " ", " ", "", "\n", ", ", ".", "-", "_", ":", "/", "+", "@", "(", ")", "\u00a0", "x", "7", "A"]
-WORDS = [
-    "call",
-    "mail",
-    "pay",
-    "the",
-    "key",
-    "card",
-    "host",
-    "order",
-    "ref",
-    "at",
-    "on",
-    "for",
-    "and",
-    "is",
-    "to",
-    "of",
-]
+WORDS = ["call", "mail", "pay", "the", "key", "card", "host", "order", "ref", "at", "on", "for", "and", "is", "of"]
 
 
 def text(rng: random.Random) -> str:

@@ -1,10 +1,11 @@
 """Where curate's time goes: each step's Python work per document, and each step's cost inside Spark.
 
-Part 1 (no Spark): the functions curate's Arrow UDFs call, timed one step at a time over the same
+Part 1 (no Spark): the Python references of curate's steps, timed one step at a time over the same
 documents on one core: HTML main text, NFC, language ID, each quality filter (tokenizing included),
-the PII scan. Part 2 (a warm local[2] session): the curate transforms applied one more at a time over
-the same documents read from JSONL, each prefix written to Spark's `noop` sink; the difference
-between prefixes is what a step costs in the stage (Arrow conversion and Python workers included).
+the PII scan; then the compiled kernels the stage runs instead, in batches. Part 2 (a warm local[2]
+session): the curate transforms applied one more at a time over the corpus read from JSONL, each prefix
+written to Spark's `noop` sink; the difference between prefixes is what a step costs in the stage (Arrow
+conversion and Python workers included).
 
     .venv/bin/python bench/curate_profile.py [--corpus DIR] [--docs 10000]
 """

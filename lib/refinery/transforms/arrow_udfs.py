@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pyspark.sql import functions as F
@@ -35,8 +36,6 @@ def arrow_batch_udf(return_type: DataType) -> Callable[[ArrowFunction], Callable
 
 def utf8_buffers(texts: pa.Array):
     """(UTF-8 bytes, int64 offsets per row) of a string array, without copying its text; nulls are empty."""
-    import numpy as np
-
     if pa.types.is_large_string(texts.type):
         offset_type = np.int64
     elif pa.types.is_string(texts.type):

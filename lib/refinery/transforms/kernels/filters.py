@@ -13,7 +13,7 @@ from numba import njit
 
 from refinery.transforms.kernels import lines
 from refinery.transforms.kernels.charclass import ALPHA, OTHER_BREAK, PUNCT
-from refinery.transforms.kernels.words import BASE, DOT, ELLIPSIS, NEWLINE, group, split_words, strip
+from refinery.transforms.kernels.words import BASE, DOT, ELLIPSIS, NEWLINE, group, same_text, split_words, strip
 
 CODES = (
     "kept", "quality:empty", "dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac",
@@ -155,15 +155,9 @@ def _stop_words_found(cp, starts, ends, n, hashes, stops, lang):
         h = hashes[i]
         at = lo + np.searchsorted(stop_h[lo:hi], h)
         while at < hi and stop_h[at] == h:
-            if not found[at] and ends[i] - starts[i] == stop_b[at] - stop_a[at]:
-                same = True
-                for k in range(ends[i] - starts[i]):
-                    if cp[starts[i] + k] != stop_cp[stop_a[at] + k]:
-                        same = False
-                        break
-                if same:
-                    found[at] = True
-                    distinct += 1
+            if not found[at] and same_text(cp, starts[i], ends[i], stop_cp, stop_a[at], stop_b[at]):
+                found[at] = True
+                distinct += 1
             at += 1
     return distinct
 

@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from refinery.transforms.kernels.charclass import SPACE, flags
+from refinery.transforms.kernels.words import same_text
 
 _LABEL = b"__label__"
 _EOS = b"</s>"
@@ -66,15 +67,8 @@ def _find(buf, a, b, h, table, word_bytes, word_starts):
     at = np.int64(h % np.uint64(size))
     while table[at] != -1:
         w = table[at]
-        s, e = word_starts[w], word_starts[w + 1]
-        if e - s == b - a:
-            same = True
-            for k in range(b - a):
-                if word_bytes[s + k] != buf[a + k]:
-                    same = False
-                    break
-            if same:
-                return w
+        if same_text(buf, a, b, word_bytes, word_starts[w], word_starts[w + 1]):
+            return w
         at = (at + 1) % size
     return -1
 

@@ -33,7 +33,7 @@ def duplicates(cp, seg_a, seg_b, k, table, ids, first, hashes):
     for i in range(k):
         f = first[ids[i]]
         if f != i:
-            if not same_text(cp, seg_a[i], seg_b[i], seg_a[f], seg_b[f]):
+            if not same_text(cp, seg_a[i], seg_b[i], cp, seg_a[f], seg_b[f]):
                 return COLLISION, 0
             count += 1
             chars += seg_b[i] - seg_a[i]

@@ -70,27 +70,24 @@ class QualityKernel:
         self.reference = reference
         rep, qual, c4, fw = reference.repetition, reference.quality, reference.c4, reference.fineweb
         self.on = (rep.enabled, qual.enabled, c4.enabled, fw.enabled)
-        self.rep = tuple(float(getattr(rep, k)) for k in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac",
-                                                          "dup_line_char_frac"))  # fmt: skip
+        self.rep = _floats(rep, "dup_para_frac dup_para_char_frac dup_line_frac dup_line_char_frac")
         self.top = _thresholds(rep.top_n_grams)
         self.dup = _thresholds(rep.dup_n_grams)
-        self.qual = tuple(
-            float(getattr(qual, k))
-            for k in ("min_doc_words", "max_doc_words", "min_avg_word_length", "max_avg_word_length",
-                      "max_symbol_word_ratio", "max_bullet_lines_ratio", "max_ellipsis_lines_ratio",
-                      "min_alpha_words_ratio", "min_stop_words")
-        )  # fmt: skip
-        self.c4 = tuple(
-            float(getattr(c4, k))
-            for k in ("remove_citations", "filter_no_terminal_punct", "min_num_sentences", "min_words_per_line",
-                      "max_word_length", "filter_lorem_ipsum", "filter_javascript", "filter_curly_bracket",
-                      "filter_policy")
-        )  # fmt: skip
-        self.fw = tuple(
-            float(getattr(fw, k))
-            for k in ("line_punct_thr", "line_punct_exclude_zero", "short_line_thr", "short_line_length",
-                      "char_duplicates_ratio", "new_line_ratio")
-        )  # fmt: skip
+        self.qual = _floats(
+            qual,
+            "min_doc_words max_doc_words min_avg_word_length max_avg_word_length max_symbol_word_ratio "
+            "max_bullet_lines_ratio max_ellipsis_lines_ratio min_alpha_words_ratio min_stop_words",
+        )
+        self.c4 = _floats(
+            c4,
+            "remove_citations filter_no_terminal_punct min_num_sentences min_words_per_line max_word_length "
+            "filter_lorem_ipsum filter_javascript filter_curly_bracket filter_policy",
+        )
+        self.fw = _floats(
+            fw,
+            "line_punct_thr line_punct_exclude_zero short_line_thr short_line_length char_duplicates_ratio "
+            "new_line_ratio",
+        )
         self.languages, self.stops = _stop_words(reference.stop_words)
         self.fallbacks = 0  # documents of the last batch the reference judged
 
@@ -129,6 +126,11 @@ class QualityKernel:
         if size:
             threshold = threshold[size]
         return fails(family.of(reason), int(value) if code in _COUNTS else value, op, threshold, unit)
+
+
+def _floats(params, names: str) -> tuple[float, ...]:
+    """The named fields of a parameter class, in the order the kernel unpacks them, as floats."""
+    return tuple(float(getattr(params, name)) for name in names.split())
 
 
 def _thresholds(by_n: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:

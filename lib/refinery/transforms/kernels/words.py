@@ -257,11 +257,12 @@ def span_hash(cp, a, b):
 
 
 @njit(cache=True)
-def same_text(cp, a, b, c, d):
+def same_text(x, a, b, y, c, d):
+    """x[a:b] == y[c:d], for two arrays of code points or bytes (or one array twice)."""
     if b - a != d - c:
         return False
     for k in range(b - a):
-        if cp[a + k] != cp[c + k]:
+        if x[a + k] != y[c + k]:
             return False
     return True
 

@@ -29,7 +29,7 @@ PACKAGED := pyproject.toml setup.py $(shell find lib conf schemas data/sample/ev
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
-setup-run: $(RUN_STAMP) $(JARS_STAMP) $(CLASS_ARCHIVE_STAMP) $(KERNELS_STAMP) ## what running needs: .venv with refinery[spark], Delta's and Kafka's jars once, the JVM's class archive, the compiled kernels
+setup-run: $(RUN_STAMP) $(JARS_STAMP) $(KERNELS_STAMP) $(CLASS_ARCHIVE_STAMP) ## what running needs: .venv with refinery[spark], Delta's and Kafka's jars once, the JVM's class archive, the compiled kernels
 
 setup: setup-run $(SETUP_STAMP) $(BROKER_STAMP) ## setup-run, then what the tests need: refinery[dev] (torch, pytest ...), the test broker's jars
 
@@ -53,7 +53,7 @@ $(BROKER_STAMP): $(SETUP_STAMP)
 
 # Local JVMs map their classes from an archive instead of loading them from jars: built once, where
 # spark.class_archive says (refinery.class_archive).
-$(CLASS_ARCHIVE_STAMP): $(JARS_STAMP)
+$(CLASS_ARCHIVE_STAMP): $(JARS_STAMP) | $(KERNELS_STAMP)  # it runs the sample: curate's kernels compiled first (order only)
 	$(PY) -m refinery.class_archive
 	touch $@
 

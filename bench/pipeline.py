@@ -178,34 +178,41 @@ def new_lake(corpus: Path, lake: Path) -> None:
         os.link(path, raw / path.name)
 
 
-def refinery(command: str, lake: Path, events: Path | None = None) -> dict:
+def refinery(command: str, lake: Path, events: Path | None = None, flags: tuple[str, ...] = ()) -> dict:
     env = dict(os.environ)
     if events is not None:
         events.mkdir(parents=True, exist_ok=True)
         env["PYSPARK_SUBMIT_ARGS"] = submit_args(events)
-    return timed([REFINERY, command, "--pipeline", "web_text", "--env", "local", "--lake", str(lake)], env=env)
+    line = [REFINERY, command, "--pipeline", "web_text", "--env", "local", "--lake", str(lake), *flags]
+    return timed(line, env=env)
 
 
 def ledger_stages(lake: Path) -> dict[str, dict]:
     """Per stage of the lake's one run: seconds, rows, and the output table's data files."""
+    return ledger_runs(lake)[-1]
+
+
+def ledger_runs(lake: Path) -> list[dict[str, dict]]:
+    """Per run of the lake, in order, per stage: seconds, rows, how it ran, and the output table's data files."""
     from deltalake import DeltaTable
 
     rows = DeltaTable(str(lake / "_refinery" / "runs")).to_pyarrow_table().to_pylist()
-    stages = {}
-    for row in rows:
+    runs: dict[str, dict[str, dict]] = {}
+    for row in sorted(rows, key=lambda r: r["started_at"]):
         if row["status"] != "ok":
             continue
         metrics = dict(row["metrics"])
         files = _data_files(lake / row["output_table"], row["output_version"]) if row["output_table"] else {}
-        stages[row["stage"]] = {
+        runs.setdefault(row["run_id"], {})[row["stage"]] = {
             "s": float(metrics["seconds"]),
             "rows_in": row["rows_in"],
             "rows_out": row["rows_out"],
             "rejected": row["rows_rejected"],
             "docs_per_s_per_core": round(row["rows_in"] / float(metrics["seconds"]) / CORES),
+            **({"mode": metrics["mode"]} if "mode" in metrics else {}),
             **files,
         }
-    return stages
+    return list(runs.values())
 
 
 def _data_files(table: Path, version: int) -> dict:

@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         name: commands.add_parser(name, parents=[common], help=text, description=text)
         for name, text in COMMANDS.items()
     }
+    for name in ("run", *pipelines.STAGE_NAMES):
+        sub[name].add_argument(
+            "--full-refresh",
+            action="store_true",
+            help="rebuild each output from all of its input (curate otherwise adds the rows it has not curated)",
+        )
     sub["stream"].add_argument("--once", action="store_true", help="process what is there now, then exit")
     sub["release"].add_argument("action", choices=("create", "list", "show"), help="what to do")
     sub["release"].add_argument("name", nargs="?", help="release name (create, show)")
@@ -157,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             return doctor(config.lake.root, repair_them=args.repair)
         stages = list(config.pipeline_kind.stage_names) if args.command == "run" else [args.command]
-        return _run(config, stages, strict=args.strict)
+        return _run(config, stages, strict=args.strict, full_refresh=args.full_refresh)
     except UsageError as exc:  # bad usage, config or inputs: one line, exit 2
         print(f"refinery: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -183,10 +189,11 @@ def _run(
     outcome: Callable | None = None,
     *,
     strict: bool = False,
+    full_refresh: bool = False,
 ) -> int:
     """Run stages (or `work`: the stream, a forget) under the pipeline's lease and print the summary (of the
     stages that finished, when one fails); `outcome` turns the results into the exit code (default: 0). With
-    `strict`, a stage's warning stops the run and fails it."""
+    `strict`, a stage's warning stops the run and fails it; with `full_refresh`, every stage rebuilds."""
     check_inputs(config, stage_names)  # before the JVM starts: a usage error in well under a second
     check_key_available(config, stage_names)
     if say_torn(config.lake.root):  # never commit on top of a torn commit
@@ -198,7 +205,7 @@ def _run(
 
     clock = time.perf_counter()
     spark = get_session(config.spark, spark_log=config.console.spark_log, private_files=config.lake.private_files)
-    ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake))
+    ctx = StageContext(spark=spark, config=config, lake=Lake(spark, config.lake), full_refresh=full_refresh)
     command = " ".join(stage_names)
     print(
         f"refinery {command} · pipeline {config.pipeline} · env {config.env} · lake {paths.shown(ctx.lake.root)} "

@@ -24,7 +24,8 @@ MAINTAIN = "refinery.stages.maintain"  # the module that maintains any kind's ta
 class Stage:
     """One stage of a kind: the table it reads (RAW for raw files) and the table it writes; the module whose
     `run(ctx)` runs it; what it does (the CLI's help); the tables besides its output it keeps (dedup's
-    signatures)."""
+    signatures); the config sections that decide its rows (a stage that adds to its output rather than rebuild
+    it rebuilds when they, or an earlier stage's, change)."""
 
     name: str
     reads: str
@@ -32,6 +33,7 @@ class Stage:
     module: str
     does: str
     also_writes: tuple[str, ...] = ()
+    decided_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,11 @@ class Kind:
             writer = self.writer_of(writer.reads)
         return tuple(chain)
 
+    def sections_deciding(self, stage: str) -> tuple[str, ...]:
+        """The config sections that decide `stage`'s rows: its own and those of the stages upstream of it."""
+        names = (stage, *(name for _, name in self.upstream(stage)))
+        return tuple(dict.fromkeys(section for name in names for section in self.stage(name).decided_by))
+
     def has_command(self, command: str) -> bool:
         return command in COMMON_COMMANDS or command in self.stage_names or command in self.commands
 
@@ -103,7 +110,14 @@ TEXT = Kind(
     name="text",  # documents for language-model training
     stages=(
         Stage("ingest", RAW, "bronze", "refinery.stages.ingest", "typed records with lineage; bad records to rejects"),
-        Stage("curate", "bronze", "silver", "refinery.stages.curate", "HTML text, language, quality filters, PII"),
+        Stage(
+            "curate",
+            "bronze",
+            "silver",
+            "refinery.stages.curate",
+            "HTML text, language, quality filters, PII",
+            decided_by=("curate", "privacy"),
+        ),
         Stage(
             "dedup",
             "silver",
@@ -111,6 +125,7 @@ TEXT = Kind(
             "refinery.stages.dedup",
             "exact, then MinHash near-duplicate removal",
             also_writes=("signatures",),
+            decided_by=("dedup",),
         ),
         Stage(
             "publish",

@@ -286,7 +286,11 @@ class Config:
     @property
     def config_hash(self) -> str:
         """Hash of everything that decides the output rows (not where they are written or how Spark runs)."""
-        decisive = ("pipeline", "kind", *self.pipeline_kind.row_sections)
+        return self.hash_of(self.pipeline_kind.row_sections)
+
+    def hash_of(self, sections: tuple[str, ...]) -> str:
+        """Hash of the pipeline's name and kind and of the config sections named."""
+        decisive = ("pipeline", "kind", *sections)
         relevant = {k: v for k, v in self.to_dict().items() if k in decisive}
         canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -256,15 +256,24 @@ class Lake:
         return self._write(ref, df, schema, mode="overwrite", options={"replaceWhere": where}, metadata=metadata)
 
     def append(
-        self, ref: TableRef, df: DataFrame, schema: TableSchema, txn: tuple[str, int] | None = None
+        self,
+        ref: TableRef,
+        df: DataFrame,
+        schema: TableSchema,
+        txn: tuple[str, int] | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> WriteResult:
         """Append `df`. With `txn` = (app id, version) the append happens at most once per pair: a retry of
-        an already committed (app id, version) writes nothing and returns `committed=False`."""
+        an already committed (app id, version) writes nothing and returns `committed=False`. `metadata` as
+        for `overwrite`."""
         options = {"txnAppId": txn[0], "txnVersion": txn[1]} if txn else {}
-        return self._write(ref, df, schema, mode="append", options=options)
+        return self._write(ref, df, schema, mode="append", options=options, metadata=metadata)
 
-    def insert_new(self, ref: TableRef, df: DataFrame, schema: TableSchema, *, key: str) -> WriteResult:
-        """MERGE `df` into the table, inserting rows whose `key` is not there yet. Idempotent by construction."""
+    def insert_new(
+        self, ref: TableRef, df: DataFrame, schema: TableSchema, *, key: str, metadata: dict[str, str] | None = None
+    ) -> WriteResult:
+        """MERGE `df` into the table, inserting rows whose `key` is not there yet. Idempotent by construction.
+        `metadata` as for `overwrite`."""
         return self.merge(
             ref,
             schema.conform(df),
@@ -272,6 +281,7 @@ class Lake:
             lambda merge: merge.whenNotMatchedInsertAll(),
             rows_metric="numTargetRowsInserted",
             schema=schema,
+            metadata=metadata,
         )
 
     def merge(
@@ -283,16 +293,18 @@ class Lake:
         *,
         rows_metric: str | tuple[str, ...],
         schema: TableSchema | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> WriteResult:
         """MERGE `source` (alias `s`) into the table (alias `t`) on `condition`, with the WHEN clauses `clauses`
         adds; the table is created from `schema` first when given. The write knows its commit; `rows_metric`
-        names the MERGE metric(s) that count its rows."""
+        names the MERGE metric(s) that count its rows; `metadata` as for `overwrite`."""
         self._check_before_write()
         if schema is not None:
             self.ensure_table(ref, schema)
         before = self.version(ref)
         token = _new_token()
-        tagged = {_USER_METADATA_CONF: json.dumps({WRITE_TOKEN_KEY: token})}  # MERGE takes no userMetadata option
+        stored = json.dumps({**(metadata or {}), WRITE_TOKEN_KEY: token}, sort_keys=True)
+        tagged = {_USER_METADATA_CONF: stored}  # MERGE takes no userMetadata option
         merge = clauses(self.delta_table(ref).alias("t").merge(source.alias("s"), condition))
         with settings(self.spark, tagged), killed_during_write(ref.path):
             merge.execute()

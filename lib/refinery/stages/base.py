@@ -56,6 +56,7 @@ class StageContext:
     run_id: str = field(default_factory=lambda: new_run_id())
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     stage: pipelines.Stage | None = None  # the declared stage `execute` runs (None for a command: maintain, forget)
+    full_refresh: bool = False  # stages that add to their output rebuild it instead (--full-refresh)
     _input_sizes: dict[TableRef, int] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -99,6 +100,10 @@ class StageContext:
         if ref not in self._input_sizes:
             self._input_sizes[ref] = self.lake.size_bytes(ref)
         return self._input_sizes[ref]
+
+    def reading_part(self, ref: TableRef, share: float) -> None:
+        """The stage reads only `share` of `ref`'s rows (the new ones): tasks are sized by that part."""
+        self._input_sizes[ref] = math.ceil(self.input_bytes(ref) * share)
 
     def spread_reads(self) -> None:
         """Read files in at least READ_PARTITIONS_PER_CORE partitions per core (unless `spark.conf` sets
@@ -242,14 +247,16 @@ def write_rejects(
     rejected: DataFrame,
     txn: tuple[str, int] | None = None,
     counts: dict[str, int] | None = None,
+    *,
+    append: bool = False,
 ) -> tuple[WriteResult, dict[str, int]]:
     """Write a stage's rejects; return the write and the count per rule.
 
-    Without `txn` the stage's rows in `rejects` are replaced (full-refresh stages); with `txn` they are
-    appended at most once (incremental stages). Requires: `rule`, `detail`; optional `doc_id`, `record`,
-    `_file`, `_line` (null when absent). A row of a forgotten subject keeps neither its id nor its record, only
-    where it was read. Pass a persisted DataFrame: it is counted (unless the caller already did and passes
-    `counts` per rule), then written.
+    The stage's rows in `rejects` are replaced (a stage that rebuilds its output), or with `append` they are
+    added; with `txn` they are added at most once (a stage whose batches are numbered). Requires: `rule`,
+    `detail`; optional `doc_id`, `record`, `_file`, `_line` (null when absent). A row of a forgotten subject
+    keeps neither its id nor its record, only where it was read. Pass a persisted DataFrame: it is counted
+    (unless the caller already did and passes `counts` per rule), then written.
     """
     schema = ctx.schema("rejects")
     present = set(rejected.columns)
@@ -272,7 +279,7 @@ def write_rejects(
         else {row["rule"]: row["count"] for row in rejected.groupBy("rule").count().collect()}  # one row per rule
     )
     ref = ctx.table("rejects")
-    if txn:
+    if txn or append:
         return ctx.lake.append(ref, rows, schema, txn=txn), by_rule
     return ctx.lake.overwrite(ref, rows, schema, replace_where=f"stage = '{stage}'"), by_rule
 

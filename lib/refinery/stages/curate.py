@@ -13,7 +13,7 @@ from refinery.privacy.deletion import drop_forgotten
 from refinery.privacy.keys import privacy_key
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult
-from refinery.stages.skeleton import Flagged, rebuild
+from refinery.stages.skeleton import Flagged, refresh
 from refinery.transforms.html import extract_main_text
 from refinery.transforms.language import add_language, flag_languages
 from refinery.transforms.params import ABOUT_COLUMNS
@@ -96,5 +96,6 @@ def _audit_text(chars: int) -> Column:
 
 
 def run(ctx: StageContext) -> StageResult:
-    """Curate the latest bronze version into silver (full refresh)."""
-    return rebuild(ctx, flag)
+    """Curate the bronze rows not curated yet into silver; all of bronze when the settings changed, or with
+    --full-refresh (`refinery.stages.increments`)."""
+    return refresh(ctx, flag)

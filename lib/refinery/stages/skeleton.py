@@ -1,20 +1,27 @@
 """The loop of every stage that rebuilds its output from one version of its input, owned here once (as DataTrove's
 base step owns read, filter, statistics and the exclusion writer): read the stage's declared input at its latest
 version, let the stage flag the rows, write the declared output and the rejects, and build the result, which
-`execute` reconciles and ledgers. A stage module holds only what is its own: its `flag` function.
+`execute` reconciles and ledgers. A stage module holds only what is its own: its `flag` function. A stage that
+can add to its output (`refresh`: curate) flags only the input rows it has not handled and appends them, unless
+its settings changed (`refinery.stages.increments`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 
+from refinery.faults import kill_point
 from refinery.lake.schemas import TableSchema
 from refinery.lake.store import TableRef, WriteResult
 from refinery.session import Persisted
+from refinery.stages import increments
 from refinery.stages.base import StageContext, StageResult, write_rejects
+
+log = logging.getLogger(__name__)
 
 Write = Callable[[TableRef, DataFrame, TableSchema], WriteResult]
 
@@ -41,16 +48,20 @@ class Flagged:
 Flag = Callable[[StageContext, DataFrame, Persisted], Flagged]
 
 
-def rebuild(ctx: StageContext, flag: Flag) -> StageResult:
+def rebuild(ctx: StageContext, flag: Flag, *, settings: str | None = None) -> StageResult:
     """Run the declared stage: its input's latest version through `flag` into its output table and the rejects
-    (the stage's earlier rejects replaced). What `flag` persists in the cache lives until both are written."""
+    (the stage's earlier rejects replaced). What `flag` persists in the cache lives until both are written.
+    `settings` (`refinery.stages.increments`) are stored with the output's commit."""
     stage = ctx.declared
     input_ref, input_version, rows = ctx.read_input()
     output = ctx.table(stage.writes)
     with Persisted() as cache:
         flagged = flag(ctx, rows, cache)
-        write = flagged.write or ctx.lake.overwrite
-        written = write(output, flagged.output, ctx.schema(stage.writes))
+        schema = ctx.schema(stage.writes)
+        if flagged.write:
+            written = flagged.write(output, flagged.output, schema)
+        else:
+            written = ctx.lake.overwrite(output, flagged.output, schema, metadata=_stored(settings))
         rejects, by_rule = write_rejects(ctx, stage.name, flagged.rejected, counts=flagged.by_rule)
         metrics = {**flagged.metrics, **(flagged.after(rejects) if flagged.after else {})}
     return StageResult.of_writes(
@@ -64,3 +75,57 @@ def rebuild(ctx: StageContext, flag: Flag) -> StageResult:
         metrics=metrics,
         rows_out=flagged.rows_out,
     )
+
+
+def refresh(ctx: StageContext, flag: Flag) -> StageResult:
+    """Add the input rows the declared stage has not handled to its output and rejects when its settings are
+    unchanged (`refinery.stages.increments`); rebuild them otherwise, or with --full-refresh."""
+    plan = increments.plan(ctx)
+    if plan.rebuild_because is None:
+        return extend(ctx, flag, settings=plan.settings)
+    log.info("%s: rebuilding %s: %s", ctx.declared.name, ctx.declared.writes, plan.rebuild_because)
+    result = rebuild(ctx, flag, settings=plan.settings)
+    result.metrics.update({"mode": "rebuild", "rebuilt_because": plan.rebuild_because})
+    return result
+
+
+def extend(ctx: StageContext, flag: Flag, *, settings: str) -> StageResult:
+    """Run the declared stage over the rows of its input's latest version it has not handled yet, appending
+    to its output and its rejects (with no such rows, nothing is read beyond ids, nothing written)."""
+    stage = ctx.declared
+    input_ref, input_version, rows = ctx.read_input()
+    output = ctx.table(stage.writes)
+    with Persisted() as cache:
+        new, count = increments.unhandled(ctx, rows, cache)
+        total = rows.count()  # from the Delta log's statistics
+        mode = {"mode": "add", "added_of": f"{count} of {total}"}
+        log.info("%s: %d of %d %s rows are new", stage.name, count, total, stage.reads)
+        if not count:
+            version = ctx.lake.version(output)
+            return StageResult.of_counts(
+                stage.name, read=(input_ref, input_version), output=output, output_version=version, metrics=mode
+            )
+        ctx.reading_part(input_ref, count / total)
+        flagged = flag(ctx, new, cache)
+        if flagged.write:
+            raise RuntimeError(f"{stage.name} writes its output its own way: it cannot add to it")
+        schema = ctx.schema(stage.writes)
+        written = ctx.lake.append(output, flagged.output, schema, metadata=_stored(settings))
+        kill_point(f"{stage.name}:before_rejects")
+        rejects, by_rule = write_rejects(ctx, stage.name, flagged.rejected, counts=flagged.by_rule, append=True)
+        metrics = {**flagged.metrics, **(flagged.after(rejects) if flagged.after else {}), **mode}
+    return StageResult.of_writes(
+        stage.name,
+        read=(input_ref, input_version),
+        output=output,
+        written=written,
+        rejects=rejects,
+        rejected_by_rule=by_rule,
+        rows_in=flagged.rows_in,
+        metrics=metrics,
+        rows_out=flagged.rows_out,
+    )
+
+
+def _stored(settings: str | None) -> dict[str, str] | None:
+    return {increments.SETTINGS: settings} if settings else None

@@ -7,7 +7,8 @@ Every cycle ingests what is new and then curates the new bronze rows:
   and rejects exactly once (`refinery.stages.kafka_ingest`);
 - then a query from bronze (Delta source, checkpoint `_checkpoints/<pipeline>/curate`) into silver: each
   micro-batch is curated by `curate_frame` and MERGEd into silver on `doc_id` (insert only, so a retried or
-  replayed batch adds nothing twice); its rejects are appended with a Delta transaction id.
+  replayed batch adds nothing twice), with curate's settings when silver was made under them
+  (`refinery.stages.increments`); its rejects are appended with a Delta transaction id.
 Each query runs until it has processed what its source held when it started (`availableNow`). Cycles repeat
 every `stream.trigger_seconds` until a stop is requested; a stop that arrives during a micro-batch takes
 effect before the next one starts.
@@ -26,7 +27,7 @@ from refinery.config import SourceConfig
 from refinery.faults import kill_point
 from refinery.io.kafka import read_messages
 from refinery.session import Persisted
-from refinery.stages import ingest
+from refinery.stages import increments, ingest
 from refinery.stages.base import StageContext, StageResult, execute, write_rejects
 from refinery.stages.curate import curation, pii_totals
 from refinery.stages.kafka_ingest import checkpoint_name, ingest_messages
@@ -118,7 +119,9 @@ def _curate_batch(ctx: StageContext, batch: DataFrame, batch_id: int) -> StageRe
         rows_in = curated.count()
         kept = kept_rows(curated)
         rows_out = kept.count()
-        silver = ctx.lake.insert_new(ctx.table("silver"), kept, ctx.schema("silver"), key="doc_id")
+        settings = increments.settings_to_store(ctx)
+        metadata = {increments.SETTINGS: settings} if settings else None
+        silver = ctx.lake.insert_new(ctx.table("silver"), kept, ctx.schema("silver"), key="doc_id", metadata=metadata)
         kill_point("stream:mid_batch")
         txn = (f"refinery-stream-curate-{ctx.pipeline}", batch_id)
         _, by_rule = write_rejects(ctx, "curate", rejected_rows(curated), txn=txn)

@@ -62,19 +62,7 @@ def rebuild(ctx: StageContext, flag: Flag, *, settings: str | None = None) -> St
             written = flagged.write(output, flagged.output, schema)
         else:
             written = ctx.lake.overwrite(output, flagged.output, schema, metadata=_stored(settings))
-        rejects, by_rule = write_rejects(ctx, stage.name, flagged.rejected, counts=flagged.by_rule)
-        metrics = {**flagged.metrics, **(flagged.after(rejects) if flagged.after else {})}
-    return StageResult.of_writes(
-        stage.name,
-        read=(input_ref, input_version),
-        output=output,
-        written=written,
-        rejects=rejects,
-        rejected_by_rule=by_rule,
-        rows_in=flagged.rows_in,
-        metrics=metrics,
-        rows_out=flagged.rows_out,
-    )
+        return _with_rejects(ctx, (input_ref, input_version), flagged, written, append=False)
 
 
 def refresh(ctx: StageContext, flag: Flag) -> StageResult:
@@ -97,7 +85,7 @@ def extend(ctx: StageContext, flag: Flag, *, settings: str) -> StageResult:
     output = ctx.table(stage.writes)
     with Persisted() as cache:
         new, count = increments.unhandled(ctx, rows, cache)
-        total = rows.count()  # from the Delta log's statistics
+        total = rows.count()  # reads no column
         mode = {"mode": "add", "added_of": f"{count} of {total}"}
         log.info("%s: %d of %d %s rows are new", stage.name, count, total, stage.reads)
         if not count:
@@ -112,12 +100,23 @@ def extend(ctx: StageContext, flag: Flag, *, settings: str) -> StageResult:
         schema = ctx.schema(stage.writes)
         written = ctx.lake.append(output, flagged.output, schema, metadata=_stored(settings))
         kill_point(f"{stage.name}:before_rejects")
-        rejects, by_rule = write_rejects(ctx, stage.name, flagged.rejected, counts=flagged.by_rule, append=True)
-        metrics = {**flagged.metrics, **(flagged.after(rejects) if flagged.after else {}), **mode}
+        result = _with_rejects(ctx, (input_ref, input_version), flagged, written, append=True)
+    result.metrics.update(mode)
+    return result
+
+
+def _with_rejects(
+    ctx: StageContext, read: tuple[TableRef, int], flagged: Flagged, written: WriteResult, *, append: bool
+) -> StageResult:
+    """Write the rejects of a stage whose output is `written` (replacing its earlier ones, or `append`), run its
+    `after`, and return its result."""
+    stage = ctx.declared
+    rejects, by_rule = write_rejects(ctx, stage.name, flagged.rejected, counts=flagged.by_rule, append=append)
+    metrics = {**flagged.metrics, **(flagged.after(rejects) if flagged.after else {})}
     return StageResult.of_writes(
         stage.name,
-        read=(input_ref, input_version),
-        output=output,
+        read=read,
+        output=ctx.table(stage.writes),
         written=written,
         rejects=rejects,
         rejected_by_rule=by_rule,

@@ -2,7 +2,9 @@
 
 With `dedup.incremental`, the docs kept by earlier runs (their signatures are in the `signatures`
 table, which is what publish puts in gold) always stay and their signatures are reused; only new docs
-are signed, and a new doc that duplicates a published one is removed in favour of it.
+are signed, and a new doc that duplicates a published one is removed in favour of it. Then a run with the
+same settings reads only the silver rows it has not deduplicated (`refinery.stages.increments`) and adds
+the ones it keeps to silver_dedup.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from refinery.faults import kill_point
 from refinery.lake.store import WriteResult
 from refinery.session import Persisted
 from refinery.stages.base import StageContext, StageResult
-from refinery.stages.skeleton import Flagged, rebuild
+from refinery.stages.increments import pinned
+from refinery.stages.skeleton import Flagged, refresh
 from refinery.transforms.components import local_checkpoint
 from refinery.transforms.dedup import (
     PROTECTED,
@@ -51,13 +54,14 @@ def _published(ctx: StageContext) -> DataFrame | None:
     ref = ctx.table("signatures")
     if not ctx.config.dedup.incremental or not ctx.lake.exists(ref):
         return None
-    return ctx.lake.read(ref)
+    return pinned(ctx.lake, ref)  # the stage adds to it: what it read before must not grow
 
 
 def _sign(survivors: DataFrame, published: DataFrame | None, hasher: MinHasher) -> DataFrame:
     """Signatures of the surviving docs (without their text): reused from the signatures table when made
     with the same params."""
-    columns = ["doc_id", "content_hash", F.length("text").cast("int").alias("n_chars"), "text", PROTECTED]
+    length = F.col("n_chars") if "n_chars" in survivors.columns else F.length("text")
+    columns = ["doc_id", "content_hash", length.cast("int").alias("n_chars"), "text", PROTECTED]
     if published is None:
         return add_minhash(survivors.select(*columns), hasher, keep_text=False)
     reusable = published.where(F.col("minhash_params") == hasher.params).select(
@@ -83,19 +87,25 @@ def _with_unique_keys(signed: DataFrame, attempts: int = 4) -> tuple[DataFrame, 
 
 
 def find_near_duplicates(
-    cfg: DedupConfig, survivors: DataFrame, published: DataFrame | None, hasher: MinHasher, cache: Persisted
+    cfg: DedupConfig,
+    survivors: DataFrame,
+    published: DataFrame | None,
+    hasher: MinHasher,
+    cache: Persisted,
+    texts: DataFrame | None = None,
 ) -> NearDuplicates:
     """Sign the survivors of exact dedup, find similar pairs and cluster them; what the result refers to
     stays in `cache`.
 
-    Requires: survivors (`doc_id`, `content_hash`, `text`, `_protected`).
+    Requires: survivors (`doc_id`, `content_hash`, `text`, `_protected`; `n_chars` where a published doc comes
+    without its text); `texts` (`doc_id`, `text`) of every survivor when the survivors' own are not all there.
     """
     m = cfg.minhash
     signed, seed = _with_unique_keys(cache.keep(add_doc_key(_sign(survivors, published, hasher))))
     candidates = cache.keep(candidate_pairs(signed, max_bucket=m.max_bucket))
     sets = None
     if m.verify == "exact":
-        texts = add_doc_key(survivors.select("doc_id", "text"), seed)
+        texts = add_doc_key((survivors if texts is None else texts).select("doc_id", "text"), seed)
         sets = cache.keep(shingle_sets_of_pairs(candidates, texts, hasher))
     edges = cache.keep(similar_pairs(candidates, hasher, verify=m.verify, signed=signed, sets=sets))
     similar = edges.count()
@@ -135,38 +145,84 @@ def _cluster_stats(clusters: DataFrame) -> dict[str, str]:
 
 def flag(ctx: StageContext, silver: DataFrame, cache: Persisted) -> Flagged:
     """Exact, then near duplicates of silver flagged; afterwards the newly kept docs' signatures are recorded."""
+    return _flag(ctx, silver, cache, adding=False)
+
+
+def flag_new(ctx: StageContext, new: DataFrame, cache: Persisted) -> Flagged:
+    """The silver rows not deduplicated yet flagged against each other and against the docs kept before (the
+    signatures table, without their text but for the pairs to verify), which all stay."""
+    return _flag(ctx, new, cache, adding=True)
+
+
+def _flag(ctx: StageContext, silver: DataFrame, cache: Persisted, *, adding: bool) -> Flagged:
     cfg = ctx.config.dedup
     hasher = MinHasher(cfg.minhash) if cfg.minhash.enabled else None
     published = _published(ctx)
     docs = silver.withColumn(PROTECTED, F.lit(False))
-    if published is not None:
+    texts = None
+    if adding:  # a doc signed by an attempt killed before its output was written is judged again, as new
+        kept_before = published.join(silver.select("doc_id"), "doc_id", "left_anti")
+        kept_before = kept_before.select("doc_id", "content_hash", "n_chars", F.lit(True).alias(PROTECTED))
+        docs = docs.withColumn("n_chars", F.length("text").cast("int"))
+        docs = docs.unionByName(kept_before, allowMissingColumns=True)
+        kept_texts = pinned(ctx.lake, ctx.table("silver_dedup")).select("doc_id", "text")
+        texts = silver.select("doc_id", "text").unionByName(kept_texts)
+    elif published is not None:
         known = published.select("doc_id", F.lit(True).alias(PROTECTED))
         docs = silver.join(known, "doc_id", "left").fillna(False, subset=[PROTECTED])
     exact = docs.transform(flag_exact_duplicates, keep=cfg.keep) if cfg.exact else flag_rejects(docs, [])
     exact = flagged = cache.keep(exact)
     counts = exact.agg(F.count("*").alias("rows"), F.count_if(F.col(PROTECTED)).alias("published")).first()
-    rows_in = counts["rows"]
+    rows_in = counts["rows"] - (counts["published"] if adding else 0)
     metrics = {"signatures.published": str(counts["published"])}
     near = None
     if hasher is not None:
-        near = find_near_duplicates(cfg, kept_rows(exact), published, hasher, cache)
+        near = find_near_duplicates(cfg, kept_rows(exact), published, hasher, cache, texts)
         metrics.update(near.metrics)
         if near.clusters is not None:
             flagged = exact.transform(flag_near_duplicates, near.clusters)
 
+    def record_signatures() -> dict[str, str]:
+        added = _record_signatures(ctx, near.signed, flagged, hasher) if near is not None else 0
+        return {"signatures.added": str(added)} if near is not None else {}
+
     def after(rejects: WriteResult) -> dict[str, str]:
-        kill_point("dedup:before_signatures")
         recorded = {"dup_rate": f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"}
-        if near is not None:
-            recorded["signatures.added"] = str(_record_signatures(ctx, near.signed, flagged, hasher))
+        if not adding:
+            kill_point("dedup:before_signatures")
+            recorded.update(record_signatures())
         return recorded
 
-    return Flagged(kept_rows(flagged).drop(PROTECTED), rejected_rows(flagged), rows_in, metrics=metrics, after=after)
+    kept = kept_rows(flagged)
+    if adding:  # the signatures first: then they hold every doc of silver_dedup, whatever kill comes after
+        kept = kept.where(~F.col(PROTECTED)).drop("n_chars")
+    return Flagged(
+        kept.drop(PROTECTED),
+        rejected_rows(flagged),
+        rows_in,
+        metrics=metrics,
+        after=after,
+        before_output=record_signatures if adding else None,
+    )
+
+
+def cannot_add(ctx: StageContext) -> str | None:
+    """Why dedup must rebuild silver_dedup rather than add to it (None: it may add). Adding keeps every doc kept
+    before, as `dedup.incremental` does, and finds them by their signatures."""
+    cfg = ctx.config.dedup
+    if not cfg.incremental:
+        return "dedup.incremental is off: every run chooses among all docs"
+    if not cfg.minhash.enabled:
+        return "dedup.minhash is off: no signatures of the docs kept before"
+    if not ctx.lake.exists(ctx.table("signatures")):
+        return "no signatures table yet"
+    return None
 
 
 def run(ctx: StageContext) -> StageResult:
-    """Deduplicate the latest silver version into silver_dedup (full refresh of the output)."""
-    return rebuild(ctx, flag)
+    """Deduplicate the silver rows not deduplicated yet into silver_dedup, against the docs kept before; all of
+    silver when the settings changed, when `cannot_add` says so, or with --full-refresh."""
+    return refresh(ctx, flag, add=flag_new, cannot_add=cannot_add(ctx))
 
 
 def _record_signatures(ctx: StageContext, signed: DataFrame, flagged: DataFrame, hasher: MinHasher) -> int:

@@ -53,11 +53,14 @@ def settings_of(ctx: StageContext) -> str:
     return hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 
-def plan(ctx: StageContext) -> Plan:
-    """Add to the output when it was written under the same settings and no full refresh is asked for."""
+def plan(ctx: StageContext, cannot_add: str | None = None) -> Plan:
+    """Add to the output when it was written under the same settings, no full refresh is asked for and the stage
+    knows no reason it `cannot_add`."""
     settings = settings_of(ctx)
     if ctx.full_refresh:
         return Plan(settings, "--full-refresh")
+    if cannot_add:
+        return Plan(settings, cannot_add)
     output = ctx.table(ctx.declared.writes)
     if ctx.lake.version(output) is None:
         return Plan(settings, f"no {ctx.declared.writes} yet")
@@ -105,11 +108,11 @@ def unhandled(ctx: StageContext, rows: DataFrame, cache: Persisted) -> tuple[Dat
     skips the others by their `_run_id` statistics).
     """
     stage = ctx.declared
-    handled = ctx.lake.read(ctx.table(stage.writes)).select("doc_id")
+    handled = pinned(ctx.lake, ctx.table(stage.writes)).select("doc_id")
     positions = None
     rejects_ref = ctx.table("rejects")
     if ctx.lake.exists(rejects_ref):
-        rejects = ctx.lake.read(rejects_ref).where(F.col("stage") == stage.name)
+        rejects = pinned(ctx.lake, rejects_ref).where(F.col("stage") == stage.name)
         handled = handled.unionByName(rejects.where(F.col("doc_id").isNotNull()).select("doc_id"))
         positions = rejects.where(F.col("doc_id").isNull()).select("_file", "_line")
     new = rows.select("doc_id", "_run_id", "_file", "_line").join(handled, "doc_id", "left_anti")
@@ -123,3 +126,9 @@ def unhandled(ctx: StageContext, rows: DataFrame, cache: Persisted) -> tuple[Dat
     ids = new.select("doc_id")
     chosen = rows.where(F.col("_run_id").isin([run["_run_id"] for run in runs]))
     return chosen.join(F.broadcast(ids) if count <= _BROADCAST_IDS else ids, "doc_id", "left_semi"), count
+
+
+def pinned(lake: Lake, ref: TableRef) -> DataFrame:
+    """The table at its current version: a DataFrame read again later (a cache evicted, a second action) sees
+    the same rows, not the stage's own writes since."""
+    return lake.read(ref, lake.version(ref))

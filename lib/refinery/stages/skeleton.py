@@ -31,8 +31,10 @@ class Flagged:
     """What a stage made of its input: the rows for its output table and the rows it rejected, with their counts.
 
     `write` writes the output (default: replace the table's rows); `after` runs once output and rejects are
-    written and returns more metrics (dedup records signatures there). `rows_out` is for a stage whose output
-    rows are not what its write counts (publish counts documents, not mixture repeats; a MERGE counts changes).
+    written and returns more metrics (dedup records signatures there); `before_output`, when a stage adds to its
+    output, runs before it is written and returns metrics (dedup adding records signatures there). `rows_out`
+    is for a stage whose output rows are not what its write counts (publish counts documents, not mixture
+    repeats; a MERGE counts changes).
     """
 
     output: DataFrame
@@ -43,6 +45,7 @@ class Flagged:
     rows_out: int | None = None
     write: Write | None = None
     after: Callable[[WriteResult], dict[str, str]] | None = None
+    before_output: Callable[[], dict[str, str]] | None = None
 
 
 Flag = Callable[[StageContext, DataFrame, Persisted], Flagged]
@@ -65,12 +68,13 @@ def rebuild(ctx: StageContext, flag: Flag, *, settings: str | None = None) -> St
         return _with_rejects(ctx, (input_ref, input_version), flagged, written, append=False)
 
 
-def refresh(ctx: StageContext, flag: Flag) -> StageResult:
-    """Add the input rows the declared stage has not handled to its output and rejects when its settings are
-    unchanged (`refinery.stages.increments`); rebuild them otherwise, or with --full-refresh."""
-    plan = increments.plan(ctx)
+def refresh(ctx: StageContext, flag: Flag, *, add: Flag | None = None, cannot_add: str | None = None) -> StageResult:
+    """Add the input rows the declared stage has not handled to its output and rejects (flagged by `add`, default
+    `flag`) when its settings are unchanged (`refinery.stages.increments`); rebuild them otherwise, with
+    --full-refresh, or when the stage says why it `cannot_add`."""
+    plan = increments.plan(ctx, cannot_add)
     if plan.rebuild_because is None:
-        return extend(ctx, flag, settings=plan.settings)
+        return extend(ctx, add or flag, settings=plan.settings)
     log.info("%s: rebuilding %s: %s", ctx.declared.name, ctx.declared.writes, plan.rebuild_because)
     result = rebuild(ctx, flag, settings=plan.settings)
     result.metrics.update({"mode": "rebuild", "rebuilt_because": plan.rebuild_because})
@@ -97,6 +101,7 @@ def extend(ctx: StageContext, flag: Flag, *, settings: str) -> StageResult:
         flagged = flag(ctx, new, cache)
         if flagged.write:
             raise RuntimeError(f"{stage.name} writes its output its own way: it cannot add to it")
+        mode.update(flagged.before_output() if flagged.before_output else {})
         schema = ctx.schema(stage.writes)
         written = ctx.lake.append(output, flagged.output, schema, metadata=_stored(settings))
         kill_point(f"{stage.name}:before_rejects")

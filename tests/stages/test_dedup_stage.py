@@ -116,4 +116,4 @@ def test_incremental_run_keeps_published_docs_and_drops_new_near_copies(spark, t
 
     assert main(["dedup", "--lake", str(tmp_path), "-q"]) == 0  # a rerun changes nothing
     assert dedup_rejects(spark, tmp_path)["a_new_copy"].startswith("minhash: near duplicate of m_published")
-    assert last_dedup_metrics(spark, tmp_path)["signatures.added"] == "0"
+    assert last_dedup_metrics(spark, tmp_path)["added_of"] == "0 of 5"  # nothing new to judge

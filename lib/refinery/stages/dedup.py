@@ -72,18 +72,6 @@ def _sign(survivors: DataFrame, published: DataFrame | None, hasher: MinHasher) 
     return reused.unionByName(fresh)
 
 
-def _sharing_a_band(published: DataFrame, signed: DataFrame) -> DataFrame:
-    """The published docs not in `signed` that share an LSH band hash with one of its new docs, as signed rows."""
-    bands = [F.posexplode("bands").alias("band", "band_hash")]
-    new_bands = signed.where(~F.col(PROTECTED)).select(*bands).distinct()
-    others = published.join(signed.select("doc_id"), "doc_id", "left_anti")
-    sharing = others.select("doc_id", *bands).join(F.broadcast(new_bands), ["band", "band_hash"], "left_semi")
-    columns = ["doc_id", "content_hash", "n_chars", "n_shingles", "signature", "bands"]
-    return others.join(sharing.select("doc_id").distinct(), "doc_id", "left_semi").select(
-        *columns, F.lit(True).alias(PROTECTED)
-    )
-
-
 def _with_unique_keys(signed: DataFrame, attempts: int = 4) -> tuple[DataFrame, int]:
     """(`signed` keyed with the first seed under which no two doc_ids share a key, that seed).
 
@@ -105,21 +93,15 @@ def find_near_duplicates(
     hasher: MinHasher,
     cache: Persisted,
     texts: DataFrame | None = None,
-    *,
-    adding: bool = False,
 ) -> NearDuplicates:
     """Sign the survivors of exact dedup, find similar pairs and cluster them; what the result refers to
-    stays in `cache`. `adding`: the survivors are new docs (and the published ones exact dedup matched), and
-    the published docs that share a band with a new one join them.
+    stays in `cache`.
 
     Requires: survivors (`doc_id`, `content_hash`, `text`, `_protected`; `n_chars` where a published doc comes
-    without its text); `texts` (`doc_id`, `text`) of every doc when the survivors' own are not all there.
+    without its text); `texts` (`doc_id`, `text`) of every survivor when the survivors' own are not all there.
     """
     m = cfg.minhash
-    signed = cache.keep(add_doc_key(_sign(survivors, published, hasher)))
-    if adding:  # of the docs kept before, only those sharing a band with a new one can be in a new pair
-        signed = cache.keep(signed.unionByName(add_doc_key(_sharing_a_band(published, signed))))
-    signed, seed = _with_unique_keys(signed)
+    signed, seed = _with_unique_keys(cache.keep(add_doc_key(_sign(survivors, published, hasher))))
     candidates = cache.keep(candidate_pairs(signed, max_bucket=m.max_bucket))
     sets = None
     if m.verify == "exact":
@@ -178,10 +160,8 @@ def _flag(ctx: StageContext, silver: DataFrame, cache: Persisted, *, adding: boo
     published = _published(ctx)
     docs = silver.withColumn(PROTECTED, F.lit(False))
     texts = None
-    if adding:  # the kept docs with a new doc's content; one signed by an attempt killed before its output
-        # was written is judged again, as new
+    if adding:  # a doc signed by an attempt killed before its output was written is judged again, as new
         kept_before = published.join(silver.select("doc_id"), "doc_id", "left_anti")
-        kept_before = kept_before.join(silver.select("content_hash").distinct(), "content_hash", "left_semi")
         kept_before = kept_before.select("doc_id", "content_hash", "n_chars", F.lit(True).alias(PROTECTED))
         docs = docs.withColumn("n_chars", F.length("text").cast("int"))
         docs = docs.unionByName(kept_before, allowMissingColumns=True)
@@ -194,19 +174,17 @@ def _flag(ctx: StageContext, silver: DataFrame, cache: Persisted, *, adding: boo
     exact = flagged = cache.keep(exact)
     counts = exact.agg(F.count("*").alias("rows"), F.count_if(F.col(PROTECTED)).alias("published")).first()
     rows_in = counts["rows"] - (counts["published"] if adding else 0)
-    known = published.count() if adding else counts["published"]  # adding sees only the kept docs it may match
-    metrics = {"signatures.published": str(known)}
+    metrics = {"signatures.published": str(counts["published"])}
     near = None
     if hasher is not None:
-        near = find_near_duplicates(cfg, kept_rows(exact), published, hasher, cache, texts, adding=adding)
+        near = find_near_duplicates(cfg, kept_rows(exact), published, hasher, cache, texts)
         metrics.update(near.metrics)
         if near.clusters is not None:
             flagged = exact.transform(flag_near_duplicates, near.clusters)
 
     def record_signatures() -> dict[str, str]:
-        if near is None:
-            return {}
-        return {"signatures.added": str(_record_signatures(ctx, near.signed, flagged, hasher))}
+        added = _record_signatures(ctx, near.signed, flagged, hasher) if near is not None else 0
+        return {"signatures.added": str(added)} if near is not None else {}
 
     def after(rejects: WriteResult) -> dict[str, str]:
         recorded = {"dup_rate": f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"}

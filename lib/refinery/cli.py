@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub[name].add_argument(
             "--full-refresh",
             action="store_true",
-            help="rebuild each output from all of its input (curate otherwise adds the rows it has not curated)",
+            help="rebuild each output from all of its input (curate and dedup otherwise add only new rows)",
         )
     sub["stream"].add_argument("--once", action="store_true", help="process what is there now, then exit")
     sub["release"].add_argument("action", choices=("create", "list", "show"), help="what to do")

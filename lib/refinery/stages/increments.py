@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
@@ -25,8 +24,6 @@ from pyspark.sql import functions as F
 from refinery.lake.store import Lake, TableRef
 from refinery.session import Persisted
 from refinery.stages.base import StageContext
-
-log = logging.getLogger(__name__)
 
 SETTINGS = "settings"  # the key of a stage's settings in its output commits' metadata
 _LOOK_BACK = 500  # commits searched for a stage's own (forget, maintain and the stream commit to its output too)

@@ -2,7 +2,7 @@
 base step owns read, filter, statistics and the exclusion writer): read the stage's declared input at its latest
 version, let the stage flag the rows, write the declared output and the rejects, and build the result, which
 `execute` reconciles and ledgers. A stage module holds only what is its own: its `flag` function. A stage that
-can add to its output (`refresh`: curate) flags only the input rows it has not handled and appends them, unless
+can add to its output (`refresh`: curate, dedup) flags only the input rows it has not handled and appends them, unless
 its settings changed (`refinery.stages.increments`).
 """
 

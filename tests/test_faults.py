@@ -55,7 +55,7 @@ def assert_interrupted_attempt_in_ledger(spark, lake: Path, stage: str) -> None:
 KILL_POINTS = [
     ("write:/bronze/", "ingest"),  # during the bronze write
     ("write:/silver/", "curate"),  # during curate's silver write
-    ("dedup:before_signatures", "dedup"),  # between dedup's output and its signatures
+    ("dedup:after_signatures", "dedup"),  # between dedup's signatures and its output
     ("write:/gold/", "publish"),  # during the gold write
 ]
 

@@ -144,7 +144,8 @@ def _cluster_stats(clusters: DataFrame) -> dict[str, str]:
 
 
 def flag(ctx: StageContext, silver: DataFrame, cache: Persisted) -> Flagged:
-    """Exact, then near duplicates of silver flagged; afterwards the newly kept docs' signatures are recorded."""
+    """Exact, then near duplicates of silver flagged; the newly kept docs' signatures are recorded before
+    silver_dedup is written."""
     return _flag(ctx, silver, cache, adding=False)
 
 
@@ -183,18 +184,18 @@ def _flag(ctx: StageContext, silver: DataFrame, cache: Persisted, *, adding: boo
             flagged = exact.transform(flag_near_duplicates, near.clusters)
 
     def record_signatures() -> dict[str, str]:
-        added = _record_signatures(ctx, near.signed, flagged, hasher) if near is not None else 0
-        return {"signatures.added": str(added)} if near is not None else {}
+        """Before the output: then the signatures hold every doc of silver_dedup, whatever kill comes after."""
+        if near is None:
+            return {}
+        added = _record_signatures(ctx, near.signed, flagged, hasher)
+        kill_point("dedup:after_signatures")
+        return {"signatures.added": str(added)}
 
     def after(rejects: WriteResult) -> dict[str, str]:
-        recorded = {"dup_rate": f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"}
-        if not adding:
-            kill_point("dedup:before_signatures")
-            recorded.update(record_signatures())
-        return recorded
+        return {"dup_rate": f"{rejects.rows_written / rows_in:.4f}" if rows_in else "0"}
 
     kept = kept_rows(flagged)
-    if adding:  # the signatures first: then they hold every doc of silver_dedup, whatever kill comes after
+    if adding:
         kept = kept.where(~F.col(PROTECTED)).drop("n_chars")
     return Flagged(
         kept.drop(PROTECTED),
@@ -202,7 +203,7 @@ def _flag(ctx: StageContext, silver: DataFrame, cache: Persisted, *, adding: boo
         rows_in,
         metrics=metrics,
         after=after,
-        before_output=record_signatures if adding else None,
+        before_output=record_signatures,
     )
 
 

@@ -30,11 +30,10 @@ Write = Callable[[TableRef, DataFrame, TableSchema], WriteResult]
 class Flagged:
     """What a stage made of its input: the rows for its output table and the rows it rejected, with their counts.
 
-    `write` writes the output (default: replace the table's rows); `after` runs once output and rejects are
-    written and returns more metrics (dedup records signatures there); `before_output`, when a stage adds to its
-    output, runs before it is written and returns metrics (dedup adding records signatures there). `rows_out`
-    is for a stage whose output rows are not what its write counts (publish counts documents, not mixture
-    repeats; a MERGE counts changes).
+    `write` writes the output (default: replace the table's rows); `before_output` runs before the output is
+    written and `after` once output and rejects are, each returning more metrics (dedup records signatures
+    before its output). `rows_out` is for a stage whose output rows are not what its write counts (publish
+    counts documents, not mixture repeats; a MERGE counts changes).
     """
 
     output: DataFrame
@@ -60,12 +59,15 @@ def rebuild(ctx: StageContext, flag: Flag, *, settings: str | None = None) -> St
     output = ctx.table(stage.writes)
     with Persisted() as cache:
         flagged = flag(ctx, rows, cache)
+        early = flagged.before_output() if flagged.before_output else {}
         schema = ctx.schema(stage.writes)
         if flagged.write:
             written = flagged.write(output, flagged.output, schema)
         else:
             written = ctx.lake.overwrite(output, flagged.output, schema, metadata=_stored(settings))
-        return _with_rejects(ctx, (input_ref, input_version), flagged, written, append=False)
+        result = _with_rejects(ctx, (input_ref, input_version), flagged, written, append=False)
+    result.metrics.update(early)
+    return result
 
 
 def refresh(ctx: StageContext, flag: Flag, *, add: Flag | None = None, cannot_add: str | None = None) -> StageResult:

@@ -39,9 +39,10 @@ class Plan:
     rebuild_because: str | None
 
 
-def settings_of(ctx: StageContext) -> str:
-    """The running stage's settings: its deciding config sections (with its upstream stages') and the version."""
-    sections = ctx.config.pipeline_kind.sections_deciding(ctx.declared.name)
+def settings_of(ctx: StageContext, stage: str | None = None) -> str:
+    """The settings of `stage` (default: the running one): its deciding config sections (with its upstream
+    stages') and the version."""
+    sections = ctx.config.pipeline_kind.sections_deciding(stage or ctx.declared.name)
     try:
         release = version("refinery")
     except PackageNotFoundError:  # a source checkout without an install
@@ -88,10 +89,17 @@ def last_settings(lake: Lake, ref: TableRef) -> str | None:
     return None
 
 
-def settings_to_store(ctx: StageContext) -> str | None:
+def stored(settings: str | None) -> dict[str, str] | None:
+    """The commit metadata that stores `settings` (None when there are none to store)."""
+    return {SETTINGS: settings} if settings else None
+
+
+def settings_to_store(ctx: StageContext, stage: str) -> str | None:
     """The settings a stage that only ever adds (the stream's curate) stores with its commits: the running ones
-    when its output holds no rows or was written under them; else none, so a batch run rebuilds the output."""
-    settings, output = settings_of(ctx), ctx.table(ctx.declared.writes)
+    when its output holds no rows or was written under them; else none, so a batch run rebuilds the output.
+    Its own commits store the same, so the answer holds for as long as the config does."""
+    settings = settings_of(ctx, stage)
+    output = ctx.table(ctx.config.pipeline_kind.stage(stage).writes)
     if ctx.lake.read(output).isEmpty() or last_settings(ctx.lake, output) == settings:
         return settings
     return None

@@ -64,7 +64,7 @@ def rebuild(ctx: StageContext, flag: Flag, *, settings: str | None = None) -> St
         if flagged.write:
             written = flagged.write(output, flagged.output, schema)
         else:
-            written = ctx.lake.overwrite(output, flagged.output, schema, metadata=_stored(settings))
+            written = ctx.lake.overwrite(output, flagged.output, schema, metadata=increments.stored(settings))
         result = _with_rejects(ctx, (input_ref, input_version), flagged, written, append=False)
     result.metrics.update(early)
     return result
@@ -105,7 +105,7 @@ def extend(ctx: StageContext, flag: Flag, *, settings: str) -> StageResult:
             raise RuntimeError(f"{stage.name} writes its output its own way: it cannot add to it")
         mode.update(flagged.before_output() if flagged.before_output else {})
         schema = ctx.schema(stage.writes)
-        written = ctx.lake.append(output, flagged.output, schema, metadata=_stored(settings))
+        written = ctx.lake.append(output, flagged.output, schema, metadata=increments.stored(settings))
         kill_point(f"{stage.name}:before_rejects")
         result = _with_rejects(ctx, (input_ref, input_version), flagged, written, append=True)
     result.metrics.update(mode)
@@ -131,7 +131,3 @@ def _with_rejects(
         metrics=metrics,
         rows_out=flagged.rows_out,
     )
-
-
-def _stored(settings: str | None) -> dict[str, str] | None:
-    return {increments.SETTINGS: settings} if settings else None

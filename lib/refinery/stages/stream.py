@@ -73,9 +73,10 @@ def curate_new_bronze(ctx: StageContext, stop: threading.Event) -> list[StageRes
     ctx.lake.ensure_table(bronze_ref, ctx.schema("bronze"))
     ctx.lake.ensure_table(silver_ref, ctx.schema("silver"))
     results: list[StageResult] = []
+    metadata = increments.stored(increments.settings_to_store(ctx, "curate"))  # once per cycle, not per batch
 
     def process(batch: DataFrame, batch_id: int) -> None:
-        results.append(execute(ctx, "curate", lambda c: _curate_batch(c, batch, batch_id)))
+        results.append(execute(ctx, "curate", lambda c: _curate_batch(c, batch, batch_id, metadata)))
 
     source = ctx.lake.read_stream(
         bronze_ref, skipChangeCommits=True, maxFilesPerTrigger=ctx.config.stream.max_files_per_trigger
@@ -113,14 +114,12 @@ def _drain(
         log.info("stream stopped at a micro-batch boundary")
 
 
-def _curate_batch(ctx: StageContext, batch: DataFrame, batch_id: int) -> StageResult:
+def _curate_batch(ctx: StageContext, batch: DataFrame, batch_id: int, metadata: dict[str, str] | None) -> StageResult:
     with Persisted() as cache:
         curated = cache.keep(curation(ctx)(batch))
         rows_in = curated.count()
         kept = kept_rows(curated)
         rows_out = kept.count()
-        settings = increments.settings_to_store(ctx)
-        metadata = {increments.SETTINGS: settings} if settings else None
         silver = ctx.lake.insert_new(ctx.table("silver"), kept, ctx.schema("silver"), key="doc_id", metadata=metadata)
         kill_point("stream:mid_batch")
         txn = (f"refinery-stream-curate-{ctx.pipeline}", batch_id)
